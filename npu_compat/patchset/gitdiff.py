@@ -1,0 +1,44 @@
+"""Unified diffs made by real git (`git diff --cached` in a scratch repository)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+_GIT = ["git", "-c", "core.autocrlf=false", "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
+        "-c", "core.quotepath=false", "-c", "user.name=npu_compat", "-c", "user.email=npu_compat@localhost",
+        "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    proc = subprocess.run([*_GIT, "-C", str(repo), *args], capture_output=True, text=True, env=env, check=True)
+    return proc.stdout
+
+
+def _write(root: Path, files: dict[str, str | None]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        if text is None:
+            if path.exists():
+                path.unlink()
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+
+
+def git_diff(before: dict[str, str | None], after: dict[str, str | None], context: int = 3) -> str:
+    """`git diff` (a/ b/ prefixes, no rename detection) from `before` to `after` file texts
+    (relative path -> text; None = file absent)."""
+    with tempfile.TemporaryDirectory(prefix="npu_compat_diff_") as tmp:
+        repo = Path(tmp)
+        _git(repo, "init", "-q")
+        _write(repo, before)
+        _git(repo, "add", "-A")
+        _git(repo, "commit", "-q", "--allow-empty", "-m", "before")
+        _write(repo, after)
+        _git(repo, "add", "-A")
+        return _git(repo, "diff", "--cached", "--no-color", "--no-renames", "--no-ext-diff", f"-U{context}")

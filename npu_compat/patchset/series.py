@@ -1,0 +1,120 @@
+"""The quilt-style series file and the DEP-3 style header of each patch."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from npu_compat.patchset.errors import PatchError
+from npu_compat.patchset.hunks import FilePatch, parse_diff
+
+HEADER_FIELDS = ("Description", "Base-Version", "Upstream-Status", "Reason")
+_STATUS = re.compile(r"^(Pending|Accepted|Backport|Submitted \S+.*|Inappropriate \S.*)$")
+_DIFF_START = re.compile(r"^(---( |$)|diff |Index: |\+\+\+ )")
+
+
+@dataclass
+class Patch:
+    """One patch of the series: its header fields and the unified diff after them."""
+
+    name: str
+    path: Path
+    header: dict[str, str]
+    diff: str
+    _files: list[FilePatch] | None = field(default=None, repr=False)
+
+    @property
+    def files(self) -> list[FilePatch]:
+        if self._files is None:
+            self._files = parse_diff(self.diff, self.name)
+        return self._files
+
+    @property
+    def base_version(self) -> str | None:
+        """The version in `Base-Version: sam3==X`, or None."""
+        value = self.header.get("Base-Version", "")
+        return value.split("==", 1)[1].strip() if "==" in value else None
+
+
+def split_header(text: str) -> tuple[dict[str, str], str]:
+    """(fields, diff): `Key: value` lines up to a `---` line or the first diff line."""
+    lines = text.splitlines(keepends=True)
+    header: dict[str, str] = {}
+    last = None
+    for index, line in enumerate(lines):
+        if _DIFF_START.match(line):
+            cut = index + 1 if line.rstrip("\r\n") == "---" else index
+            return header, "".join(lines[cut:])
+        if line[:1] in (" ", "\t") and last:
+            header[last] += " " + line.strip()
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            last = key.strip()
+            header[last] = value.strip()
+    return header, ""
+
+
+def header_problems(header: dict[str, str]) -> list[str]:
+    """What is missing or wrong in a header (empty list = fine)."""
+    problems = [f"missing header field {key}:" for key in HEADER_FIELDS if not header.get(key)]
+    status = header.get("Upstream-Status")
+    if status and not _STATUS.match(status):
+        problems.append(f"Upstream-Status {status!r} is not Pending / Submitted <url> / Inappropriate <why>")
+    base = header.get("Base-Version")
+    if base and not re.match(r"^[A-Za-z0-9_.-]+==\S+$", base):
+        problems.append(f"Base-Version {base!r} is not of the form sam3==X")
+    return problems
+
+
+def render_patch(header: dict[str, str], diff: str) -> str:
+    """Header fields in canonical order, a `---` separator, then the diff."""
+    keys = [k for k in HEADER_FIELDS if k in header] + [k for k in header if k not in HEADER_FIELDS]
+    return "".join(f"{key}: {header[key]}\n" for key in keys) + "---\n" + diff
+
+
+def read_patch(path: Path, name: str | None = None) -> Patch:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PatchError(f"patch file {path} listed in the series does not exist; fix the series file") from None
+    header, diff = split_header(text)
+    return Patch(name or path.name, path, header, diff)
+
+
+def series_names(series_path: Path) -> list[str]:
+    """Patch file names in order; `#` comments and blank lines skipped."""
+    try:
+        raw = series_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PatchError(f"series file {series_path} not found; pass --series PATH") from None
+    names = []
+    for line in raw.splitlines():
+        entry = line.split("#", 1)[0].strip()
+        if entry:
+            names.append(entry.split()[0])
+    if not names:
+        raise PatchError(f"series file {series_path} lists no patches")
+    return names
+
+
+def load_series(series_path: str | os.PathLike[str]) -> list[Patch]:
+    """Every patch of the series, in order, with its header split off."""
+    series_path = Path(series_path)
+    return [read_patch(series_path.parent / name, name) for name in series_names(series_path)]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder, then os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

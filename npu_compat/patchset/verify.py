@@ -1,0 +1,153 @@
+"""The commands behind `tools/verify_patches.py`: each returns (report lines, exit code).
+
+Exit codes: 0 fine, 1 the series fails (reject, fuzz in strict mode, a failed check,
+a matrix regression, conflicts, uncovered CUDA code), 2 bad input (PatchError)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from npu_compat.patchset import matrix as matrix_mod
+from npu_compat.patchset.applier import FUZZ, REJECT
+from npu_compat.patchset.checks import compile_errors, duplicate_inserts, import_without_triton
+from npu_compat.patchset.engine import PatchReport, SeriesReport, apply_series
+from npu_compat.patchset.errors import PatchError
+from npu_compat.patchset.refresh import refresh_series
+from npu_compat.patchset.scan import uncovered
+from npu_compat.patchset.series import Patch, header_problems, load_series, write_atomic
+from npu_compat.patchset.upstream import extracted_wheel, pypi_versions, resolve_source
+
+
+def _report_lines(report: SeriesReport, patches: list[Patch]) -> list[str]:
+    lines = []
+    for patch_report in report.patches:
+        lines.append(f"{patch_report.name}: {patch_report.status}")
+        for file_report in patch_report.files:
+            note = f" ({file_report.note})" if file_report.note else ""
+            cells = ", ".join(f"#{h.index + 1} {h.describe()}" for h in file_report.hunks)
+            lines.append(f"  {file_report.path}{note}: {cells}")
+    for patch in patches[len(report.patches):]:
+        lines.append(f"{patch.name}: not tried (an earlier patch was rejected)")
+    return lines
+
+
+def _apply_checked(patches: list[Patch], tree: Path, fuzz: int, out: Path | None = None,
+                   ) -> tuple[SeriesReport, Path | None, list[str]]:
+    problems: list[str] = []
+    touched: list[str] = []
+
+    def after(work: Path, patch: Patch, report: PatchReport) -> None:
+        problems.extend(duplicate_inserts(work, patch, report))
+        touched.extend(change.path for change in patch.files if not change.is_deleted)
+
+    report, result = apply_series(tree, patches, fuzz=fuzz, keep_going=True, after_patch=after)
+    if result is not None:
+        problems.extend(compile_errors(result, touched))
+    return report, result, problems
+
+
+def cmd_check(series: Path, upstream: str, fuzz: int = 0, import_check: bool = True) -> tuple[list[str], int]:
+    """Per-patch, per-hunk status on a copy of the upstream tree, plus the post-apply checks."""
+    patches = load_series(series)
+    lines = [f"{p.name}: header: {problem}" for p in patches for problem in header_problems(p.header)]
+    tree = resolve_source(upstream)
+    report, result, problems = _apply_checked(patches, tree, fuzz)
+    try:
+        lines += _report_lines(report, patches)
+        if result is not None and report.applied and import_check:
+            failure = import_without_triton(result)
+            lines.append(failure or "import sam3 (CPU torch, triton blocked): ok")
+            if failure:
+                problems.append(failure)
+    finally:
+        if result is not None:
+            shutil.rmtree(result.parent, ignore_errors=True)
+    lines += [f"check failed: {p}" for p in problems]
+    statuses = {p.status for p in report.patches}
+    failed = REJECT in statuses or (FUZZ in statuses and fuzz == 0) or bool(problems) or any(
+        "header:" in line for line in lines)
+    lines.append(f"RESULT: {'FAIL' if failed else 'OK'} ({len(patches)} patches on {upstream})")
+    return lines, 1 if failed else 0
+
+
+def cmd_apply(series: Path, upstream: str, out: Path, fuzz: int = 0) -> tuple[list[str], int]:
+    """Write the patched tree to `out` (only if every patch applied)."""
+    patches = load_series(series)
+    report, result = apply_series(resolve_source(upstream), patches, out=out, fuzz=fuzz)
+    lines = _report_lines(report, patches)
+    if result is None:
+        lines.append(f"nothing written to {out}: the series did not apply")
+        return lines, 1
+    lines.append(f"patched tree written to {result}")
+    return lines, 0
+
+
+def _matrix_versions(upstream: str) -> list[str]:
+    if upstream == "all":
+        return pypi_versions()
+    if upstream.startswith("pypi:") and "==" in upstream:
+        return [upstream.split("==", 1)[1]]
+    raise PatchError(f"matrix needs --upstream all or pypi:sam3==X, got {upstream!r}")
+
+
+def cmd_matrix(series: Path, upstream: str, json_out: Path | None, md_out: Path | None,
+               committed: Path | None) -> tuple[list[str], int]:
+    """Build the matrix; write JSON/Markdown atomically; diff against the committed JSON."""
+    patches = load_series(series)
+    matrix = matrix_mod.build_matrix(patches, _matrix_versions(upstream), extracted_wheel)
+    lines = [f"sam3=={v}: {row['result']} " + " ".join(f"{k.split('-', 1)[0]}={c}" for k, c in row["patches"].items())
+             for v, row in matrix["versions"].items()]
+    if json_out is not None:
+        write_atomic(json_out, matrix_mod.to_json(matrix))
+    if md_out is not None:
+        write_atomic(md_out, matrix_mod.to_markdown(matrix))
+    if committed is not None:
+        if not committed.exists():
+            raise PatchError(f"committed matrix {committed} not found; run `matrix --write` once and commit it")
+        differences = matrix_mod.matrix_differences(matrix_mod.load_matrix(committed), matrix)
+        lines += [f"matrix regression: {d}" for d in differences]
+        if differences:
+            return lines + ["RESULT: FAIL (matrix differs from the committed one)"], 1
+    return lines + ["RESULT: OK"], 0
+
+
+def cmd_refresh(series: Path, upstream: str, out_dir: Path | None) -> tuple[list[str], int]:
+    """3-way rebase of the series onto `upstream`; rewrites patches (in place by default)."""
+    patches = load_series(series)
+    bases = {p.base_version for p in patches}
+    if len(bases) != 1 or None in bases:
+        raise PatchError(f"refresh needs one Base-Version (sam3==X) on every patch, found {sorted(map(str, bases))}")
+    base_version = bases.pop()
+    if not upstream.startswith("pypi:") and not upstream.startswith(("dir:", "git:")):
+        raise PatchError(f"refresh needs --upstream pypi:sam3==X, dir:PATH or git:REPO@REV, got {upstream!r}")
+    label = upstream.split(":", 1)[1] if upstream.startswith("pypi:") else upstream
+    out = out_dir or series.parent
+    report = refresh_series(patches, extracted_wheel(base_version), resolve_source(upstream), label, out)
+    lines = [f"{p.name}: {p.status}" for p in report.patches]
+    for path in report.conflicts:
+        lines.append(f"conflict left for review: {path}")
+    lines.append(f"refreshed series written to {out / 'series'}")
+    return lines, 1 if report.conflicts else 0
+
+
+def cmd_scan(series: Path, upstream: str) -> tuple[list[str], int]:
+    """CUDA-specific lines left in the tree after the series (our own added lines excluded)."""
+    patches = load_series(series)
+    report, result = apply_series(resolve_source(upstream), patches, keep_going=True)
+    added: dict[str, set[str]] = {}
+    for patch in patches:
+        for change in patch.files:
+            for hunk in change.hunks:
+                added.setdefault(change.path, set()).update(t.strip() for t in hunk.added)
+    try:
+        findings = uncovered(result, added) if result is not None else []
+    finally:
+        if result is not None:
+            shutil.rmtree(result.parent, ignore_errors=True)
+    lines = [str(f) for f in findings]
+    lines.append(f"{len(findings)} CUDA-specific lines not covered by any patch hunk")
+    return lines, 1 if findings else 0
+
+

@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Verify, apply, refresh and scan the sam3 adapt-patch series (patches/series).
+
+Every command takes --series PATH (default patches/series) and --upstream SOURCE:
+  pypi:sam3==X     the release's wheel from PyPI (downloaded once, cached under
+                   $NPU_COMPAT_UPSTREAM_CACHE or ~/.cache/npu_compat/upstream)
+  dir:PATH         a folder holding sam3/ (e.g. a site-packages or a fork checkout)
+  git:REPO@REV     a git repository at a commit, tag or branch
+  all              (matrix only) every sam3 release on PyPI
+
+Exit codes: 0 ok; 1 the series fails (reject, fuzz in strict mode, a failed check,
+matrix regression, refresh conflicts, uncovered CUDA code); 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run from a checkout without installing the package
+    sys.path.insert(0, str(ROOT))
+
+from npu_compat.patchset import verify  # noqa: E402
+from npu_compat.patchset.errors import PatchError  # noqa: E402
+
+DEFAULT_SERIES = ROOT / "patches" / "series"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="verify_patches.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, text: str, upstream_default: str = "pypi:sam3==0.1.4") -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("--series", type=Path, default=DEFAULT_SERIES, help="series file (default: patches/series)")
+        p.add_argument("--upstream", default=upstream_default, help=f"upstream source (default: {upstream_default})")
+        return p
+
+    p = command("check", "Per-patch and per-hunk status on a copy of upstream, then: touched files compile, "
+                         "no added line duplicated near its hunk, `import sam3` works without triton. "
+                         "Strict by default: fuzz fails.")
+    p.add_argument("--fuzz", type=int, default=0, help="allow up to N lines of fuzz (default 0 = strict)")
+    p.add_argument("--no-import-check", action="store_true", help="skip the `import sam3` subprocess check")
+    p = command("apply", "Write the patched upstream tree to --out (nothing is written if a patch fails).")
+    p.add_argument("--out", type=Path, required=True, help="new directory for the patched tree")
+    p.add_argument("--fuzz", type=int, default=0, help="allow up to N lines of fuzz (default 0)")
+    p = command("matrix", "Apply the series to every release; compare with the committed matrix.", "all")
+    p.add_argument("--json", type=Path, help="write the matrix as JSON here")
+    p.add_argument("--markdown", type=Path, help="write the matrix as Markdown here")
+    p.add_argument("--write", action="store_true", help="write patches/matrix.json and patches/matrix.md")
+    p.add_argument("--against", type=Path, help="committed matrix to diff against (default: matrix.json "
+                                                 "next to the series unless --write)")
+    p = command("refresh", "Rebase the series onto --upstream with a 3-way merge and rewrite each patch "
+                           "(zero offset, zero fuzz). Conflicts are left in <out>/conflicts/ for a human.")
+    p.add_argument("--out", type=Path, help="write the refreshed series here (default: in place)")
+    command("scan", "List CUDA-specific code (.cuda(, \"cuda\", torch.cuda., triton, pin_memory, nccl) left "
+                    "after the series: work items no patch hunk covers.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            lines, code = verify.cmd_check(args.series, args.upstream, args.fuzz, not args.no_import_check)
+        elif args.command == "apply":
+            lines, code = verify.cmd_apply(args.series, args.upstream, args.out, args.fuzz)
+        elif args.command == "matrix":
+            here = args.series.parent
+            json_out = args.json or (here / "matrix.json" if args.write else None)
+            md_out = args.markdown or (here / "matrix.md" if args.write else None)
+            against = args.against or (None if args.write else here / "matrix.json")
+            lines, code = verify.cmd_matrix(args.series, args.upstream, json_out, md_out, against)
+        elif args.command == "refresh":
+            lines, code = verify.cmd_refresh(args.series, args.upstream, args.out)
+        else:
+            lines, code = verify.cmd_scan(args.series, args.upstream)
+    except PatchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
