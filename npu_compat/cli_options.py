@@ -1,0 +1,51 @@
+"""Command-line options shared by ``python -m npu_compat.apply`` and the tools in ``tools/``."""
+from __future__ import annotations
+
+import argparse
+
+from npu_compat.npu import RuntimeProfile
+from npu_compat.report import LOG_LEVELS
+from npu_compat.shim import ShimOptions
+from npu_compat.target import KNOWN_DEVICES
+
+_TRI = {"on": True, "off": False, "keep": None}
+
+
+def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("shim")
+    g.add_argument("--device", help=f"target device: {', '.join(KNOWN_DEVICES)} (optionally :N). "
+                   "Default: $NPU_COMPAT_DEVICE, else the best available (npu > cuda > xpu > mps > cpu)")
+    g.add_argument("--strict", action="store_true", help="turn any op fallback or rule signature drift into an error")
+    g.add_argument("--log-level", choices=list(LOG_LEVELS), help="verbosity (default $NPU_COMPAT_LOG or 'summary'); "
+                   "'calls' logs each redirected call site when first seen")
+    g.add_argument("--cuda-available", choices=["target", "truth", "false"], default="target",
+                   help="what torch.cuda.is_available() answers to the script: 'target' (True: the target stands in "
+                   "for CUDA), 'truth', or 'false'. Libraries on the exclusion list always see the truth")
+    g.add_argument("--truthful", action="append", default=[], metavar="MODULE",
+                   help="also give the real is_available() to this module prefix (repeatable)")
+    g.add_argument("--bpe", metavar="PATH", help="sam3 BPE vocabulary (default: $SAM3_BPE_PATH or open-clip-torch's copy)")
+    g.add_argument("--no-sam3", action="store_true", help="do not install the SAM3 import fixes")
+    g.add_argument("--fallback-off", action="append", default=[], metavar="OP", help="disable one op fallback (repeatable)")
+    g.add_argument("--jit-compile", choices=list(_TRI), default="off", help="npu: torch_npu online compilation (default off)")
+    g.add_argument("--internal-format", choices=list(_TRI), default="off", help="npu: private tensor formats (default off)")
+    g.add_argument("--conv-hf32", choices=list(_TRI), default="keep", help="npu: HF32 for fp32 convolutions (default keep)")
+    g.add_argument("--matmul-hf32", choices=list(_TRI), default="keep", help="npu: HF32 for fp32 matmuls (default keep)")
+
+
+def shim_options(args: argparse.Namespace) -> ShimOptions:
+    return ShimOptions(
+        device=args.device,
+        strict=args.strict,
+        cuda_available=args.cuda_available,
+        truthful=tuple(args.truthful),
+        npu_profile=RuntimeProfile(
+            jit_compile=_TRI[args.jit_compile],
+            allow_internal_format=_TRI[args.internal_format],
+            conv_hf32=_TRI[args.conv_hf32],
+            matmul_hf32=_TRI[args.matmul_hf32],
+        ),
+        sam3=not args.no_sam3,
+        bpe_path=args.bpe,
+        fallback_off=tuple(args.fallback_off),
+        log_level=args.log_level,
+    )

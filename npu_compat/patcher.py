@@ -1,0 +1,271 @@
+"""The monkeypatch engine: install declared rules, guard signatures, revert exactly.
+
+A rule names an owner (``"torch.cuda"``, ``"torch.Tensor"``, ``"sam3.model_builder"``), an
+attribute, a factory that builds the replacement from the original, and a category. Install
+records the raw attribute from the owner's ``__dict__`` (or its absence), so revert restores
+it by identity, or deletes what did not exist before. Owners that are not imported yet are
+patched by a post-import hook the moment they are imported.
+"""
+from __future__ import annotations
+
+import enum
+import importlib
+import importlib.abc
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from npu_compat.errors import RuleError
+from npu_compat.report import MigrationReport, RuleStatus
+
+if TYPE_CHECKING:
+    from npu_compat.rules.device_mapping import DeviceMapper
+    from npu_compat.shim import ShimOptions
+    from npu_compat.target import Target
+
+MISSING: Any = object()
+
+
+class Category(str, enum.Enum):
+    MATCH = "match"  # same meaning on the target
+    MODIFIED = "modified"  # behaviour differs: the rule's note says how
+    NOOP = "no-op"  # accepted and ignored
+
+
+@dataclass
+class Context:
+    """What a replacement factory may use."""
+
+    target: "Target"
+    report: MigrationReport
+    options: "ShimOptions"
+    mapper: "DeviceMapper"
+
+
+Factory = Callable[[Context, "Rule", Any], Any]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of a redirect table."""
+
+    key: str
+    owner: str
+    attr: str
+    make: Factory
+    category: Category = Category.MATCH
+    note: str = ""
+    lazy: bool = False  # owner may be imported later: patch it on import
+    check_signature: bool = True
+    install_missing: bool = False  # create the attribute even if the original lacks it
+
+    def __post_init__(self) -> None:
+        if self.category is not Category.MATCH and not self.note:
+            raise RuleError(f"rule {self.key} is {self.category.value} but says nothing of how", "add a note")
+
+
+def resolve_owner(path: str, import_missing: bool = True) -> Any:
+    """Import ``a.b.C`` as module ``a.b`` then attribute ``C``; MISSING if absent."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        name = ".".join(parts[:cut])
+        module = sys.modules.get(name)
+        if module is None and import_missing:
+            try:
+                module = importlib.import_module(name)
+            except ImportError:
+                continue
+        if module is None:
+            continue
+        obj = module
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr, MISSING)
+            if obj is MISSING:
+                return MISSING
+        return obj
+    return MISSING
+
+
+def signature_problem(original: Any, replacement: Any) -> str | None:
+    """Why ``replacement`` cannot take every call ``original`` takes, or None if it can.
+
+    Objects without an introspectable signature (C builtins) are not checked.
+    """
+    try:
+        orig = inspect.signature(original)
+        repl = inspect.signature(replacement)
+    except (TypeError, ValueError):
+        return None
+    rp = repl.parameters
+    kinds = {p.kind for p in rp.values()}
+    var_pos = inspect.Parameter.VAR_POSITIONAL in kinds
+    var_kw = inspect.Parameter.VAR_KEYWORD in kinds
+    for p in orig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            if not var_pos:
+                return f"original takes *{p.name}, replacement does not"
+        elif p.kind is p.VAR_KEYWORD:
+            if not var_kw:
+                return f"original takes **{p.name}, replacement does not"
+        elif p.name in rp:
+            q = rp[p.name]
+            if p.kind is p.POSITIONAL_OR_KEYWORD and q.kind not in (q.POSITIONAL_OR_KEYWORD,):
+                if not (var_pos and var_kw):
+                    return f"parameter '{p.name}' is {p.kind.description} in the original, {q.kind.description} in the replacement"
+        elif not (var_kw if p.kind is p.KEYWORD_ONLY else var_pos if p.kind is p.POSITIONAL_ONLY else (var_pos and var_kw)):
+            return f"replacement lacks parameter '{p.name}'"
+    for q in rp.values():
+        if q.default is q.empty and q.kind in (q.POSITIONAL_OR_KEYWORD, q.KEYWORD_ONLY, q.POSITIONAL_ONLY):
+            if q.name not in orig.parameters:
+                return f"replacement requires '{q.name}', which the original does not take"
+    return None
+
+
+@dataclass
+class Installed:
+    rule: Rule
+    owner: Any
+    had: bool
+    raw: Any
+
+
+class PostImportHook(importlib.abc.MetaPathFinder):
+    """Runs callbacks right after watched modules finish executing."""
+
+    def __init__(self) -> None:
+        self.callbacks: dict[str, list[Callable[[], None]]] = {}
+        self._busy: set[str] = set()
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname not in self.callbacks or fullname in self._busy:
+            return None
+        self._busy.add(fullname)
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            self._busy.discard(fullname)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, callbacks = spec.loader, self.callbacks
+
+        class _Loader(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return loader.create_module(spec)
+
+            def exec_module(self, module: Any) -> None:
+                loader.exec_module(module)
+                module.__spec__.loader = loader
+                module.__loader__ = loader
+                for callback in callbacks.pop(fullname, []):
+                    callback()
+
+        spec.loader = _Loader()
+        return spec
+
+
+@dataclass
+class Patcher:
+    """Installs rules and reverts them exactly."""
+
+    ctx: Context
+    strict: bool = False
+    installed: list[Installed] = field(default_factory=list)
+    _hook: PostImportHook | None = None
+
+    def install(self, rules: Iterable[Rule]) -> None:
+        for rule in rules:
+            if rule.lazy and not _imported(rule.owner):
+                self._defer(rule)
+            else:
+                self._install_one(rule)
+
+    def _defer(self, rule: Rule) -> None:
+        if self._hook is None:
+            self._hook = PostImportHook()
+            sys.meta_path.insert(0, self._hook)
+        module = _module_part(rule.owner)
+        self._hook.callbacks.setdefault(module, []).append(lambda: self._install_one(rule))
+        self.ctx.report.rules.append(RuleStatus(rule.key, rule.category.value, "pending", f"waits for import of {module}", rule.note))
+
+    def _status(self, rule: Rule, status: str, reason: str = "") -> None:
+        for i, st in enumerate(self.ctx.report.rules):
+            if st.key == rule.key and st.status == "pending":
+                self.ctx.report.rules[i] = RuleStatus(rule.key, rule.category.value, status, reason, rule.note)
+                return
+        self.ctx.report.rules.append(RuleStatus(rule.key, rule.category.value, status, reason, rule.note))
+
+    def _install_one(self, rule: Rule) -> None:
+        owner = sys.modules if rule.owner == "sys.modules" else resolve_owner(rule.owner)
+        if owner is MISSING:
+            self._status(rule, "skipped", f"{rule.owner} does not exist in this environment")
+            return
+        table = owner if isinstance(owner, dict) else vars(owner)
+        had = rule.attr in table
+        raw = table.get(rule.attr, MISSING)
+        original = raw if isinstance(owner, dict) else getattr(owner, rule.attr, MISSING)
+        if original is MISSING and not rule.install_missing:
+            self._status(rule, "skipped", f"{rule.owner}.{rule.attr} does not exist in torch {_torch_version()}")
+            return
+        replacement = rule.make(self.ctx, rule, original)
+        if replacement is MISSING:
+            self._status(rule, "skipped", "no equivalent on the target")
+            return
+        if rule.check_signature and original is not MISSING:
+            problem = signature_problem(original, replacement)
+            if problem:
+                if self.strict:
+                    raise RuleError(f"rule {rule.key}: {problem}", "update the rule for this torch version")
+                self._status(rule, "skipped", f"signature differs: {problem}")
+                return
+        if isinstance(raw, staticmethod):
+            replacement = staticmethod(replacement)
+        if isinstance(owner, dict):
+            owner[rule.attr] = replacement
+        else:
+            setattr(owner, rule.attr, replacement)
+        self.installed.append(Installed(rule, owner, had, raw))
+        self._status(rule, "installed")
+
+    def revert(self) -> None:
+        """Restore every attribute by identity; delete those that did not exist."""
+        while self.installed:
+            item = self.installed.pop()
+            if isinstance(item.owner, dict):
+                if item.had:
+                    item.owner[item.rule.attr] = item.raw
+                else:
+                    item.owner.pop(item.rule.attr, None)
+            elif item.had:
+                setattr(item.owner, item.rule.attr, item.raw)
+            else:
+                try:
+                    delattr(item.owner, item.rule.attr)
+                except AttributeError:
+                    pass
+        if self._hook is not None:
+            try:
+                sys.meta_path.remove(self._hook)
+            except ValueError:
+                pass
+            self._hook = None
+
+
+def _module_part(path: str) -> str:
+    """The longest importable-looking module prefix of a dotted owner path."""
+    parts = path.split(".")
+    # Owners are modules or classes in modules; classes start with an upper-case letter.
+    while len(parts) > 1 and parts[-1][:1].isupper():
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imported(owner: str) -> bool:
+    return _module_part(owner) in sys.modules
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__

@@ -1,0 +1,175 @@
+"""The migration report: every redirected call, once per call site, with a count.
+
+The hot path (``MigrationReport.hit``) does one frame lookup and one dict update. File
+names, source lines and whether a frame is inside torch are resolved lazily, once per code
+object, and source text only when the report is written. Schema: docs/report.md.
+"""
+from __future__ import annotations
+
+import json
+import linecache
+import logging
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import CodeType
+from typing import Any, Callable
+
+import torch
+
+SCHEMA = "npu_compat/migration-report@1"
+LOG = logging.getLogger("npu_compat")
+LOG_LEVELS = {"quiet": logging.ERROR, "summary": logging.WARNING, "calls": logging.INFO, "debug": logging.DEBUG}
+
+_TORCH_DIR = str(Path(torch.__file__).resolve().parent) + os.sep
+_KIT_DIR = str(Path(__file__).resolve().parent) + os.sep
+
+
+def is_internal_file(filename: str) -> bool:
+    """Frames in torch or in the kit itself are not user call sites."""
+    try:
+        path = os.path.realpath(filename)
+    except (TypeError, ValueError):
+        return False
+    return path.startswith(_TORCH_DIR) or path.startswith(_KIT_DIR)
+
+
+@dataclass
+class Site:
+    rule: str
+    category: str
+    code: CodeType
+    line: int
+    old: str
+    new: str
+    count: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        filename = self.code.co_filename
+        return {
+            "file": filename,
+            "line": self.line,
+            "function": self.code.co_name,
+            "source": linecache.getline(filename, self.line).strip(),
+            "rule": self.rule,
+            "category": self.category,
+            "old": self.old,
+            "new": self.new,
+            "count": self.count,
+        }
+
+
+@dataclass
+class RuleStatus:
+    key: str
+    category: str
+    status: str  # "installed" or "skipped"
+    reason: str = ""
+    note: str = ""
+
+
+@dataclass
+class MigrationReport:
+    """Collects rule statuses, runtime settings, call sites and fallbacks for one shim session."""
+
+    target: dict[str, Any] = field(default_factory=dict)
+    rules: list[RuleStatus] = field(default_factory=list)
+    settings: list[dict[str, Any]] = field(default_factory=list)
+    sites: dict[tuple[str, CodeType, int], Site] = field(default_factory=dict)
+    created: float = field(default_factory=time.time)
+    _internal: dict[CodeType, bool] = field(default_factory=dict, repr=False)
+
+    def hit(self, rule: str, category: str, old: Any, new: Any, depth: int = 2) -> None:
+        """Count one redirected call, attributed to the caller ``depth`` frames up.
+
+        ``depth=2`` is the caller of the wrapper that calls ``hit``. Calls whose caller is
+        torch or the kit itself are not user call sites and are not recorded.
+        """
+        frame = sys._getframe(depth)
+        code = frame.f_code
+        internal = self._internal.get(code)
+        if internal is None:
+            internal = self._internal[code] = is_internal_file(code.co_filename)
+        if internal:
+            return
+        key = (rule, code, frame.f_lineno)
+        site = self.sites.get(key)
+        if site is None:
+            site = self.sites[key] = Site(rule, category, code, frame.f_lineno, _short(old), _short(new))
+            if LOG.isEnabledFor(logging.INFO):
+                d = site.as_dict()
+                LOG.info("npu_compat: %s:%d %s [%s] %s -> %s", d["file"], d["line"], rule, category, d["old"], d["new"])
+        site.count += 1
+
+    # ---- output -------------------------------------------------------------------------
+    def calls(self) -> list[dict[str, Any]]:
+        return [s.as_dict() for s in self.sites.values()]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.created)),
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "argv": list(sys.argv),
+            "target": self.target,
+            "settings": self.settings,
+            "rules": [vars(r) for r in self.rules],
+            "calls": self.calls(),
+        }
+
+    def write_json(self, path: str | os.PathLike[str]) -> Path:
+        """Write atomically: a temp file in the same folder, then rename."""
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=out.name, suffix=".tmp", dir=out.parent)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(self.as_dict(), fh, indent=2, default=str)
+            fh.write("\n")
+        os.replace(tmp, out)
+        return out
+
+    def summary(self, report_path: str | os.PathLike[str] | None = None) -> str:
+        by_rule: dict[str, list[Site]] = {}
+        for site in self.sites.values():
+            by_rule.setdefault(site.rule, []).append(site)
+        skipped = [r for r in self.rules if r.status != "installed"]
+        total = sum(s.count for s in self.sites.values())
+        head = (
+            f"npu_compat: target {self.target.get('device', '?')}; {len(by_rule)} rules fired at "
+            f"{len(self.sites)} call sites ({total} calls); {len(skipped)} rules skipped"
+        )
+        if report_path:
+            head += f"; report: {report_path}"
+        lines = [head]
+        for rule, sites in sorted(by_rule.items(), key=lambda kv: -sum(s.count for s in kv[1])):
+            lines.append(f"  {rule:<34} {sites[0].category:<9} {len(sites):>4} sites {sum(s.count for s in sites):>8} calls")
+        for setting in self.settings:
+            lines.append(f"  setting {setting['key']}: {setting['old']} -> {setting['new']}")
+        return "\n".join(lines)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else str(value) if isinstance(value, torch.device) else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def configure_logging(level: str | None) -> None:
+    """Set the kit's verbosity from ``--log-level`` or ``NPU_COMPAT_LOG``."""
+    name = (level or os.environ.get("NPU_COMPAT_LOG") or "summary").lower()
+    if name not in LOG_LEVELS:
+        from npu_compat.errors import NpuCompatError
+
+        raise NpuCompatError(f"unknown log level '{name}'", f"use one of {', '.join(LOG_LEVELS)}")
+    LOG.setLevel(LOG_LEVELS[name])
+    if not LOG.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        LOG.addHandler(handler)
+        LOG.propagate = False
+
+
+HitFn = Callable[..., None]

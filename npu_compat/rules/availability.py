@@ -1,0 +1,56 @@
+"""``torch.cuda.is_available()``: True for the script, the truth for libraries that must know.
+
+The vendor's ``transfer_to_npu`` fakes availability for every caller, which sends triton,
+accelerate and friends down CUDA-only paths. Here callers whose module is on the exclusion
+list (``EXCLUDED_CALLERS`` plus ``--truthful``) get the real answer; everyone else gets the
+policy's answer, so the script takes its CUDA path and the rules send that path to the target.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+from npu_compat.patcher import Category, Context, Rule
+from npu_compat.target import Target
+
+EXCLUDED_CALLERS: tuple[str, ...] = (
+    "torch", "triton", "torchvision", "accelerate", "transformers", "diffusers", "deepspeed",
+    "bitsandbytes", "xformers", "apex", "numba", "cupy", "jax", "tensorflow", "lightning",
+    "pytorch_lightning", "npu_compat",
+)
+POLICIES = ("target", "truth", "false")
+
+
+def is_excluded(module_name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module_name == p or module_name.startswith(p + ".") for p in prefixes)
+
+
+def _is_available(ctx: Context, rule: Rule, original: Any) -> Any:
+    policy = ctx.options.cuda_available
+    prefixes = EXCLUDED_CALLERS + tuple(ctx.options.truthful)
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+    answer = {"target": True, "false": False}.get(policy)
+    seen: dict[str, bool] = {}
+
+    @functools.wraps(original)
+    def is_available() -> bool:
+        name = sys._getframe(1).f_globals.get("__name__", "")
+        excluded = seen.get(name)
+        if excluded is None:
+            excluded = seen[name] = is_excluded(name, prefixes)
+        if excluded or answer is None:
+            return original()
+        hit(key, cat, "real answer", answer)
+        return answer
+
+    return is_available
+
+
+def availability_rules(target: Target) -> list[Rule]:
+    if target.type == "cuda":
+        return []
+    return [
+        Rule("cuda.is_available", "torch.cuda", "is_available", _is_available, Category.MODIFIED,
+             "answers by policy (default True: the target stands in for CUDA) to callers outside the exclusion list"),
+    ]

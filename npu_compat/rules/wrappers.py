@@ -1,0 +1,127 @@
+"""Replacement factories shared by the rule tables.
+
+Each factory takes ``(ctx, rule, original)`` and returns the replacement. Wrappers call the
+original directly when nothing needs rewriting, so a call with no CUDA argument costs one
+dict lookup per watched keyword.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from npu_compat.patcher import Context, Rule
+
+
+def kwargs_device(*names: str, ints: bool = False, pin_kw: bool = False) -> Callable[[Context, Rule, Any], Any]:
+    """Map device-valued keyword arguments (``device=``, ``map_location=``...)."""
+
+    def make(ctx: Context, rule: Rule, original: Any) -> Any:
+        mapper, hit, key, cat = ctx.mapper, ctx.report.hit, rule.key, rule.category.value
+        strip_pin = pin_kw and not ctx.target.caps.pin_memory
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if kwargs:
+                for name in names:
+                    old = kwargs.get(name)
+                    if old is not None:
+                        new = mapper.map(old, ints)
+                        if new is not old:
+                            kwargs[name] = new
+                            hit(key, cat, old, new)
+                if strip_pin and kwargs.get("pin_memory"):
+                    kwargs["pin_memory"] = False
+                    hit("pin_memory.argument", "no-op", True, False)
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    return make
+
+
+def first_arg_device(name: str = "device") -> Callable[[Context, Rule, Any], Any]:
+    """Map a device that may come as the first positional argument after self (``.to``)."""
+
+    def make(ctx: Context, rule: Rule, original: Any) -> Any:
+        mapper, hit, key, cat = ctx.mapper, ctx.report.hit, rule.key, rule.category.value
+
+        @functools.wraps(original)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if args:
+                old = args[0]
+                new = mapper.map(old, True)
+                if new is not old:
+                    args = (new,) + args[1:]
+                    hit(key, cat, old, new)
+            if kwargs:
+                old = kwargs.get(name)
+                if old is not None:
+                    new = mapper.map(old, True)
+                    if new is not old:
+                        kwargs[name] = new
+                        hit(key, cat, old, new)
+            return original(self, *args, **kwargs)
+
+        return wrapper
+
+    return make
+
+
+def device_type_arg(position: int = 0, name: str = "device_type") -> Callable[[Context, Rule, Any], Any]:
+    """Map a device *type* given positionally at ``position`` (after self) or by keyword."""
+
+    def make(ctx: Context, rule: Rule, original: Any) -> Any:
+        mapper, hit, key, cat = ctx.mapper, ctx.report.hit, rule.key, rule.category.value
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if len(args) > position:
+                old = args[position]
+                new = mapper.map_type(old)
+                if new != old:
+                    args = args[:position] + (new,) + args[position + 1 :]
+                    hit(key, cat, old, new)
+            elif name in kwargs:
+                old = kwargs[name]
+                new = mapper.map_type(old)
+                if new != old:
+                    kwargs[name] = new
+                    hit(key, cat, old, new)
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    return make
+
+
+def record_only(old: str) -> Callable[[Context, Rule, Any], Any]:
+    """Count a call whose redirect happens further in (e.g. ``torch.cuda.amp.autocast``)."""
+
+    def make(ctx: Context, rule: Rule, original: Any) -> Any:
+        hit, key, cat, new = ctx.report.hit, rule.key, rule.category.value, ctx.target.type
+
+        @functools.wraps(original)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            hit(key, cat, old, new)
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    return make
+
+
+def replace_with(build: Callable[[Context], Callable[..., Any]], old: str) -> Callable[[Context, Rule, Any], Any]:
+    """Replace with a target-specific function, counting each call at its call site."""
+
+    def make(ctx: Context, rule: Rule, original: Any) -> Any:
+        fn = build(ctx)
+        hit, key, cat, new = ctx.report.hit, rule.key, rule.category.value, ctx.target.type
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            hit(key, cat, old, new)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return make

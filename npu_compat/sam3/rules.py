@@ -1,0 +1,136 @@
+"""SAM3 import and build fixes, as rule rows (installed lazily when sam3 modules import).
+
+- ``sam3.model.edt`` imports triton at module level and asserts CUDA tensors: replaced by a
+  device-agnostic EDT before sam3 imports it (kept on the cuda target when triton imports).
+- The BPE vocabulary missing from every 0.1.x wheel is found (``--bpe``, ``SAM3_BPE_PATH``,
+  open-clip-torch's copy).
+- A model built with any device string lands on the target (upstream moves it only for
+  ``device == "cuda"``), and ``Sam3Processor``'s default ``device="cuda"`` becomes the target.
+- A model built with no checkpoint gets a loud random-weights notice and its two
+  ``torch.empty`` text parameters initialised, so outputs are finite.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import torch
+
+from npu_compat.patcher import MISSING, Category, Context, Rule
+from npu_compat.target import Target
+
+MOD = Category.MODIFIED
+RANDOM_WEIGHTS_NOTICE = (
+    "\n" + "!" * 78 + "\n"
+    "!! npu_compat: NO CHECKPOINT GIVEN - SAM3 IS RUNNING WITH RANDOM WEIGHTS.\n"
+    "!! Masks, boxes and scores are meaningless. Pass --checkpoint /path/to/sam3.pt\n"
+    "!! (sam3.pt is gated on Hugging Face; see docs/ for where users get it).\n" + "!" * 78 + "\n"
+)
+
+
+def _triton_importable() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def _edt_module(ctx: Context, rule: Rule, original: Any) -> Any:
+    return importlib.import_module("npu_compat.sam3.kernels.edt")
+
+
+def _bpe(ctx: Context, rule: Rule, original: Any) -> Any:
+    from npu_compat.sam3.vocab import find_bpe
+
+    hit, key, cat, explicit = ctx.report.hit, rule.key, rule.category.value, ctx.options.bpe_path
+
+    @functools.wraps(original)
+    def _create_text_encoder(bpe_path: str) -> Any:
+        import os
+
+        if explicit or not bpe_path or not os.path.isfile(bpe_path):
+            new = str(find_bpe(explicit))
+            hit(key, cat, bpe_path, new)
+            bpe_path = new
+        return original(bpe_path)
+
+    return _create_text_encoder
+
+
+def _model_device(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat, target = ctx.report.hit, rule.key, rule.category.value, ctx.target
+
+    @functools.wraps(original)
+    def _setup_device_and_mode(model: Any, device: Any, eval_mode: Any) -> Any:
+        if device is not None and str(device) != str(target.device()):
+            hit(key, cat, device, target.device())
+            model = model.to(target.device())
+            device = None
+        return original(model, device, eval_mode)
+
+    return _setup_device_and_mode
+
+
+def _random_init(ctx: Context, rule: Rule, original: Any) -> Any:
+    from npu_compat.sam3.tiny import init_uninitialised_text_params
+
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+
+    @functools.wraps(original)
+    def build(*args: Any, **kwargs: Any) -> Any:
+        model = original(*args, **kwargs)
+        bound = _bind(original, args, kwargs)
+        if bound.get("checkpoint_path") is None and not bound.get("load_from_HF", True):
+            sys.stderr.write(RANDOM_WEIGHTS_NOTICE)
+            gen = torch.Generator().manual_seed(0)
+            names = init_uninitialised_text_params(model, gen)
+            hit(key, cat, "torch.empty text parameters", f"normal(0, 0.02): {len(names)} tensors")
+        return model
+
+    return build
+
+
+def _bind(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    import inspect
+
+    bound = inspect.signature(fn).bind_partial(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _processor_device(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat, mapper = ctx.report.hit, rule.key, rule.category.value, ctx.mapper
+
+    @functools.wraps(original)
+    def __init__(self: Any, model: Any, resolution: int = 1008, device: Any = "cuda", *args: Any, **kwargs: Any) -> None:
+        new = mapper.map(device, True)
+        if new is not device:
+            hit(key, cat, device, new)
+        original(self, model, resolution, new, *args, **kwargs)
+
+    return __init__
+
+
+def sam3_rules(target: Target) -> list[Rule]:
+    rules: list[Rule] = []
+    if target.type != "cuda" or not _triton_importable():
+        rules.append(Rule("sam3.edt", "sys.modules", "sam3.model.edt", _edt_module, MOD,
+                          "triton EDT (CUDA-only) replaced by a device-agnostic EDT", check_signature=False,
+                          install_missing=True))
+    rules += [
+        Rule("sam3.bpe", "sam3.model_builder", "_create_text_encoder", _bpe, MOD,
+             "a missing BPE file is replaced by the one found by npu_compat.sam3.vocab", lazy=True),
+        Rule("sam3.random_init", "sam3.model_builder", "build_sam3_image_model", _random_init, MOD,
+             "no checkpoint: loud notice, and the torch.empty text parameters get normal(0, 0.02)", lazy=True),
+    ]
+    if target.type != "cuda":
+        rules += [
+            Rule("sam3.model_device", "sam3.model_builder", "_setup_device_and_mode", _model_device, MOD,
+                 "any device string puts the model on the target (upstream moves it only for 'cuda')", lazy=True),
+            Rule("sam3.processor_device", "sam3.model.sam3_image_processor.Sam3Processor", "__init__",
+                 _processor_device, lazy=True),
+        ]
+    return rules
+
+
+__all__ = ["sam3_rules", "RANDOM_WEIGHTS_NOTICE", "MISSING"]

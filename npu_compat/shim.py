@@ -1,0 +1,97 @@
+"""One shim session: resolve the target, install every rule, apply the NPU profile; revert all."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from npu_compat.errors import NpuCompatError
+from npu_compat.npu import RuntimeProfile, Setting
+from npu_compat.patcher import Context, Patcher
+from npu_compat.report import MigrationReport, configure_logging
+from npu_compat.rules import core_rules
+from npu_compat.rules.device_mapping import DeviceMapper
+from npu_compat.target import Target, resolve_target
+
+
+@dataclass(frozen=True)
+class ShimOptions:
+    device: str | None = None
+    strict: bool = False
+    cuda_available: str = "target"  # "target" (True), "truth" or "false"; see rules/availability.py
+    truthful: tuple[str, ...] = ()  # extra module prefixes that see the real is_available()
+    npu_profile: RuntimeProfile = RuntimeProfile()
+    sam3: bool = True  # install the SAM3 import fixes
+    bpe_path: str | None = None
+    fallback_off: tuple[str, ...] = ()
+    log_level: str | None = None
+
+
+@dataclass
+class Session:
+    target: Target
+    options: ShimOptions
+    report: MigrationReport
+    patcher: Patcher
+    settings: list[Setting] = field(default_factory=list)
+    apply_seconds: float = 0.0
+
+
+_SESSION: Session | None = None
+
+
+def current() -> Session | None:
+    """The active session, or None."""
+    return _SESSION
+
+
+def apply(device: str | None = None, options: ShimOptions | None = None, **kwargs: object) -> Session:
+    """Install the shim. Idempotent: a second call with the same target returns the same session."""
+    global _SESSION
+    opts = options or ShimOptions(device=device, **kwargs)  # type: ignore[arg-type]
+    if options is not None and device is not None:
+        opts = ShimOptions(**{**vars(options), "device": device})
+    if _SESSION is not None:
+        wanted = resolve_target(opts.device) if opts.device else _SESSION.target
+        if wanted.device() == _SESSION.target.device():
+            return _SESSION
+        raise NpuCompatError(
+            f"the shim is already applied for {_SESSION.target.device()}",
+            "call npu_compat.revert() before applying it for another device",
+        )
+    start = time.perf_counter()
+    configure_logging(opts.log_level)
+    target = resolve_target(opts.device)
+    report = MigrationReport(target=target.describe())
+    ctx = Context(target, report, opts, DeviceMapper(target))
+    patcher = Patcher(ctx, strict=opts.strict)
+    session = Session(target, opts, report, patcher)
+    try:
+        patcher.install(core_rules(target))
+        if opts.sam3:
+            from npu_compat.sam3.rules import sam3_rules
+
+            patcher.install(sam3_rules(target))
+        if target.type == "npu":
+            from npu_compat import npu
+
+            session.settings = npu.apply_runtime_profile(opts.npu_profile)
+            report.settings = [s.as_dict() for s in session.settings]
+    except BaseException:
+        patcher.revert()
+        raise
+    session.apply_seconds = time.perf_counter() - start
+    _SESSION = session
+    return session
+
+
+def revert() -> None:
+    """Remove the shim: every attribute back by identity, NPU knobs back to their old values."""
+    global _SESSION
+    session, _SESSION = _SESSION, None
+    if session is None:
+        return
+    session.patcher.revert()
+    if session.settings:
+        from npu_compat import npu
+
+        npu.revert_runtime_profile(session.settings)
