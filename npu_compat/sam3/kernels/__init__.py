@@ -8,5 +8,7 @@ No module in this package imports triton or sam3.
 
 UPSTREAM_REPLACEMENTS: dict[str, str] = {
     "sam3.model.edt": "npu_compat.sam3.kernels.edt",
+    "sam3.perflib.connected_components": "npu_compat.sam3.kernels.connected_components",
+    "sam3.perflib.nms": "npu_compat.sam3.kernels.mask_nms",
 }
 """Upstream module name -> name of the module here that replaces it."""
