@@ -1,0 +1,74 @@
+"""``python -m npu_compat.env``: check this environment against the kit's version table.
+
+Subcommands: ``check`` (default), ``constraints`` (print a pip constraints file for a line),
+``lines`` (list the table's lines). Run with ``--help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from npu_compat.env import check, host, versions
+
+EPILOG = """\
+Each finding is ok, warn or fail; a fail prints the fix and the docs/env.md section.
+Exit status: 0 when nothing failed, 1 when something failed, 2 on bad arguments.
+On a machine without an Ascend NPU the check reports "no NPU" as a failed finding.
+torch_npu is never imported: versions come from package metadata."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m npu_compat.env", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Check an Ascend environment (OS, driver, CANN, npu-smi, torch / torch_npu / "
+        "torchvision / triton-ascend / numpy / sam3, decord + FFmpeg) against the kit's table of "
+        "known-good combinations (npu_compat/env/versions.toml).")
+    sub = parser.add_subparsers(dest="command")
+    chk = sub.add_parser("check", help="run the environment check (the default)")
+    for p in (parser, chk):
+        p.add_argument("--line", choices=versions.known_lines(),
+                       help="table line to check against (default: the installed one, else the default)")
+        p.add_argument("--build", action="store_true",
+                       help="build-only mode for a Dockerfile RUN: skip NPU, driver and set_env sourcing")
+        p.add_argument("--json", action="store_true", help="print findings as JSON")
+        p.add_argument("--no-video", action="store_true", help="skip the decord decode probe")
+    con = sub.add_parser("constraints", help="print a pip constraints file for a line")
+    con.add_argument("--line", choices=versions.known_lines())
+    con.add_argument("-o", "--output", help="write to this file instead of stdout")
+    sub.add_parser("lines", help="list the table's lines")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "lines":
+        for name in versions.known_lines():
+            print(f"{name}\t{versions.get_line(name).description}")
+        return 0
+    if args.command == "constraints":
+        text = versions.constraints_text(args.line)
+        if args.output:
+            Path(args.output).write_text(text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    facts = host.gather(npu_smi=(lambda: None) if args.build else host.run_npu_smi,
+                        video=None if args.no_video else host.probe_video)
+    findings = check.run_checks(facts, args.line, build=args.build)
+    if args.json:
+        print(json.dumps([asdict(f) for f in findings], indent=1))
+    else:
+        print("\n".join(f.render() for f in findings))
+        status = "FAILED" if check.exit_status(findings) else "passed"
+        print(f"environment check {status} ({'build-only' if args.build else 'full'} mode, "
+              f"line {check.pick_line(facts) if not args.line else args.line})")
+    return check.exit_status(findings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

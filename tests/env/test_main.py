@@ -1,0 +1,48 @@
+"""Tests for ``python -m npu_compat.env`` run for real on this machine (no NPU here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from npu_compat.env import versions
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "npu_compat.env", *args], capture_output=True,
+                          text=True, timeout=300, check=False)
+
+
+def test_full_check_here_reports_no_npu_as_a_finding_not_a_crash() -> None:
+    proc = run()
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "[FAIL] npu: no NPU" in proc.stdout and "environment check FAILED" in proc.stdout
+    assert all(ln.startswith(("[ OK ]", "[WARN]", "[FAIL]", "       fix: ", "environment check"))
+               for ln in proc.stdout.splitlines())
+
+
+def test_build_mode_json_has_no_device_findings() -> None:
+    proc = run("check", "--build", "--json", "--no-video")
+    findings = json.loads(proc.stdout)
+    names = {f["name"] for f in findings}
+    assert {"platform", "cann", "torch", "torch_npu", "numpy", "combination"} <= names
+    assert not names & {"npu", "driver"}
+    assert proc.returncode == (1 if any(f["status"] == "fail" for f in findings) else 0)
+    assert {f["status"] for f in findings} <= {"ok", "warn", "fail"}
+
+
+def test_constraints_and_lines_subcommands(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "c.txt"
+    assert run("constraints", "--line", "cann8.3.rc1-910b", "-o", str(out)).returncode == 0
+    assert out.read_text() == versions.constraints_text("cann8.3.rc1-910b")
+    listed = run("lines").stdout.splitlines()
+    assert [ln.split("\t")[0] for ln in listed] == versions.known_lines()
+
+
+def test_help_explains_and_bad_line_is_refused() -> None:
+    helptext = run("--help").stdout
+    assert "known-good combinations" in helptext and "Exit status" in helptext
+    bad = run("--line", "cann9-910")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
