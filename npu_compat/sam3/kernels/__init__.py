@@ -10,5 +10,6 @@ UPSTREAM_REPLACEMENTS: dict[str, str] = {
     "sam3.model.edt": "npu_compat.sam3.kernels.edt",
     "sam3.perflib.connected_components": "npu_compat.sam3.kernels.connected_components",
     "sam3.perflib.nms": "npu_compat.sam3.kernels.mask_nms",
+    "sam3.train.loss.sigmoid_focal_loss": "npu_compat.sam3.kernels.sigmoid_focal_loss",
 }
 """Upstream module name -> name of the module here that replaces it."""
