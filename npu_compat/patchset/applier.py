@@ -50,7 +50,7 @@ class FileResult:
 
 def _expected_pos(hunk: Hunk) -> int:
     """0-based index where the pre-image starts in a file that has the earlier hunks applied."""
-    return hunk.new_start - 1 if hunk.new_len > 0 or hunk.old_len > 0 else hunk.new_start
+    return hunk.new_start - 1 if hunk.new_len > 0 else hunk.new_start
 
 
 def find_position(lines: list[str], pre: list[str], start: int, max_offset: int,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from unidiff import PatchSet
@@ -116,8 +117,40 @@ def _side(raw: str | None, strip: int) -> str | None:
     return rel
 
 
+_HUNK_HEADER = re.compile(r"^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@")
+
+
+def _check_hunk_bodies(text: str, name: str) -> None:
+    """unidiff silently drops body lines beyond a hunk's counts; `git apply` calls that corrupt."""
+    old_left = new_left = 0
+    in_hunk = False
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _HUNK_HEADER.match(line)
+        if header:
+            old_left = int(header.group(1) or 1) if header.group(1) != "0" else 0
+            new_left = int(header.group(2) or 1) if header.group(2) != "0" else 0
+            in_hunk = True
+            continue
+        if not in_hunk or line.startswith("\\"):
+            continue
+        if old_left == 0 and new_left == 0:
+            in_hunk = False
+            if line[:1] in (" ", "+", "-") and not line.startswith(("--- ", "+++ ")):
+                raise PatchError(f"{name}: malformed hunk counts: line {number} lies beyond its hunk's @@ counts; "
+                                 "fix the @@ line or regenerate with `git diff`")
+            continue
+        op = line[:1]
+        if op in (" ", ""):
+            old_left, new_left = old_left - 1, new_left - 1
+        elif op == "-":
+            old_left -= 1
+        elif op == "+":
+            new_left -= 1
+
+
 def parse_diff(text: str, name: str = "patch", strip: int = 1) -> list[FilePatch]:
     """Parse a unified diff; PatchError (one line) for malformed, binary or unsafe input."""
+    _check_hunk_bodies(text, name)
     try:
         patch_set = PatchSet(text)
     except UnidiffParseError as err:
