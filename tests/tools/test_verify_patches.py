@@ -1,0 +1,78 @@
+"""The CLI end to end (subprocess): check passes on 0.1.4, bad input is one line + exit 2."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+TOOL = REPO / "tools" / "verify_patches.py"
+
+
+def _run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(TOOL), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+def test_help_explains_every_command():
+    proc = _run("--help")
+    assert proc.returncode == 0
+    for word in ("check", "apply", "matrix", "refresh", "scan", "pypi:sam3==X", "dir:PATH", "git:REPO@REV"):
+        assert word in proc.stdout
+
+
+def test_check_on_014_is_exact_and_imports():
+    proc = _run("check", "--upstream", "pypi:sam3==0.1.4")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "RESULT: OK" in proc.stdout and "import sam3 (CPU torch, triton blocked): ok" in proc.stdout
+    assert "offset" not in proc.stdout and "fuzz" not in proc.stdout
+
+
+def test_apply_writes_patched_tree(tmp_path):
+    proc = _run("apply", "--upstream", "pypi:sam3==0.1.4", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    assert 'device="cpu"' in (tmp_path / "out/sam3/model/position_encoding.py").read_text()
+
+
+def _series(tmp_path: Path, diff: str) -> Path:
+    (tmp_path / "x.patch").write_text("Description: x\nBase-Version: sam3==0.1.4\nUpstream-Status: Pending\n"
+                                      "Reason: test\n---\n" + diff)
+    (tmp_path / "series").write_text("x.patch\n")
+    return tmp_path / "series"
+
+
+@pytest.mark.parametrize("diff, words", [
+    ("--- a/../etc/passwd\n+++ b/../etc/passwd\n@@ -1 +1 @@\n-a\n+b\n", "leaves the tree"),
+    ("--- /etc/passwd\n+++ /etc/passwd\n@@ -1 +1 @@\n-a\n+b\n", "absolute"),
+    ("--- a/sam3/__init__.py\n+++ b/sam3/__init__.py\n@@ -1,5 +1,5 @@\n-a\n+b\n", "malformed"),
+    ("diff --git a/sam3/x.bin b/sam3/x.bin\nBinary files a/sam3/x.bin and b/sam3/x.bin differ\n", "not supported"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, diff, words):
+    proc = _run("check", "--series", str(_series(tmp_path, diff)), "--upstream", "pypi:sam3==0.1.4",
+                "--no-import-check")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_patch_that_no_longer_applies_fails_check(tmp_path):
+    diff = ("--- a/sam3/model_builder.py\n+++ b/sam3/model_builder.py\n@@ -1,3 +1,3 @@\n"
+            " # not the real first line\n-import os\n+import os  # x\n from typing import Optional\n")
+    proc = _run("check", "--series", str(_series(tmp_path, diff)), "--upstream", "pypi:sam3==0.1.4",
+                "--no-import-check")
+    assert proc.returncode == 1 and "reject" in proc.stdout and "RESULT: FAIL" in proc.stdout
+
+
+def test_bad_upstream_is_exit_2():
+    proc = _run("check", "--upstream", "pypi:sam3")
+    assert proc.returncode == 2 and "exact version" in proc.stderr
+
+
+def test_matrix_matches_committed():
+    proc = _run("matrix")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_scan_lists_uncovered_sites():
+    proc = _run("scan")
+    assert proc.returncode == 1 and "CUDA-specific lines not covered" in proc.stdout
+    assert "sam3/" in proc.stdout
