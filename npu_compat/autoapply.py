@@ -23,7 +23,7 @@ def arm() -> None:
     if "torch" in sys.modules:
         _apply_from_env()
         return
-    from npu_compat.patcher import PostImportHook
+    from npu_compat.import_hook import PostImportHook
 
     hook = PostImportHook()
     hook.callbacks["torch"] = [_apply_from_env]

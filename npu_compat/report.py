@@ -152,7 +152,7 @@ class MigrationReport:
         return "\n".join(lines)
 
 
-def _short(value: Any, limit: int = 80) -> str:
+def _short(value: Any, limit: int = 200) -> str:
     text = value if isinstance(value, str) else str(value) if isinstance(value, torch.device) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

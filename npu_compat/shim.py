@@ -10,7 +10,7 @@ from npu_compat.patcher import Context, Patcher
 from npu_compat.report import MigrationReport, configure_logging
 from npu_compat.rules import core_rules
 from npu_compat.rules.device_mapping import DeviceMapper
-from npu_compat.target import Target, resolve_target
+from npu_compat.target import Target, parse_device, resolve_target
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,8 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
     if options is not None and device is not None:
         opts = ShimOptions(**{**vars(options), "device": device})
     if _SESSION is not None:
-        wanted = resolve_target(opts.device) if opts.device else _SESSION.target
-        if wanted.device() == _SESSION.target.device():
+        kind, index = parse_device(opts.device) if opts.device else (_SESSION.target.type, _SESSION.target.index)
+        if kind == _SESSION.target.type and index in (None, _SESSION.target.index):
             return _SESSION
         raise NpuCompatError(
             f"the shim is already applied for {_SESSION.target.device()}",

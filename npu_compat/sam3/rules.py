@@ -1,7 +1,8 @@
 """SAM3 import and build fixes, as rule rows (installed lazily when sam3 modules import).
 
-- ``sam3.model.edt`` imports triton at module level and asserts CUDA tensors: replaced by a
-  device-agnostic EDT before sam3 imports it (kept on the cuda target when triton imports).
+- sam3's triton modules (EDT, connected components, mask NMS, sigmoid focal loss) are replaced
+  in ``sys.modules`` by the device-agnostic ``npu_compat.sam3.kernels`` before sam3 imports
+  them; upstream's are kept on the cuda target when triton imports.
 - The BPE vocabulary missing from every 0.1.x wheel is found (``--bpe``, ``SAM3_BPE_PATH``,
   open-clip-torch's copy).
 - A model built with any device string lands on the target (upstream moves it only for
@@ -35,8 +36,11 @@ def _triton_importable() -> bool:
     return importlib.util.find_spec("triton") is not None
 
 
-def _edt_module(ctx: Context, rule: Rule, original: Any) -> Any:
-    return importlib.import_module("npu_compat.sam3.kernels.edt")
+def _kernel_module(replacement: str):  # type: ignore[no-untyped-def]
+    def make(ctx: Context, rule: Rule, original: Any) -> Any:
+        return importlib.import_module(replacement)
+
+    return make
 
 
 def _bpe(ctx: Context, rule: Rule, original: Any) -> Any:
@@ -114,9 +118,13 @@ def _processor_device(ctx: Context, rule: Rule, original: Any) -> Any:
 def sam3_rules(target: Target) -> list[Rule]:
     rules: list[Rule] = []
     if target.type != "cuda" or not _triton_importable():
-        rules.append(Rule("sam3.edt", "sys.modules", "sam3.model.edt", _edt_module, MOD,
-                          "triton EDT (CUDA-only) replaced by a device-agnostic EDT", check_signature=False,
-                          install_missing=True))
+        from npu_compat.sam3.kernels import UPSTREAM_REPLACEMENTS
+
+        for upstream, replacement in UPSTREAM_REPLACEMENTS.items():
+            rules.append(Rule(f"sam3.kernel.{upstream.rsplit('.', 1)[1]}", "sys.modules", upstream,
+                              _kernel_module(replacement), MOD,
+                              f"triton/CUDA-only {upstream} replaced by the device-agnostic {replacement}",
+                              check_signature=False, install_missing=True))
     rules += [
         Rule("sam3.bpe", "sam3.model_builder", "_create_text_encoder", _bpe, MOD,
              "a missing BPE file is replaced by the one found by npu_compat.sam3.vocab", lazy=True),
@@ -130,7 +138,9 @@ def sam3_rules(target: Target) -> list[Rule]:
             Rule("sam3.processor_device", "sam3.model.sam3_image_processor.Sam3Processor", "__init__",
                  _processor_device, lazy=True),
         ]
-    return rules
+    from npu_compat.sam3.video import video_rules  # video fixes: npu_compat/sam3/video.py
+
+    return rules + video_rules(target)
 
 
 __all__ = ["sam3_rules", "RANDOM_WEIGHTS_NOTICE", "MISSING"]

@@ -1,0 +1,34 @@
+"""Shared fixtures. The repo root is put on sys.path so tests can import ``npu_compat``."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture
+def shim_cpu():
+    """The shim applied for the cpu target, reverted after the test."""
+    import npu_compat
+
+    npu_compat.revert()
+    session = npu_compat.apply(device="cpu")
+    try:
+        yield session
+    finally:
+        npu_compat.revert()
+
+
+def run_python(*args: str, env: dict | None = None, cwd: str | os.PathLike | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run the venv's Python in a subprocess, capturing text output."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NPU_COMPAT_")}
+    full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=full_env,
+                          cwd=cwd or ROOT, timeout=timeout)

@@ -1,0 +1,120 @@
+import sys
+import types
+
+import pytest
+
+from npu_compat.errors import RuleError
+from npu_compat.patcher import MISSING, Category, Context, Patcher, Rule, signature_problem
+from npu_compat.report import MigrationReport
+from npu_compat.rules.device_mapping import DeviceMapper
+from npu_compat.shim import ShimOptions
+from npu_compat.target import resolve_target
+
+
+def make_ctx() -> Context:
+    target = resolve_target("cpu", environ={})
+    return Context(target, MigrationReport(), ShimOptions(device="cpu"), DeviceMapper(target))
+
+
+@pytest.fixture
+def owner_module():
+    mod = types.ModuleType("npu_compat_test_owner")
+
+    def f(a, b=1, *, c=2):
+        return a + b + c
+
+    class K:
+        def method(self, x):
+            return x
+
+        @staticmethod
+        def smethod(x):
+            return x
+
+    mod.f, mod.K = f, K
+    sys.modules[mod.__name__] = mod
+    yield mod
+    sys.modules.pop(mod.__name__, None)
+
+
+def const(value):
+    def make(ctx, rule, original):
+        def replacement(*args, **kwargs):
+            return value
+        return replacement
+    return make
+
+
+def test_install_and_revert_restore_identity_including_new_and_static_attributes(owner_module):
+    before_f = vars(owner_module)["f"]
+    before_s = vars(owner_module.K)["smethod"]
+    p = Patcher(make_ctx())
+    p.install([
+        Rule("t.f", owner_module.__name__, "f", const(41)),
+        Rule("t.method", f"{owner_module.__name__}.K", "method", const(42)),
+        Rule("t.smethod", f"{owner_module.__name__}.K", "smethod", const(43)),
+        Rule("t.new", owner_module.__name__, "brand_new", const(44), install_missing=True, check_signature=False),
+    ])
+    assert owner_module.f(1) == 41 and owner_module.K().method(1) == 42 and owner_module.K.smethod(1) == 43
+    assert owner_module.brand_new() == 44
+    p.revert()
+    assert vars(owner_module)["f"] is before_f
+    assert vars(owner_module.K)["smethod"] is before_s
+    assert "method" in vars(owner_module.K) and owner_module.K().method(5) == 5
+    assert not hasattr(owner_module, "brand_new")
+
+
+def test_missing_original_is_skipped_and_reported(owner_module):
+    ctx = make_ctx()
+    Patcher(ctx).install([Rule("t.gone", owner_module.__name__, "does_not_exist", const(1))])
+    status = {r.key: r for r in ctx.report.rules}["t.gone"]
+    assert status.status == "skipped" and "does not exist" in status.reason
+    assert not hasattr(owner_module, "does_not_exist")
+
+
+def test_signature_guard_skips_an_incompatible_replacement_and_strict_raises(owner_module):
+    def make(ctx, rule, original):
+        def narrow(a):  # lacks b and c
+            return a
+        return narrow
+
+    ctx = make_ctx()
+    Patcher(ctx).install([Rule("t.narrow", owner_module.__name__, "f", make)])
+    assert owner_module.f(1) == 4  # untouched
+    assert "signature differs" in ctx.report.rules[0].reason
+    with pytest.raises(RuleError):
+        Patcher(make_ctx(), strict=True).install([Rule("t.narrow", owner_module.__name__, "f", make)])
+
+
+def test_signature_problem_cases():
+    def orig(a, b=1, *, c=2): ...
+    def same(a, b=1, *, c=2): ...
+    def star(*args, **kwargs): ...
+    def extra_required(a, b, c, d): ...
+    assert signature_problem(orig, same) is None
+    assert signature_problem(orig, star) is None
+    assert "requires 'd'" in signature_problem(orig, extra_required)
+    assert signature_problem(len, star) is None  # builtins without signatures are not checked
+
+
+def test_lazy_rule_installs_when_the_owner_is_imported(tmp_path, monkeypatch):
+    pkg = tmp_path / "lazy_owner_pkg.py"
+    pkg.write_text("def hello():\n    return 'upstream'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ctx = make_ctx()
+    p = Patcher(ctx)
+    p.install([Rule("t.lazy", "lazy_owner_pkg", "hello", const("patched"), Category.MODIFIED, "test", lazy=True)])
+    assert ctx.report.rules[0].status == "pending"
+    import lazy_owner_pkg
+
+    assert lazy_owner_pkg.hello() == "patched"
+    assert ctx.report.rules[0].status == "installed"
+    p.revert()
+    assert lazy_owner_pkg.hello() == "upstream"
+    sys.modules.pop("lazy_owner_pkg", None)
+
+
+def test_a_modified_rule_must_say_how():
+    with pytest.raises(RuleError):
+        Rule("t.x", "torch", "zeros", const(0), Category.MODIFIED)
+    assert MISSING is not None

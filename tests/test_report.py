@@ -1,0 +1,54 @@
+import json
+import linecache
+
+import torch
+
+from npu_compat.report import SCHEMA, MigrationReport, is_internal_file
+
+
+def test_call_sites_are_recorded_once_with_counts_and_correct_lines(shim_cpu, tmp_path):
+    report = shim_cpu.report
+    for _ in range(3):
+        a = torch.zeros(2, device="cuda")  # SITE-A
+    b = torch.ones(1).to("cuda:0")  # SITE-B
+    assert a.device.type == "cpu" and b.device.type == "cpu"
+    calls = [c for c in report.calls() if c["file"] == __file__]
+    by_rule = {c["rule"]: c for c in calls}
+    site_a, site_b = by_rule["device.torch.zeros"], by_rule["device.Tensor.to"]
+    assert site_a["count"] == 3 and site_b["count"] == 1
+    assert "SITE-A" in linecache.getline(__file__, site_a["line"])
+    assert "SITE-B" in linecache.getline(__file__, site_b["line"])
+    assert site_a["old"] == "cuda" and site_a["new"] == "cpu"
+    assert site_a["category"] == "match" and site_a["function"].startswith("test_call_sites")
+
+    out = report.write_json(tmp_path / "sub" / "report.json")
+    data = json.loads(out.read_text())
+    assert data["schema"] == SCHEMA and data["target"]["device"] == "cpu"
+    assert {"file", "line", "source", "rule", "category", "old", "new", "count"} <= set(data["calls"][0])
+    assert not list((tmp_path / "sub").glob("*.tmp"))  # atomic write leaves no temp file
+
+
+def test_calls_from_inside_torch_are_not_reported(shim_cpu):
+    model = torch.nn.Linear(2, 2)
+    model.cuda()  # torch's Module internals then call Tensor methods: only this line may appear
+    rules = {c["rule"] for c in shim_cpu.report.calls() if c["file"] == __file__}
+    assert rules == {"device.Module.cuda"}
+    assert all(not is_internal_file(c["file"]) for c in shim_cpu.report.calls())
+
+
+def test_summary_lists_rules_and_counts(shim_cpu):
+    torch.cuda.synchronize()
+    text = shim_cpu.report.summary("r.json")
+    assert text.splitlines()[0].startswith("npu_compat: target cpu;") and "report: r.json" in text
+    assert any(line.strip().startswith("cuda.synchronize") for line in text.splitlines())
+
+
+def test_untouched_calls_cost_no_record(shim_cpu):
+    before = len(shim_cpu.report.sites)
+    torch.zeros(2)
+    torch.ones(2, device="cpu").to("cpu")
+    assert len(shim_cpu.report.sites) == before
+
+
+def test_report_is_empty_without_hits():
+    assert MigrationReport().calls() == []
