@@ -65,9 +65,9 @@ def _torch_load(ctx: Context, rule: Rule, original: Any) -> Any:
     mapper, hit, key, cat, target = ctx.mapper, ctx.report.hit, rule.key, rule.category.value, ctx.target
 
     def cuda_locations_to_target(storage: Any, location: str) -> Any:
-        if location.startswith("cuda"):
-            return storage.to(mapper.map(location))
-        return storage
+        if location.startswith("cuda") and target.type != "cpu":
+            return storage.to(device=mapper.map(location))
+        return storage  # deserialised storages start on the CPU
 
     @functools.wraps(original)
     def load(f: Any, map_location: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -103,13 +103,13 @@ def device_arg_rules(target: Target) -> list[Rule]:
     rules: list[Rule] = []
     if target.type != "cuda":
         for name in FACTORIES:
-            rules.append(Rule(f"device.torch.{name}", "torch", name, kwargs_device("device", pin_kw=True)))
+            rules.append(Rule(f"device.torch.{name}", "torch", name, kwargs_device("device", ints=True, pin_kw=True)))
         for name in TENSOR_NEW:
-            rules.append(Rule(f"device.Tensor.{name}", "torch.Tensor", name, kwargs_device("device", pin_kw=True)))
+            rules.append(Rule(f"device.Tensor.{name}", "torch.Tensor", name, kwargs_device("device", ints=True, pin_kw=True)))
         rules += [
             Rule("device.Tensor.to", "torch.Tensor", "to", first_arg_device()),
             Rule("device.Module.to", "torch.nn.Module", "to", first_arg_device()),
-            Rule("device.Module.to_empty", "torch.nn.Module", "to_empty", kwargs_device("device")),
+            Rule("device.Module.to_empty", "torch.nn.Module", "to_empty", kwargs_device("device", ints=True)),
             Rule("device.Tensor.cuda", "torch.Tensor", "cuda", _tensor_cuda, check_signature=False),
             Rule("device.Module.cuda", "torch.nn.Module", "cuda", _module_cuda),
             Rule("device.torch.load", "torch", "load", _torch_load, MOD,

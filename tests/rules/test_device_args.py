@@ -1,0 +1,99 @@
+import zipfile
+
+import pytest
+import torch
+
+from npu_compat.rules.device_args import FACTORIES, TENSOR_NEW
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn", "arange", "tensor", "full", "eye", "linspace"])
+def test_factories_with_device_cuda_land_on_the_target(shim_cpu, name):
+    args = {"zeros": (2,), "ones": (2,), "empty": (2,), "rand": (2,), "randn": (2,), "arange": (3,),
+            "tensor": ([1, 2],), "full": ((2,), 1.0), "eye": (2,), "linspace": (0, 1, 3)}[name]
+    for dev in ("cuda", "cuda:0", torch.device("cuda"), 0):
+        assert getattr(torch, name)(*args, device=dev).device.type == "cpu"
+
+
+def test_every_factory_in_the_table_exists_or_is_reported_skipped(shim_cpu):
+    statuses = {r.key: r.status for r in shim_cpu.report.rules}
+    for name in FACTORIES:
+        assert statuses[f"device.torch.{name}"] in ("installed", "skipped")
+    assert sum(statuses[f"device.torch.{n}"] == "installed" for n in FACTORIES) >= len(FACTORIES) - 3
+
+
+def test_tensor_new_methods_to_and_cuda(shim_cpu):
+    x = torch.ones(2)
+    for name in TENSOR_NEW:
+        method = getattr(x, name)
+        arg = {"new_empty": ((2,),), "new_empty_strided": ((2,), (1,)), "new_full": ((2,), 3.0),
+               "new_ones": ((2,),), "new_tensor": ([1.0],), "new_zeros": ((2,),)}[name]
+        assert method(*arg, device="cuda").device.type == "cpu"
+    assert x.to("cuda").device.type == "cpu"
+    assert x.to("cuda", torch.float16).dtype == torch.float16
+    assert x.to(device="cuda:0", non_blocking=True).device.type == "cpu"
+    assert x.cuda().device.type == "cpu" and x.cuda(0).device.type == "cpu"
+    assert x.to(torch.float64).dtype == torch.float64  # not a device: untouched
+
+
+def test_module_to_cuda_and_to_empty(shim_cpu):
+    m = torch.nn.Linear(2, 2)
+    assert m.cuda() is m and m.weight.device.type == "cpu"
+    assert m.to("cuda").weight.device.type == "cpu"
+    meta = torch.nn.Linear(2, 2, device="meta")
+    assert meta.to_empty(device="cuda").weight.device.type == "cpu"
+
+
+def test_default_device_and_device_context(shim_cpu):
+    with torch.device("cuda"):
+        assert torch.zeros(1).device.type == "cpu"
+    torch.set_default_device("cuda")
+    try:
+        assert torch.zeros(1).device.type == "cpu"
+    finally:
+        torch.set_default_device(None)
+
+
+def test_pin_memory_is_a_no_op_on_a_target_without_it(shim_cpu):
+    x = torch.ones(3)
+    assert x.pin_memory() is x
+    assert torch.empty(3, pin_memory=True).shape == (3,)
+    loader = torch.utils.data.DataLoader(list(range(4)), batch_size=2, pin_memory=True)
+    assert loader.pin_memory is False and [b.tolist() for b in loader] == [[0, 1], [2, 3]]
+
+
+def _cuda_saved_checkpoint(tmp_path):
+    """A checkpoint whose storages are tagged 'cuda:0', as torch.save writes them on a GPU.
+
+    Made by saving on the CPU and rewriting the location string opcode in data.pkl
+    (BINUNICODE 'cpu' -> 'cuda:0'); lengths are explicit, so nothing else moves.
+    """
+    path = tmp_path / "cpu.pt"
+    torch.save({"w": torch.arange(4.0)}, path)
+    out = tmp_path / "cuda.pt"
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename.endswith("data.pkl"):
+                old, new = b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0"
+                assert old in data
+                data = data.replace(old, new)
+            zout.writestr(item, data)
+    return out
+
+
+def test_torch_load_of_a_cuda_saved_checkpoint(tmp_path):
+    path = _cuda_saved_checkpoint(tmp_path)
+    with pytest.raises(RuntimeError, match="CUDA|NVIDIA|cuda"):
+        torch.load(path, weights_only=True)  # without the shim: the classic failure
+    import npu_compat
+
+    npu_compat.revert()
+    session = npu_compat.apply(device="cpu")
+    try:
+        loaded = torch.load(path, weights_only=True)  # map_location=None
+        assert loaded["w"].tolist() == [0.0, 1.0, 2.0, 3.0] and loaded["w"].device.type == "cpu"
+        assert torch.load(path, map_location="cuda", weights_only=True)["w"].device.type == "cpu"
+        sites = [c for c in session.report.calls() if c["rule"] == "device.torch.load"]
+        assert sites and sites[0]["old"] == "cuda"
+    finally:
+        npu_compat.revert()
