@@ -1,0 +1,89 @@
+"""Evaluate SAM3 on a COCO-format set: every category name is a text prompt on every image.
+
+Keeps the flags of the Ascend seed script (--coco-ann, --coco-img, --output-json, --max-images,
+--warmup, --eval, --eval-only, --confidence-threshold, --score-filter) and adds batching, exact
+resume and sharding:
+
+  python tools/coco_eval.py --coco-ann instances_val2017.json --coco-img val2017 \\
+      --checkpoint sam3.pt --device npu --dtype bf16 --output-json preds.json --eval
+  torchrun --nproc-per-node 8 tools/coco_eval.py ... --resume     # one shard per device
+
+Results are appended to <output-json>.parts/rank-<r>.jsonl as each image finishes; --resume
+skips exactly the images already there. Rank 0 writes <output-json> (COCO results list),
+<stem>.timings.json (mean/p50/p90 per stage after --warmup images) and, with --eval,
+<stem>.metrics.json (segm and bbox, all 12 COCO stats). See docs/workloads.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from npu_compat.cli_options import add_shim_arguments
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--coco-ann", required=True, help="COCO instances file, e.g. instances_val2017.json")
+    p.add_argument("--coco-img", default="", help="folder of the images named in the annotation file")
+    p.add_argument("--output-json", default="sam3_coco_predictions.json", help="merged COCO results file")
+    p.add_argument("--max-images", type=int, default=-1, help="first N images by id (-1: all)")
+    p.add_argument("--warmup", type=int, default=3, help="images left out of the timing summary (per rank)")
+    p.add_argument("--eval", action="store_true", help="run pycocotools segm + bbox evaluation at the end")
+    p.add_argument("--eval-only", action="store_true", help="only evaluate an existing --output-json")
+    p.add_argument("--confidence-threshold", type=float, default=0.0,
+                   help="keep detections with score above this (upstream processor threshold; 0 for mAP)")
+    p.add_argument("--score-filter", type=float, default=0.01, help="write only detections with score >= this")
+    p.add_argument("--resume", action="store_true", help="keep finished images from an earlier run and do the rest")
+    p.add_argument("--prompt-batch", type=int, default=16,
+                   help="category prompts per grounding forward (memory grows with it; ~0.26 GB/prompt fp32 on CPU)")
+    p.add_argument("--sequential", action="store_true",
+                   help="the seed's loop: one set_text_prompt per category, per-mask host postprocessing (baseline)")
+    p.add_argument("--model", choices=["sam3", "tiny"], default="sam3", help="full SAM3, or the tiny test model")
+    p.add_argument("--checkpoint", help="sam3.pt (default: random weights, with a loud notice)")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype on the target")
+    p.add_argument("--seed", type=int, default=0, help="seed for random weights (same on every rank)")
+    p.add_argument("--rle-workers", type=int, default=2, help="threads that RLE-encode masks")
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    p.add_argument("--report", help="also write the shim's migration report (JSON) here")
+    add_shim_arguments(p)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from npu_compat import shim
+    from npu_compat.cli_options import shim_options
+    from npu_compat.errors import NpuCompatError
+    from npu_compat.workloads import sharding
+    from npu_compat.workloads.coco_eval import CocoEvalConfig, format_run_summary, run_coco_eval
+
+    config = CocoEvalConfig(
+        coco_ann=args.coco_ann, coco_img=args.coco_img, output_json=args.output_json, max_images=args.max_images,
+        warmup=args.warmup, eval=args.eval, eval_only=args.eval_only,
+        confidence_threshold=args.confidence_threshold, score_filter=args.score_filter, resume=args.resume,
+        prompt_batch=args.prompt_batch, model=args.model, checkpoint=args.checkpoint, dtype=args.dtype,
+        sequential=args.sequential, seed=args.seed, rle_workers=args.rle_workers, progress=not args.no_progress,
+    )
+    if args.prompt_batch < 1:
+        print("error: --prompt-batch must be >= 1", file=sys.stderr)
+        return 2
+    shard = sharding.shard_from_env()
+    options = shim_options(args)
+    try:
+        session = shim.apply(options=options, device=sharding.device_for_rank(options.device, shard))
+        summary = run_coco_eval(config, session, shard)
+        if args.report and shard.is_main:
+            session.report.write_json(args.report)
+    except NpuCompatError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if shard.is_main:
+        print(format_run_summary(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
