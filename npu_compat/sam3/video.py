@@ -1,0 +1,162 @@
+"""SAM3 video fixes, as rule rows (installed lazily when the sam3 video modules import).
+
+What upstream sam3 0.1.4's video path needs to run on a non-CUDA target (FACTS.md §1):
+
+- ``sam3.video.bf16_scope``: ``Sam3TrackerPredictor.__init__`` enters a bf16 autocast for
+  "cuda" and never leaves it ("keep using for the entire model process"), and
+  ``sam3_image.py`` casts the SAM2 neck features to bf16 unconditionally, relying on it. Off
+  the cuda target the constructor's process-wide autocast is exited again, and the same bf16
+  autocast *on the target* is entered only around the video model's calls
+  (``add_prompt``, ``propagate_in_video`` step by step, ``remove_object``), so code outside
+  them keeps its own precision. ``.cuda()`` and ``torch.cuda.current_device()`` in
+  ``Sam3VideoPredictor`` are handled by the core rows (``device.Module.cuda``, ``cuda.*``).
+- ``sam3.video.offload_frames``: ``init_state`` keeps decoded frames on the device unless
+  ``offload_video_to_cpu=True``. On the cpu target the default becomes True (the frames are
+  host tensors already, so the ``.cuda()`` hops are skipped); elsewhere upstream's default
+  stays, and an explicit argument always wins.
+- Connected components: upstream's CPU path crashes on an empty batch (``torch.stack([])``)
+  once hole filling sees no mask. Not a row here: the ``sam3.kernel.connected_components`` row in
+  ``npu_compat/sam3/rules.py`` puts the device-agnostic ``npu_compat.sam3.kernels`` module in its
+  place off CUDA, and it answers an empty batch with empty outputs.
+- ``sam3.video.random_init``: ``build_sam3_video_model`` downloads the gated checkpoint from
+  Hugging Face unless given a checkpoint. With ``load_from_HF=False`` (or
+  ``NPU_COMPAT_SAM3_RANDOM_INIT=1`` for scripts that cannot pass it, e.g. through
+  ``build_sam3_video_predictor``) and no checkpoint, no download happens: a loud random-weights
+  notice is printed and the two ``torch.empty`` text parameters are initialised.
+
+Memory statistics (``torch.cuda.memory_allocated`` and friends in the predictor's session
+log) are answered per device by the core ``cuda.*`` rows: the target's own counters, or the
+process RSS on the cpu target.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from typing import Any, Callable, Iterator
+
+import torch
+
+from npu_compat.patcher import Category, Context, Rule
+from npu_compat.target import Target
+
+MOD = Category.MODIFIED
+RANDOM_INIT_ENV = "NPU_COMPAT_SAM3_RANDOM_INIT"
+VIDEO_MODEL = "sam3.model.sam3_video_inference.Sam3VideoInferenceWithInstanceInteractivity"
+SCOPED_METHODS = ("add_prompt", "remove_object")
+SCOPED_GENERATORS = ("propagate_in_video",)
+
+
+def _autocast_factory(target: Target) -> Callable[[], contextlib.AbstractContextManager[Any]]:
+    if torch.bfloat16 not in target.caps.autocast_dtypes:
+        return contextlib.nullcontext
+    return functools.partial(torch.autocast, device_type=target.type, dtype=torch.bfloat16)
+
+
+def _tracker_init(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        context = getattr(self, "bf16_context", None)
+        if context is not None:
+            context.__exit__(None, None, None)
+            hit(key, cat, "process-wide bf16 autocast", "bf16 autocast around video model calls")
+
+    return __init__
+
+
+def _scoped_method(ctx: Context, rule: Rule, original: Any) -> Any:
+    scope = _autocast_factory(ctx.target)
+
+    @functools.wraps(original)
+    def method(*args: Any, **kwargs: Any) -> Any:
+        with scope():
+            return original(*args, **kwargs)
+
+    return method
+
+
+def _scoped_generator(ctx: Context, rule: Rule, original: Any) -> Any:
+    scope = _autocast_factory(ctx.target)
+
+    @functools.wraps(original)
+    def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        inner = original(*args, **kwargs)
+        try:
+            while True:
+                with scope():  # entered per step: the caller's code between steps runs outside it
+                    try:
+                        item = next(inner)
+                    except StopIteration:
+                        return
+                yield item
+        finally:
+            inner.close()
+
+    return generator
+
+
+def _offload_frames(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+
+    @functools.wraps(original)
+    def init_state(self: Any, resource_path: Any, offload_video_to_cpu: Any = None, *args: Any, **kwargs: Any) -> Any:
+        if offload_video_to_cpu is None:
+            offload_video_to_cpu = True
+            hit(key, cat, "offload_video_to_cpu=False", "offload_video_to_cpu=True")
+        return original(self, resource_path, offload_video_to_cpu, *args, **kwargs)
+
+    return init_state
+
+
+def _video_random_init(ctx: Context, rule: Rule, original: Any) -> Any:
+    from npu_compat.sam3.rules import RANDOM_WEIGHTS_NOTICE, _bind
+    from npu_compat.sam3.tiny import init_uninitialised_text_params
+
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+
+    @functools.wraps(original)
+    def build_sam3_video_model(*args: Any, **kwargs: Any) -> Any:
+        bound = _bind(original, args, kwargs)
+        if bound.get("checkpoint_path") is not None:
+            return original(*args, **kwargs)
+        if bound.get("load_from_HF", True):
+            if os.environ.get(RANDOM_INIT_ENV, "") not in ("1", "true", "yes"):
+                return original(*args, **kwargs)
+            bound["load_from_HF"] = False
+        sys.stderr.write(RANDOM_WEIGHTS_NOTICE)
+        model = original(**bound)
+        names = init_uninitialised_text_params(model, torch.Generator().manual_seed(0))
+        hit(key, cat, "download facebook/sam3 from Hugging Face", f"random init; normal(0, 0.02): {len(names)} tensors")
+        return model
+
+    return build_sam3_video_model
+
+
+def video_rules(target: Target) -> list[Rule]:
+    """The video rows for this target (the cuda target keeps upstream's autocast and frame placement)."""
+    rules = [
+        Rule("sam3.video.random_init", "sam3.model_builder", "build_sam3_video_model", _video_random_init, MOD,
+             f"no checkpoint with load_from_HF=False or {RANDOM_INIT_ENV}=1: no download, loud notice, "
+             "the torch.empty text parameters get normal(0, 0.02)", lazy=True),
+    ]
+    if target.type == "cuda":
+        return rules
+    rules.append(Rule("sam3.video.bf16_scope", "sam3.model.sam3_tracking_predictor.Sam3TrackerPredictor",
+                      "__init__", _tracker_init, MOD, "the tracker's process-wide bf16 autocast is exited; bf16 "
+                      "autocast on the target is entered only around the video model's calls", lazy=True))
+    for name in SCOPED_METHODS:
+        rules.append(Rule(f"sam3.video.bf16_scope.{name}", VIDEO_MODEL, name, _scoped_method, lazy=True))
+    for name in SCOPED_GENERATORS:
+        rules.append(Rule(f"sam3.video.bf16_scope.{name}", VIDEO_MODEL, name, _scoped_generator, lazy=True))
+    if target.type == "cpu":
+        rules.append(Rule("sam3.video.offload_frames", "sam3.model.sam3_video_inference.Sam3VideoInference",
+                          "init_state", _offload_frames, MOD, "offload_video_to_cpu defaults to True on the cpu "
+                          "target (frames are host tensors already)", lazy=True))
+    return rules
+
+
+__all__ = ["video_rules", "RANDOM_INIT_ENV"]
