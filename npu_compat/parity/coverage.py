@@ -1,0 +1,177 @@
+"""Which ops of an inventory lack an NPU kernel in a torch_npu release, and which hit a limit.
+
+An inventory op is, for a given torch_npu kernel list:
+
+- ``npu kernel``: the overload is in torch_npu's codegen yaml;
+- ``composite``: not listed, but torch has a CompositeExplicitAutograd kernel for it, which
+  runs on any backend by calling other ops (views, ``_to_copy``, ``t``...), or it is a
+  structured op whose CompositeExplicitAutogradNonFunctional kernel calls an ``out=`` overload
+  that is listed (``gelu`` -> ``gelu.out``, ``scatter.src`` -> ``scatter.src_out``);
+- ``missing``: neither. torch_npu's CPU fallback runs it on the CPU (a warning and two copies),
+  or it fails when ``TORCH_NPU_FALLBACK_CPU_DISABLE=1``.
+
+CPU-only kernels captured on a CPU run (``_scaled_dot_product_flash_attention_for_cpu``) are
+looked up by their portable op (``scaled_dot_product_attention``), which is what a device run
+dispatches. The composite check uses the torch installed here, which may differ from the torch
+that a torch_npu release pairs with. Documented dtype/argument limits are checked per entry.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from npu_compat.parity.inventory import Inventory, InventoryEntry, op_base, op_overload
+from npu_compat.parity.npu_kernels import KernelList
+
+KERNEL, COMPOSITE, MISSING = "npu kernel", "composite", "missing"
+PORTABLE_OP = {
+    "_scaled_dot_product_flash_attention_for_cpu": "scaled_dot_product_attention",
+    "_scaled_dot_product_flash_attention": "scaled_dot_product_attention",
+    "_scaled_dot_product_efficient_attention": "scaled_dot_product_attention",
+    "_scaled_dot_product_cudnn_attention": "scaled_dot_product_attention",
+}
+LIMITS_SOURCE = "torch_npu 2.7.1 API support tables, as summarised in FACTS.md §3 (read, not run)"
+MATMUL_OPS = {"mm", "bmm", "addmm", "baddbmm", "matmul", "addmv", "mv", "dot", "addbmm"}
+
+
+def _tensor_dtypes(entry: InventoryEntry) -> list[str]:
+    return entry.dtypes
+
+
+def _scale_given(entry: InventoryEntry) -> bool:
+    """upsample_* got scale factors (interpolate(scale_factor=...)) rather than sizes only."""
+    start = 2 if "nearest" in entry.base else 3
+    for value in entry.args[start:] + list(entry.kwargs.values()):
+        if isinstance(value, float) or (isinstance(value, list) and value and isinstance(value[0], float)):
+            return True
+    return False
+
+
+def _topk_unsorted(entry: InventoryEntry) -> bool:
+    return entry.kwargs.get("sorted", entry.args[4] if len(entry.args) > 4 else True) is False
+
+
+@dataclass(frozen=True)
+class LimitRule:
+    name: str
+    ops: frozenset[str]
+    applies: Callable[[InventoryEntry], bool]
+    note: str
+
+
+LIMIT_RULES = (
+    LimitRule("interpolate-scale_factor", frozenset({"upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d",
+              "upsample_bilinear2d", "upsample_bicubic2d", "upsample_linear1d", "upsample_trilinear3d",
+              "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa"}), _scale_given,
+              "interpolate does not take scale_factor: pass size instead"),
+    LimitRule("grid_sample-bf16", frozenset({"grid_sampler_2d", "grid_sampler_3d", "grid_sampler"}),
+              lambda e: "bfloat16" in _tensor_dtypes(e), "grid_sample has no bf16: run it in fp32"),
+    LimitRule("matmul-fp64", frozenset(MATMUL_OPS), lambda e: "float64" in _tensor_dtypes(e),
+              "matmul has no fp64"),
+    LimitRule("sort-fp64", frozenset({"sort"}), lambda e: "float64" in _tensor_dtypes(e), "sort has no fp64"),
+    LimitRule("topk-unsorted", frozenset({"topk"}), _topk_unsorted, "topk has no sorted=False"),
+    LimitRule("pad-nonconstant-dtype", frozenset({"reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
+              "replication_pad1d", "replication_pad2d", "replication_pad3d"}),
+              lambda e: any(d not in ("float16", "float32") for d in _tensor_dtypes(e)),
+              "non-constant pad is fp16/fp32 only"),
+)
+
+
+def _has_kernel(op: str, key: str) -> bool:
+    qualified = f"{op.split('.', 1)[0]}::{op_overload(op)}"
+    try:
+        return torch._C._dispatch_has_kernel_for_dispatch_key(qualified, key)
+    except RuntimeError:
+        return False
+
+
+def out_variants(overload: str) -> tuple[str, ...]:
+    """Names torch_npu may list for the out= form of an overload: ``gelu.out``, ``scatter.src_out``."""
+    base, _, name = overload.partition(".")
+    return (f"{base}.out", f"{base}.{name}_out") if name else (f"{base}.out",)
+
+
+def composite_route(op: str, kernels: KernelList) -> str | None:
+    """How an unlisted op still runs on the NPU without a CPU fallback, if it does."""
+    if _has_kernel(op, "CompositeExplicitAutograd"):
+        return "CompositeExplicitAutograd"
+    if _has_kernel(op, "CompositeExplicitAutogradNonFunctional"):
+        listed = [name for name in out_variants(op_overload(op)) if kernels.has_overload(name)]
+        if listed:
+            return f"structured, via {listed[0]}"
+    return None
+
+
+@dataclass
+class OpCoverage:
+    op: str
+    lookup: str            # the overload looked up in the kernel list
+    status: str
+    route: str             # why: listed, composite kernel, or the out= overload it calls
+    calls: int
+    runs: list[str]
+
+
+@dataclass
+class LimitHit:
+    rule: str
+    op: str
+    args: str
+    note: str
+    calls: int
+
+
+@dataclass
+class CoverageReport:
+    torch_npu_version: str
+    kernel_source: dict[str, Any]
+    inventory_meta: dict[str, Any]
+    ops: list[OpCoverage] = field(default_factory=list)
+    limits: list[LimitHit] = field(default_factory=list)
+
+    def by_status(self, status: str) -> list[OpCoverage]:
+        return [op for op in self.ops if op.status == status]
+
+    def summary(self) -> str:
+        return (f"torch_npu {self.torch_npu_version}: {len(self.ops)} distinct ops; "
+                f"{len(self.by_status(KERNEL))} with NPU kernels, {len(self.by_status(COMPOSITE))} composite, "
+                f"{len(self.by_status(MISSING))} missing (CPU fallback); {len(self.limits)} entries hit a "
+                "documented dtype/argument limit")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"torch_npu_version": self.torch_npu_version, "kernel_source": self.kernel_source,
+                "inventory": self.inventory_meta, "summary": self.summary(),
+                "ops": [vars(op) for op in self.ops], "limits": [vars(hit) for hit in self.limits]}
+
+
+def op_status(op: str, kernels: KernelList) -> tuple[str, str, str]:
+    """(status, looked-up overload, route) of one inventory op against a kernel list."""
+    overload = op_overload(op)
+    base = op_base(op)
+    if base in PORTABLE_OP:
+        overload = PORTABLE_OP[base]
+    if kernels.has_overload(overload):
+        return KERNEL, overload, "listed in the codegen yaml"
+    route = composite_route(op, kernels)
+    if route:
+        return COMPOSITE, overload, route
+    return MISSING, overload, "no NPU kernel: CPU fallback"
+
+
+def coverage_report(inventory: Inventory, kernels: KernelList) -> CoverageReport:
+    report = CoverageReport(kernels.version, kernels.source, inventory.meta)
+    calls: dict[str, int] = {}
+    runs: dict[str, list[str]] = {}
+    for entry in inventory:
+        calls[entry.op] = calls.get(entry.op, 0) + entry.count
+        runs.setdefault(entry.op, [])
+        runs[entry.op] += [run for run in entry.runs if run not in runs[entry.op]]
+        for rule in LIMIT_RULES:
+            if entry.base.rstrip("_") in rule.ops and rule.applies(entry):
+                report.limits.append(LimitHit(rule.name, entry.op, entry.short_args(), rule.note, entry.count))
+    for op in sorted(calls, key=lambda name: (-calls[name], name)):
+        status, lookup, route = op_status(op, kernels)
+        report.ops.append(OpCoverage(op, lookup, status, route, calls[op], runs[op]))
+    return report
