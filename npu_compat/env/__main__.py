@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="build-only mode for a Dockerfile RUN: skip NPU, driver and set_env sourcing")
         p.add_argument("--json", action="store_true", help="print findings as JSON")
         p.add_argument("--no-video", action="store_true", help="skip the decord decode probe")
+        p.add_argument("--only", help="comma-separated finding names to report (e.g. cann,set_env "
+                       "to vet a base image before anything is installed)")
     con = sub.add_parser("constraints", help="print a pip constraints file for a line")
     con.add_argument("--line", choices=versions.known_lines())
     con.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -60,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     facts = host.gather(npu_smi=(lambda: None) if args.build else host.run_npu_smi,
                         video=None if args.no_video else host.probe_video)
     findings = check.run_checks(facts, args.line, build=args.build)
+    if args.only:
+        wanted = set(args.only.split(","))
+        findings = [f for f in findings if f.name in wanted]
     if args.json:
         print(json.dumps([asdict(f) for f in findings], indent=1))
     else:
