@@ -1,0 +1,142 @@
+"""Benchmarks of the shim's own cost: apply time, per-call overhead, and a full SAM3 step.
+
+Every comparison is measured in one process, interleaving shim-on and shim-off rounds, and
+reported as a ratio or a difference, because these machines are noisy.
+"""
+from __future__ import annotations
+
+import gc
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+
+@dataclass
+class Measurement:
+    name: str
+    value: float
+    unit: str
+    note: str = ""
+
+    def row(self) -> str:
+        return f"| {self.name} | {self.value:.4g} {self.unit} | {self.note} |"
+
+
+def apply_time(rounds: int = 20) -> list[Measurement]:
+    """Cold first apply (fresh interpreter, torch already imported) and warm apply/revert cycles."""
+    code = ("import time, torch; t=time.perf_counter(); import npu_compat; s=npu_compat.apply(device='cpu', log_level='quiet');"
+            "print(time.perf_counter()-t, s.apply_seconds)")
+    cold = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        cold.append(float(out.stdout.split()[0]))
+    import npu_compat
+
+    npu_compat.revert()
+    warm = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        npu_compat.apply(device="cpu", log_level="quiet")
+        warm.append(time.perf_counter() - t)
+        npu_compat.revert()
+    return [
+        Measurement("apply(), first in a process (import of the kit included)", statistics.median(cold) * 1e3, "ms", "median of 3 processes"),
+        Measurement("apply(), again after revert()", statistics.median(warm) * 1e3, "ms", f"median of {rounds}"),
+    ]
+
+
+def _ns_per_call(fn: Callable[[], Any], number: int) -> float:
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number * 1e9
+
+
+def call_overhead(number: int = 20000) -> list[Measurement]:
+    """ns per call with the shim on minus off, for pass-through and redirected calls."""
+    import npu_compat
+
+    x = torch.ones(4)
+    cases: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
+        ("torch.zeros(4) (no device: pass-through)", lambda: torch.zeros(4), lambda: torch.zeros(4)),
+        ("torch.zeros(4, device='cpu') (checked, not redirected)", lambda: torch.zeros(4, device="cpu"), lambda: torch.zeros(4, device="cpu")),
+        ("torch.zeros(4, device='cuda') -> cpu (redirected + counted)", lambda: torch.zeros(4, device="cuda"), lambda: torch.zeros(4, device="cpu")),
+        ("x.to('cpu') (checked, not redirected)", lambda: x.to("cpu"), lambda: x.to("cpu")),
+        ("x.to('cuda') -> cpu (redirected + counted)", lambda: x.to("cuda"), lambda: x.to("cpu")),
+        ("x.to(torch.float16) (dtype: pass-through)", lambda: x.to(torch.float16), lambda: x.to(torch.float16)),
+    ]
+    results = []
+    npu_compat.revert()
+    for name, shimmed, plain in cases:
+        offs, ons = [], []
+        for _ in range(3):
+            offs.append(_ns_per_call(plain, number))
+            npu_compat.apply(device="cpu", log_level="quiet")
+            ons.append(_ns_per_call(shimmed, number))
+            npu_compat.revert()
+        off, on = min(offs), min(ons)
+        results.append(Measurement(name, on - off, "ns/call", f"{off:.0f} ns off, {on:.0f} ns on"))
+    npu_compat.apply(device="cpu", log_level="quiet")
+    sync = _ns_per_call(torch.cuda.synchronize, number)
+    npu_compat.revert()
+    results.append(Measurement("torch.cuda.synchronize() -> cpu stand-in (redirected + counted)", sync, "ns/call", "absolute"))
+    return results
+
+
+def sam3_step_ratio(patched_tree: str, rounds: int = 3, prompt: str = "cat") -> list[Measurement]:
+    """Full-size SAM3 ``set_image`` + one text prompt, shim on vs off, same model, one process.
+
+    ``patched_tree`` is sam3 with this kit's patch series applied (``tools/verify_patches.py
+    apply --out DIR``), so explicit ``device="cpu"`` runs with no redirect needed and the
+    shim-off rounds are real. With the shim on, every wrapper sits in the call path but no
+    rule fires in the hot path.
+    """
+    sys.path.insert(0, patched_tree)
+    import sam3
+    from sam3.model.sam3_image_processor import Sam3Processor
+    from sam3.model_builder import build_sam3_image_model
+
+    import npu_compat
+    from npu_compat.sam3.tiny import init_uninitialised_text_params
+    from npu_compat.sam3.vocab import find_bpe
+
+    if not sam3.__file__.startswith(patched_tree):
+        raise RuntimeError(f"sam3 imported from {sam3.__file__}, not the patched tree {patched_tree}")
+    torch.manual_seed(0)
+    model = build_sam3_image_model(bpe_path=str(find_bpe()), device="cpu", load_from_HF=False, checkpoint_path=None)
+    init_uninitialised_text_params(model, torch.Generator().manual_seed(0))
+    processor = Sam3Processor(model, device="cpu")
+    from skimage import data
+    from PIL import Image
+
+    image = Image.fromarray(data.astronaut())
+
+    def step() -> float:
+        gc.collect()
+        t = time.perf_counter()
+        state = processor.set_image(image)
+        processor.set_text_prompt(prompt=prompt, state=state)
+        return time.perf_counter() - t
+
+    npu_compat.revert()
+    step()  # warm-up, shim off
+    times: dict[str, list[float]] = {"off": [], "on": []}
+    hits_on = 0
+    for r in range(rounds):
+        for mode in (("off", "on") if r % 2 == 0 else ("on", "off")):
+            if mode == "on":
+                session = npu_compat.apply(device="cpu", log_level="quiet")
+                times[mode].append(step())
+                hits_on += sum(s.count for s in session.report.sites.values())
+                npu_compat.revert()
+            else:
+                times[mode].append(step())
+    off, on = statistics.median(times["off"]), statistics.median(times["on"])
+    return [
+        Measurement("SAM3 full: set_image + 1 text prompt, shim off", off, "s", f"median of {rounds}: {times['off']}"),
+        Measurement("SAM3 full: set_image + 1 text prompt, shim on", on, "s", f"median of {rounds}: {times['on']}"),
+        Measurement("ratio on/off", on / off, "x", f"redirected calls in the on rounds: {hits_on}"),
+    ]
