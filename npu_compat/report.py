@@ -80,6 +80,7 @@ class MigrationReport:
     settings: list[dict[str, Any]] = field(default_factory=list)
     sites: dict[tuple[str, CodeType, int], Site] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
+    fallbacks: Any = None  # npu_compat.fallbacks.FallbackRegistry, set by install_fallbacks
     _internal: dict[CodeType, bool] = field(default_factory=dict, repr=False)
 
     def hit(self, rule: str, category: str, old: Any, new: Any, depth: int = 2) -> None:
@@ -119,6 +120,7 @@ class MigrationReport:
             "settings": self.settings,
             "rules": [vars(r) for r in self.rules],
             "calls": self.calls(),
+            "fallbacks": self.fallbacks.as_dict() if self.fallbacks is not None else {},
         }
 
     def write_json(self, path: str | os.PathLike[str]) -> Path:
@@ -147,6 +149,8 @@ class MigrationReport:
         lines = [head]
         for rule, sites in sorted(by_rule.items(), key=lambda kv: -sum(s.count for s in kv[1])):
             lines.append(f"  {rule:<34} {sites[0].category:<9} {len(sites):>4} sites {sum(s.count for s in sites):>8} calls")
+        if self.fallbacks is not None:
+            lines += self.fallbacks.summary_lines()
         for setting in self.settings:
             lines.append(f"  setting {setting['key']}: {setting['old']} -> {setting['new']}")
         return "\n".join(lines)

@@ -71,6 +71,9 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
             from npu_compat.sam3.rules import sam3_rules
 
             patcher.install(sam3_rules(target))
+        from npu_compat.fallbacks import install_fallbacks  # op fallbacks: npu_compat/fallbacks/
+
+        install_fallbacks(ctx, patcher)
         if target.type == "npu":
             from npu_compat import npu
 

@@ -1,0 +1,66 @@
+"""Op fallbacks: declared rows, counted per op, reported with their first call site, strict-able.
+
+``install_fallbacks(ctx, patcher)`` is called by ``npu_compat.shim.apply`` after the core rules.
+Rows come from :data:`npu_compat.fallbacks.table.FALLBACK_TABLE`, from the ``--fallback-off``
+filtered list, from ``NPU_COMPAT_CPU_FALLBACK_OPS`` (dispatcher level, npu), and from
+``NPU_COMPAT_EXTRA_FALLBACKS=module:NAME`` (a sequence of ``FallbackRule``, e.g. a test's rows).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from typing import TYPE_CHECKING, Sequence
+
+from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule
+
+if TYPE_CHECKING:
+    from npu_compat.patcher import Context, Patcher, Rule
+
+EXTRA_ENV = "NPU_COMPAT_EXTRA_FALLBACKS"
+
+
+def extra_rows(spec: str | None = None) -> list[FallbackRule]:
+    """Rows named by ``module:NAME`` (default ``$NPU_COMPAT_EXTRA_FALLBACKS``)."""
+    from npu_compat.errors import NpuCompatError
+
+    text = os.environ.get(EXTRA_ENV, "") if spec is None else spec
+    if not text:
+        return []
+    module, _, name = text.partition(":")
+    try:
+        rows = getattr(importlib.import_module(module), name or "FALLBACKS")
+    except (ImportError, AttributeError) as exc:
+        raise NpuCompatError(f"{EXTRA_ENV}={text} cannot be loaded: {exc}", "give module:NAME of a list of FallbackRule") from exc
+    return list(rows)
+
+
+def fallback_rules(ctx: "Context", registry: FallbackRegistry, rows: Sequence[FallbackRule] | None = None) -> list["Rule"]:
+    """Patch rows for every fallback row that applies to the target and is not switched off."""
+    from npu_compat.fallbacks.dispatcher_level import dispatcher_rule, listed_ops
+    from npu_compat.fallbacks.python_level import python_rules
+    from npu_compat.fallbacks.table import FALLBACK_TABLE
+    from npu_compat.report import RuleStatus
+
+    if rows is None:
+        rows = [*FALLBACK_TABLE, *listed_ops(ctx.target.type), *extra_rows()]
+    off = set(ctx.options.fallback_off)
+    rules: list[Rule] = []
+    for row in rows:
+        if not row.applies_to(ctx.target.type):
+            continue
+        if row.op in off:
+            ctx.report.rules.append(RuleStatus(f"fallback.{row.op}", "modified", "skipped", "--fallback-off", row.why))
+            continue
+        rules += [dispatcher_rule(row, registry)] if row.level == "dispatcher" else python_rules(row, registry)
+    return rules
+
+
+def install_fallbacks(ctx: "Context", patcher: "Patcher", rows: Sequence[FallbackRule] | None = None) -> FallbackRegistry:
+    """Install the fallback rows into a session; the registry is also put on ``ctx.report.fallbacks``."""
+    registry = FallbackRegistry.for_context(ctx)
+    ctx.report.fallbacks = registry
+    patcher.install(fallback_rules(ctx, registry, rows))
+    return registry
+
+
+__all__ = ["Action", "FallbackRule", "FallbackRegistry", "fallback_rules", "install_fallbacks", "extra_rows", "EXTRA_ENV"]
