@@ -79,3 +79,15 @@ def test_unknown_line_and_broken_table_give_one_line_errors(tmp_path: Path) -> N
         versions.load_table(bad)
     with pytest.raises(versions.VersionTableError, match="not found"):
         versions.load_table(tmp_path / "missing.toml")
+
+
+def test_docs_version_table_matches_the_table() -> None:
+    """docs/env.md shows the table to users; it must not drift from versions.toml."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "env.md").read_text()
+    for name in versions.known_lines():
+        line = versions.get_line(name)
+        row = next(r for r in docs.splitlines() if r.startswith(f"| `{name}`"))
+        cells = [c.strip().strip("`") for c in row.strip("|").split("|")]
+        assert cells[1:] == [line.cann, line.base_image.rsplit(":", 1)[1], line.python, line.torch,
+                             line.torchvision, line.torch_npu, line.triton_ascend, line.numpy,
+                             line.sam3], row
