@@ -131,7 +131,7 @@ def _infer(config: CocoEvalConfig, session: Any, shard: sharding.ShardInfo, coco
                     image = load_image(Path(config.coco_img) / info["file_name"])
                 except (OSError, ValueError) as err:
                     skipped += 1
-                    bar.write(f"skipped image {image_id} ({info['file_name']}): {err}")
+                    bar.write(f"skipped image {image_id} ({info['file_name']}): {err}", file=sys.stderr)
                     log.append(results_log.ImageEntry(image_id, "skipped", error=f"{type(err).__name__}: {err}"))
                     continue
                 with timer.stage("end_to_end"):

@@ -1,0 +1,64 @@
+"""Tests for npu_compat.sam3.postprocess: the vectorised path against the seed-style per-mask path."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pycocotools import mask as mask_util
+
+from npu_compat.sam3.postprocess import (DevicePostprocessor, boxes_from_masks, resize_masks, seed_style_records,
+                                         select_detections, threshold_logits)
+
+
+def smooth_logits(prompts: int, queries: int, size: int = 72, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randn(prompts * queries, 1, 6, 6, generator=g) * 3
+    return F.interpolate(coarse, (size, size), mode="bilinear").view(prompts, queries, size, size)
+
+
+def test_threshold_matches_upstream_sigmoid_away_from_rounding():
+    x = torch.linspace(-3, 3, 100_001)
+    far = x.abs() > 1e-6
+    assert torch.equal(threshold_logits(x)[far], (x.sigmoid() > 0.5)[far])
+
+
+def test_boxes_are_pixel_extents_and_empty_masks_get_zeros():
+    masks = torch.zeros(3, 20, 30, dtype=torch.bool)
+    masks[0, 2:5, 7:19] = True
+    masks[2, 19, 0] = True
+    boxes = boxes_from_masks(masks).tolist()
+    assert boxes == [[7.0, 2.0, 12.0, 3.0], [0.0, 0.0, 0.0, 0.0], [0.0, 19.0, 1.0, 1.0]]
+
+
+def test_device_path_equals_seed_per_mask_path():
+    prompts, queries, height, width = 5, 7, 61, 83
+    logits = smooth_logits(prompts, queries)
+    scores = torch.rand(prompts, queries, generator=torch.Generator().manual_seed(1))
+    cat_ids = [3, 1, 44, 7, 90]
+    seed_records = []
+    for p in range(prompts):
+        keep = scores[p] > 0.2
+        masks = resize_masks(logits[p][keep], height, width)  # what set_text_prompt hands the seed loop
+        seed_records += seed_style_records(12, cat_ids[p], masks, scores[p][keep], 0.3)
+    with DevicePostprocessor(chunk_size=4, workers=2) as post:
+        selection = select_detections(scores, logits, 0.2, 0.3)
+        ours = post.submit(12, cat_ids, selection, height, width).result()
+    assert len(ours) == len(seed_records) > 5
+    assert ours == seed_records
+    decoded = mask_util.decode(ours[0]["segmentation"])
+    assert decoded.shape == (height, width)
+    assert decoded.sum() == mask_util.area(ours[0]["segmentation"])
+
+
+def test_seed_loop_resizes_low_resolution_masks_like_the_seed():
+    mask = np.zeros((1, 10, 10), dtype=bool)
+    mask[0, 2:4, 2:4] = True
+    rec = seed_style_records(1, 1, mask, np.array([0.9]), 0.0, height=20, width=20)[0]
+    assert rec["segmentation"]["size"] == [20, 20]
+    assert rec["bbox"] == [4.0, 4.0, 4.0, 4.0]
+
+
+def test_nothing_selected_gives_no_records():
+    with DevicePostprocessor() as post:
+        selection = select_detections(torch.zeros(2, 3), smooth_logits(2, 3), 0.5, 0.01)
+        assert post.submit(1, [1, 2], selection, 10, 10).result() == []
