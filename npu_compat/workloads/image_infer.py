@@ -1,0 +1,149 @@
+"""SAM3 on one image or a folder: text prompts (batched, text encoded once) and/or box prompts.
+
+Per image it writes ``<stem>.overlay.png`` (masks, boxes, labels, scores) and ``<stem>.json``
+(``detections``: prompt, score, box xyxy in pixels, COCO RLE mask) and returns stage seconds.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass
+class InferConfig:
+    inputs: Sequence[str]
+    out: str = "out"
+    prompts: Sequence[str] = ()
+    boxes: Sequence[Sequence[float]] = ()  # [cx, cy, w, h] normalised to [0, 1], positive
+    model: str = "sam3"
+    checkpoint: str | None = None
+    threshold: float = 0.5
+    dtype: str = "fp32"
+    prompt_batch: int = 16
+    seed: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def list_images(inputs: Sequence[str]) -> list[Path]:
+    found: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise FileNotFoundError(f"{p} is neither an image file nor a folder; pass an existing path")
+    if not found:
+        raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {', '.join(inputs)}")
+    return found
+
+
+def draw_overlay(image: Any, detections: list[dict[str, Any]]) -> Any:
+    from PIL import Image, ImageDraw
+    from pycocotools import mask as mask_util
+
+    canvas = np.asarray(image).astype(np.float32)
+    rng = np.random.default_rng(0)
+    colors = [tuple(int(c) for c in rng.uniform(60, 255, size=3)) for _ in detections]
+    for det, color in zip(detections, colors):
+        mask = mask_util.decode(det["segmentation"]).astype(bool)
+        canvas[mask] = 0.5 * canvas[mask] + 0.5 * np.asarray(color, np.float32)
+    out = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(out)
+    for det, color in zip(detections, colors):
+        x0, y0, x1, y1 = det["box_xyxy"]
+        draw.rectangle([x0, y0, x1, y1], outline=color, width=2)
+        draw.text((x0 + 2, y0 + 2), f"{det['prompt']} {det['score']:.2f}", fill=color)
+    return out
+
+
+def _detections(prompt_names: Sequence[str], scores: torch.Tensor, boxes_cxcywh: torch.Tensor,
+                mask_logits: torch.Tensor, threshold: float, height: int, width: int) -> list[dict[str, Any]]:
+    from sam3.model import box_ops
+
+    from npu_compat.sam3.postprocess import encode_rles, masks_to_host_fortran, resize_masks
+
+    keep = scores > threshold
+    prompt_idx, query_idx = keep.nonzero(as_tuple=True)
+    boxes = box_ops.box_cxcywh_to_xyxy(boxes_cxcywh[prompt_idx, query_idx].float())
+    boxes = boxes * torch.tensor([width, height, width, height], device=boxes.device, dtype=boxes.dtype)
+    masks = resize_masks(mask_logits[prompt_idx, query_idx].float(), height, width)
+    rles = encode_rles(masks_to_host_fortran(masks))
+    return [{"prompt": prompt_names[p], "score": float(s), "box_xyxy": [float(v) for v in b], "segmentation": r}
+            for p, s, b, r in zip(prompt_idx.tolist(), scores[prompt_idx, query_idx].float().tolist(),
+                                  boxes.tolist(), rles)]
+
+
+def _processor_detections(name: str, scores: torch.Tensor, boxes_xyxy: torch.Tensor,
+                          masks: torch.Tensor) -> list[dict[str, Any]]:
+    """Detections from upstream's processor state (already thresholded, masks at image size)."""
+    from npu_compat.sam3.postprocess import encode_rles, masks_to_host_fortran
+
+    rles = encode_rles(masks_to_host_fortran(masks))
+    return [{"prompt": name, "score": float(s), "box_xyxy": [float(v) for v in b], "segmentation": r}
+            for s, b, r in zip(scores.float().tolist(), boxes_xyxy.float().tolist(), rles)]
+
+
+def run_image_inference(config: InferConfig, session: Any) -> list[dict[str, Any]]:
+    """Run every image; returns one summary per image (paths written, detection count, stage seconds)."""
+    from PIL import Image
+
+    from npu_compat.sam3 import batched_prompts as bp
+    from npu_compat.workloads.model_loading import autocast_for, build_model, synchronizer
+
+    if not config.prompts and not config.boxes:
+        raise ValueError("nothing to segment: give --prompt and/or --box")
+    images = list_images(config.inputs)
+    device = session.target.device()
+    sync = synchronizer(device)
+    out_dir = Path(config.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summaries = []
+    with torch.inference_mode(), autocast_for(device, config.dtype):
+        start = time.perf_counter()
+        model = build_model(config.model, config.checkpoint, device, config.seed)
+        processor = bp.make_processor(model, device, config.threshold)
+        text = bp.encode_prompts(model, list(config.prompts), device) if config.prompts else None
+        sync()
+        load_s = time.perf_counter() - start
+        for path in images:
+            image = Image.open(path).convert("RGB")
+            seconds = {"load": load_s}
+            t = time.perf_counter()
+            feats = bp.encode_image(processor, image)
+            sync()
+            seconds["encode"] = time.perf_counter() - t
+            t = time.perf_counter()
+            outputs, box_detections = [], []
+            if text is not None:
+                r = bp.ground_prompts(model, feats, text, device, config.prompt_batch)
+                outputs.append((list(config.prompts), r.scores, r.boxes_cxcywh, r.mask_logits))
+            for box in config.boxes:
+                state = processor.add_geometric_prompt(box=list(box), label=True, state=dict(feats.state))
+                box_detections.append((f"box {box}", state["scores"], state["boxes"], state["masks"].squeeze(1)))
+            sync()
+            seconds["prompt"] = time.perf_counter() - t
+            t = time.perf_counter()
+            detections = [d for names, s, b, m in outputs
+                          for d in _detections(names, s, b, m, config.threshold, feats.height, feats.width)]
+            detections += [d for name, s, b, m in box_detections for d in _processor_detections(name, s, b, m)]
+            overlay = out_dir / f"{path.stem}.overlay.png"
+            draw_overlay(image, detections).save(overlay)
+            seconds["postprocess"] = time.perf_counter() - t
+            result = {"image": str(path), "height": feats.height, "width": feats.width, "model": config.model,
+                      "checkpoint": config.checkpoint, "device": str(device), "threshold": config.threshold,
+                      "detections": detections, "seconds": seconds}
+            json_path = out_dir / f"{path.stem}.json"
+            json_path.write_text(json.dumps(result))
+            summaries.append({"image": str(path), "overlay": str(overlay), "json": str(json_path),
+                              "detections": len(detections), "seconds": seconds})
+    return summaries
