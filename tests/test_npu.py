@@ -79,3 +79,18 @@ def test_mismatch_message_names_the_needed_torch():
 def test_no_torch_npu_here_means_unavailable_not_a_crash():
     assert npu.installed_torch_npu_version() is None
     assert npu.npu_available() is False
+
+
+def test_torch_npu_is_imported_in_exactly_one_module():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    importers = set()
+    for path in list((root / "npu_compat").rglob("*.py")) + list((root / "tools").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "torch_npu" or n.startswith("torch_npu.") for n in names):
+                importers.add(path.relative_to(root).as_posix())
+    assert importers == {"npu_compat/npu.py"}
