@@ -32,8 +32,14 @@ def test_refuses_ffmpeg_5_using_real_bookworm_headers(run_script, tmp_path: Path
     """Debian bookworm's libavformat-dev is FFmpeg 5.1: its real headers must be refused."""
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
         pytest.fail("apt-get and dpkg-deb are needed to fetch bookworm's libavformat-dev")
-    got = subprocess.run(["apt-get", "download", "libavformat-dev"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)
+    def download() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["apt-get", "download", "libavformat-dev"], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+
+    got = download()
+    if got.returncode != 0 and os.geteuid() == 0:  # a fresh machine may have no apt lists yet
+        subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=300)
+        got = download()
     assert got.returncode == 0, f"apt-get download libavformat-dev failed: {got.stderr[-500:]}"
     deb = next(tmp_path.glob("libavformat-dev_*.deb"))
     subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "x")], check=True)
