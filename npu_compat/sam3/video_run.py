@@ -1,0 +1,199 @@
+"""One SAM3 video run for ``tools/sam3_video.py``: prompts in, overlay mp4 and per-frame JSON out.
+
+Uses upstream's ``Sam3VideoPredictor`` request API (start_session, add_prompt, propagate_in_video,
+close_session); the shim must already be applied so the predictor lands on the target.
+Per-frame JSON (``frames.json``, written atomically)::
+
+    {"video": ..., "num_frames": T, "width": W, "height": H, "fps": f, "model": ..., "device": ...,
+     "prompts": {...}, "timings_s": {"load": ..., "prompt": ..., "propagate": ..., "write": ...},
+     "frames": [{"frame_index": t, "objects": [{"obj_id": i, "score": p, "box_xywh": [x, y, w, h] (pixels),
+                                                "area": n, "mask_rle": {"size": [H, W], "counts": "..."}}]}]}
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from npu_compat.errors import NpuCompatError
+from npu_compat.sam3.video_io import read_video, write_video
+
+
+@dataclass(frozen=True)
+class PointPrompt:
+    frame: int
+    x: float  # pixels
+    y: float
+    label: int = 1
+    obj_id: int = 1000
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    video: str
+    out_dir: str
+    text: str | None = None
+    text_frame: int = 0
+    boxes: tuple[tuple[float, float, float, float], ...] = ()  # xywh pixels, on text_frame
+    points: tuple[PointPrompt, ...] = ()
+    model: str = "tiny"
+    checkpoint: str | None = None
+    seed: int = 0
+    video_backend: str = "auto"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_point(spec: str) -> PointPrompt:
+    """``FRAME:X,Y[:LABEL[:OBJ_ID]]`` in pixels."""
+    try:
+        parts = spec.split(":")
+        x, y = (float(v) for v in parts[1].split(","))
+        label = int(parts[2]) if len(parts) > 2 else 1
+        return PointPrompt(int(parts[0]), x, y, label, int(parts[3]) if len(parts) > 3 else 1000)
+    except (IndexError, ValueError) as exc:
+        raise NpuCompatError(f"bad --point '{spec}'", "write FRAME:X,Y[:LABEL[:OBJ_ID]] in pixels, e.g. 3:120,80:1") from exc
+
+
+def parse_box(spec: str) -> tuple[float, float, float, float]:
+    try:
+        x, y, w, h = (float(v) for v in spec.split(","))
+    except ValueError as exc:
+        raise NpuCompatError(f"bad --box '{spec}'", "write X,Y,W,H in pixels, e.g. 10,20,50,40") from exc
+    return x, y, w, h
+
+
+def build_predictor(model: str, checkpoint: str | None, seed: int) -> Any:
+    """Upstream's predictor for ``sam3`` (random weights without a checkpoint: no download) or the tiny one."""
+    if checkpoint is None:
+        from npu_compat.sam3.rules import RANDOM_WEIGHTS_NOTICE
+
+        if model == "tiny":
+            sys.stderr.write(RANDOM_WEIGHTS_NOTICE)
+    if model == "tiny":
+        from npu_compat.sam3.tiny_video import tiny_video_predictor_class
+
+        return tiny_video_predictor_class()(seed=seed)
+    from sam3.model_builder import build_sam3_video_predictor
+
+    from npu_compat.sam3.video import RANDOM_INIT_ENV
+
+    if checkpoint is None:
+        os.environ[RANDOM_INIT_ENV] = "1"  # read by the sam3.video.random_init row: no HF download
+    return build_sam3_video_predictor(checkpoint_path=checkpoint)
+
+
+def _rle(mask: np.ndarray) -> dict[str, Any]:
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(v) for v in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def frame_objects(outputs: dict[str, Any], width: int, height: int) -> list[dict[str, Any]]:
+    ids = np.asarray(outputs["out_obj_ids"]).reshape(-1)
+    probs = np.asarray(outputs["out_probs"], dtype=np.float64).reshape(-1)
+    boxes = np.asarray(outputs["out_boxes_xywh"], dtype=np.float64).reshape(-1, 4)
+    masks = np.asarray(outputs["out_binary_masks"]).astype(bool)
+    scale = np.array([width, height, width, height], dtype=np.float64)
+    return [{"obj_id": int(i), "score": float(p), "box_xywh": [round(float(v), 2) for v in b * scale],
+             "area": int(m.sum()), "mask_rle": _rle(m)} for i, p, b, m in zip(ids, probs, boxes, masks)]
+
+
+def overlay_frame(frame: np.ndarray, objects: list[dict[str, Any]], masks: np.ndarray) -> np.ndarray:
+    import cv2
+
+    canvas = frame.astype(np.float32)
+    for obj, mask in zip(objects, masks):
+        color = np.array([(obj["obj_id"] * 97) % 200 + 55, (obj["obj_id"] * 57) % 200 + 55, (obj["obj_id"] * 31) % 200 + 55])
+        canvas[mask] = 0.5 * canvas[mask] + 0.5 * color
+    out = canvas.clip(0, 255).astype(np.uint8)
+    for obj in objects:
+        x, y, w, h = (int(round(v)) for v in obj["box_xywh"])
+        cv2.rectangle(out, (x, y), (x + w, y + h), (255, 255, 0), 1)
+        cv2.putText(out, f"{obj['obj_id']}:{obj['score']:.2f}", (x, max(8, y - 2)), cv2.FONT_HERSHEY_SIMPLEX, 0.3,
+                    (255, 255, 255), 1)
+    return out
+
+
+def _write_json(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=1)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _propagate(predictor: Any, session: str, start: int, direction: str, per_frame: dict[int, Any], total: int) -> float:
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    stream = predictor.handle_stream_request({"type": "propagate_in_video", "session_id": session,
+                                              "start_frame_index": start, "propagation_direction": direction})
+    for response in tqdm(stream, total=total, desc=f"propagate ({direction} from {start})", disable=None):
+        per_frame[int(response["frame_index"])] = response["outputs"]
+    return time.perf_counter() - t0
+
+
+def run_video_job(job: VideoJob, predictor: Any | None = None) -> dict[str, Any]:
+    """Text/box prompt, propagate, then each point prompt and a forward propagation from its frame;
+    write ``overlay.mp4`` and ``frames.json`` under ``job.out_dir``. A frame's result is its latest output."""
+    out_dir = Path(job.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    video = read_video(job.video, job.video_backend)
+    if job.text is None and not job.boxes:
+        raise NpuCompatError("no text or box prompt given", "pass --text and/or --box (--point refines their objects)")
+    for p in job.points:
+        if not 0 <= p.frame < video.num_frames:
+            raise NpuCompatError(f"--point frame {p.frame} is outside the video", f"use 0..{video.num_frames - 1}")
+    predictor = predictor or build_predictor(job.model, job.checkpoint, job.seed)
+    session = predictor.handle_request({"type": "start_session", "resource_path": job.video})["session_id"]
+    timings["load"] = time.perf_counter() - start
+    w, h = video.width, video.height
+    request: dict[str, Any] = {"type": "add_prompt", "session_id": session, "frame_index": job.text_frame}
+    if job.text is not None:
+        request["text"] = job.text
+    if job.boxes:
+        request["bounding_boxes"] = [[x / w, y / h, bw / w, bh / h] for x, y, bw, bh in job.boxes]
+        request["bounding_box_labels"] = [1] * len(job.boxes)
+    t0 = time.perf_counter()
+    predictor.handle_request(request)
+    timings["prompt"] = time.perf_counter() - t0
+    per_frame: dict[int, dict[str, Any]] = {}
+    timings["propagate"] = _propagate(predictor, session, job.text_frame, "both", per_frame, video.num_frames)
+    for p in job.points:  # upstream refines with points only after a propagation filled its cache
+        t0 = time.perf_counter()
+        predictor.handle_request({"type": "add_prompt", "session_id": session, "frame_index": p.frame,
+                                  "points": [[p.x / w, p.y / h]], "point_labels": [p.label], "obj_id": p.obj_id})
+        timings["prompt"] += time.perf_counter() - t0
+        timings["propagate"] += _propagate(predictor, session, p.frame, "forward", per_frame, video.num_frames - p.frame)
+    t0 = time.perf_counter()
+    frames_json, overlays = [], []
+    for t in range(video.num_frames):
+        outputs = per_frame.get(t)
+        objects = frame_objects(outputs, w, h) if outputs is not None else []
+        masks = np.asarray(outputs["out_binary_masks"]).astype(bool) if outputs is not None else np.zeros((0, h, w), bool)
+        frames_json.append({"frame_index": t, "objects": objects})
+        overlays.append(overlay_frame(video.frames[t], objects, masks))
+    mp4 = write_video(out_dir / "overlay.mp4", overlays, video.fps)
+    predictor.handle_request({"type": "close_session", "session_id": session})
+    timings["write"] = time.perf_counter() - t0
+    result = {"video": job.video, "num_frames": video.num_frames, "width": w, "height": h, "fps": video.fps,
+              "decoder": video.backend, "model": job.model, "checkpoint": job.checkpoint,
+              "prompts": {"text": job.text, "text_frame": job.text_frame, "boxes_xywh": [list(b) for b in job.boxes],
+                          "points": [vars(p) for p in job.points]},
+              "timings_s": {k: round(v, 3) for k, v in timings.items()}, "frames": frames_json}
+    _write_json(out_dir / "frames.json", result)
+    result["overlay"] = str(mp4)
+    return result
+
+
+__all__ = ["VideoJob", "PointPrompt", "parse_point", "parse_box", "build_predictor", "run_video_job"]

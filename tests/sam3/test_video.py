@@ -1,0 +1,73 @@
+"""The SAM3 video path on the cpu target through the shim, with an unmodified CUDA-style script.
+
+The script (tests/sam3/data/video_user_script.py) uses upstream's Sam3VideoPredictor request
+API: start_session on a synthetic mp4 (moving shapes written with cv2), a text prompt on frame 0,
+propagate, a point prompt, remove an object, reset and close. The tiny model has random weights,
+so the checks are on structure and plumbing, not on what is segmented.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from npu_compat.sam3.video_io import synthetic_video, write_video
+from tests.conftest import ROOT, run_python
+
+SCRIPT = ROOT / "tests" / "sam3" / "data" / "video_user_script.py"
+NUM_FRAMES, HEIGHT, WIDTH = 8, 96, 128
+OUTPUT_KEYS = ["frame_stats", "out_binary_masks", "out_boxes_xywh", "out_obj_ids", "out_probs"]
+
+
+def _check_outputs(summary: dict) -> None:
+    n = len(summary["ids"])
+    assert summary["keys"] == OUTPUT_KEYS
+    assert summary["probs_len"] == n and summary["boxes_shape"] == [n, 4]
+    assert summary["masks_shape"] == [n, HEIGHT, WIDTH] and summary["masks_dtype"] == "bool"
+
+
+def _run(tmp_path, *extra: str, env: dict | None = None, timeout: int = 600):
+    video = write_video(tmp_path / "clip.mp4", synthetic_video(NUM_FRAMES, HEIGHT, WIDTH), fps=8)
+    out, report = tmp_path / "out.json", tmp_path / "report.json"
+    done = run_python("-m", "npu_compat.apply", "--device", "cpu", "--report", str(report), "--",
+                      str(SCRIPT), str(video), str(out), *extra, env=env, timeout=timeout)
+    assert done.returncode == 0 and "VIDEO_SCRIPT_DONE" in done.stdout, done.stderr[-4000:]
+    return json.loads(out.read_text()), json.loads(report.read_text()), done
+
+
+def _check_run(data: dict, report: dict) -> None:
+    assert data["device_index"] == 0
+    assert data["autocast_after_build"] is False, "the tracker's process-wide autocast must be gone"
+    assert data["autocast_between_steps"] and not any(data["autocast_between_steps"])
+    assert data["text_frame"] == 0 and data["point_frame"] == 2
+    _check_outputs(data["text"])
+    _check_outputs(data["point"])
+    assert sorted(int(k) for k in data["frames"]) == list(range(NUM_FRAMES))
+    for summary in data["frames"].values():
+        _check_outputs(summary)
+    assert len(data["after_point"]) == NUM_FRAMES - 2 == len(data["after_remove"])
+    assert all(data["removed_id"] not in ids for ids in data["after_remove"])
+    assert data["removed"] == data["reset"] == data["closed"] == {"is_success": True}
+    assert data["memory"]["max_allocated"] >= data["memory"]["allocated"] > 0
+    rules = {r["key"]: r["status"] for r in report["rules"]}
+    for key in ("sam3.video.bf16_scope", "sam3.video.bf16_scope.add_prompt", "sam3.video.bf16_scope.propagate_in_video",
+                "sam3.video.offload_frames", "device.Module.cuda", "cuda.current_device"):
+        assert rules.get(key) == "installed", key
+    fired = {c["rule"] for c in report["calls"]}
+    assert {"cuda.current_device", "sam3.video.offload_frames", "cuda.memory_allocated"} <= fired
+
+
+def test_tiny_video_session_under_the_shim(tmp_path):
+    data, report, _ = _run(tmp_path)
+    _check_run(data, report)
+    assert data["point"]["ids"], "the point prompt's frame shows objects"
+    assert data["removed_id"] in data["after_point"][0], "the removed object was visible before removal"
+
+
+@pytest.mark.slow
+def test_full_size_video_session_random_weights(tmp_path):
+    """Upstream's build_sam3_video_predictor (840M+ parameters, random weights, no download)."""
+    data, report, done = _run(tmp_path, "--full", env={"NPU_COMPAT_SAM3_RANDOM_INIT": "1"}, timeout=3600)
+    assert "RANDOM WEIGHTS" in done.stderr
+    _check_run(data, report)
+    assert "sam3.video.random_init" in {c["rule"] for c in report["calls"]}
