@@ -53,7 +53,8 @@ def check_version_pair(torch_version: str, torch_npu_version: str) -> None:
     if have != need:
         raise TargetError(
             f"torch_npu {torch_npu_version} needs torch {need}, found {torch_version}",
-            f"install torch=={need} (CPU build) with --no-deps under env/ constraints, see docs/env.md",
+            f"install the CPU build of torch=={need} with --no-deps under the constraints from "
+            "`python -m npu_compat.env constraints --line <line> -o constraints.txt` (docs/env.md)",
         )
     if "+cu" in torch_version:
         raise TargetError(
