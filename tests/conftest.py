@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,26 @@ def run_python(*args: str, env: dict | None = None, cwd: str | os.PathLike | Non
     full_env.update({"PYTHONPATH": str(ROOT), **(env or {})})
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=full_env,
                           cwd=cwd or ROOT, timeout=timeout)
+
+
+COCO_MINI = ROOT / "tests" / "data" / "coco_mini"
+
+
+def write_coco_mini(folder: Path) -> tuple[Path, Path]:
+    """The coco_mini test set: the committed hand-made annotations plus scikit-image's sample
+    photos written as PNGs. Returns (annotation file, image folder)."""
+    from PIL import Image
+    from skimage import data
+
+    images = folder / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        Image.fromarray(getattr(data, name)()).save(images / f"{name}.png")
+    ann = folder / "instances.json"
+    shutil.copy(COCO_MINI / "instances.json", ann)
+    return ann, images
+
+
+@pytest.fixture(scope="session")
+def coco_mini(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_coco_mini(tmp_path_factory.mktemp("coco_mini"))
