@@ -173,6 +173,8 @@ def _fill(numel: int, dtype: torch.dtype, spec: dict[str, Any], hint: "ValueHint
           generator: torch.Generator) -> torch.Tensor:
     if dtype == torch.bool:
         return torch.rand(numel, generator=generator) < 0.5
+    if hint.rois_of is not None:
+        return _rois(numel, dtype, hint, generator)
     if dtype.is_complex:
         scale = float(spec.get("absmax", 1.0)) / math.sqrt(2.0)
         real_dtype = torch.float64 if dtype == torch.complex128 else torch.float32
@@ -190,10 +192,27 @@ def _fill(numel: int, dtype: torch.dtype, spec: dict[str, Any], hint: "ValueHint
 
 @dataclass(frozen=True)
 class ValueHint:
-    """Default value range for a tensor argument when the capture kept none."""
+    """Default value range for a tensor argument when the capture kept none.
+
+    ``rois_of`` marks a roi_align box tensor (K, 5): batch index, then x1 y1 x2 y2 inside the
+    feature map of that shape (in its own scale), which a uniform range cannot express.
+    """
 
     low: float = -1.0
     high: float = 1.0
+    rois_of: tuple[int, ...] | None = None
+    rois_scale: float = 1.0
+
+
+def _rois(numel: int, dtype: torch.dtype, hint: ValueHint, generator: torch.Generator) -> torch.Tensor:
+    batch, _, height, width = hint.rois_of
+    count = numel // 5
+    index = torch.randint(0, batch, (count, 1), generator=generator).double()
+    corner = torch.rand(count, 2, generator=generator, dtype=torch.float64) * 0.6
+    size = 0.05 + torch.rand(count, 2, generator=generator, dtype=torch.float64) * 0.35
+    scale = torch.tensor([width, height], dtype=torch.float64) / hint.rois_scale
+    boxes = torch.cat([index, corner * scale, (corner + size) * scale], dim=1)
+    return torch.cat([boxes.reshape(-1), torch.zeros(numel - boxes.numel(), dtype=torch.float64)]).to(dtype)
 
 
 def value_hint(op_base: str, position: int, arg_specs: list[Any]) -> ValueHint:
@@ -209,6 +228,9 @@ def value_hint(op_base: str, position: int, arg_specs: list[Any]) -> ValueHint:
         return ValueHint(0, max(shape[0] - 1, 0))
     if op_base == "index" and position == 1 and shape:
         return ValueHint(0, max(min(shape) - 1, 0))
+    if op_base in ("roi_align", "ps_roi_align", "roi_pool") and position == 1 and shape and len(shape) == 4:
+        scale = arg_specs[2] if len(arg_specs) > 2 and isinstance(arg_specs[2], (int, float)) else 1.0
+        return ValueHint(rois_of=tuple(shape), rois_scale=float(scale) or 1.0)
     return ValueHint()
 
 

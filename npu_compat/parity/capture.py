@@ -64,7 +64,7 @@ class _RecordingMode(TorchDispatchMode):
 class OpRecorder:
     """Accumulates an ``Inventory`` over one or more labelled runs."""
 
-    def __init__(self, record_ranges: bool = True, namespaces: tuple[str, ...] = ("aten",),
+    def __init__(self, record_ranges: bool = True, namespaces: tuple[str, ...] = ("aten", "torchvision"),
                  inventory: Inventory | None = None, decompose: bool = True) -> None:
         self.record_ranges = record_ranges
         self.decompose = decompose

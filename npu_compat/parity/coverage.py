@@ -153,7 +153,9 @@ def op_status(op: str, kernels: KernelList) -> tuple[str, str, str]:
     if base in PORTABLE_OP:
         overload = PORTABLE_OP[base]
     if kernels.has_overload(overload):
-        return KERNEL, overload, "listed in the codegen yaml"
+        return KERNEL, overload, "listed" + (f" as {overload}" if base in PORTABLE_OP else "")
+    if not op.startswith("aten."):
+        return MISSING, overload, "not an aten op: torch_npu's codegen lists none (CPU fallback)"
     route = composite_route(op, kernels)
     if route:
         return COMPOSITE, overload, route

@@ -137,7 +137,12 @@ class Inventory:
                 "distinct_ops": len(self.ops()), "entries": [e.as_dict() for e in self]}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        return write_json_atomic(path, self.as_dict())
+        """Compact JSON, one entry per line, so a committed inventory diffs line by line."""
+        data = self.as_dict()
+        entries = data.pop("entries")
+        head = json.dumps(data, separators=(",", ":"))[:-1]
+        body = ",\n".join(json.dumps(entry, separators=(",", ":")) for entry in entries)
+        return write_text_atomic(path, f'{head},"entries":[\n{body}\n]}}\n')
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Inventory":

@@ -143,7 +143,9 @@ def load_kernel_list(version_or_path: str) -> KernelList:
 
 def available_versions() -> list[str]:
     names = [item.name for item in DATA_DIR.glob("torch_npu-*.json")] if DATA_DIR.is_dir() else []
-    return sorted(name.removeprefix("torch_npu-").removesuffix(".json") for name in names)
+    from packaging.version import Version
+
+    return sorted((name.removeprefix("torch_npu-").removesuffix(".json") for name in names), key=Version)
 
 
 def save_kernel_list(kernels: KernelList, out_dir: str | Path = DATA_DIR) -> Path:

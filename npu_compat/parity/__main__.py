@@ -1,0 +1,178 @@
+"""python -m npu_compat.parity: does this device compute what the CPU computes?
+
+  capture   record every aten op a SAM3 image run calls into an inventory (JSON)
+  replay    run each inventory entry on a device and on a CPU golden in higher precision
+  e2e       compare the SAM3 image pipeline stage by stage: device vs CPU reference
+  coverage  list the inventory ops that a torch_npu release has no NPU kernel for
+
+Examples:
+  python -m npu_compat.parity capture --model tiny --out inv.json
+  python -m npu_compat.parity replay --inventory inv.json --device cuda --dtype bf16 --out-md replay.md
+  python -m npu_compat.parity e2e --model full --checkpoint sam3.pt --device npu --precision bf16
+  python -m npu_compat.parity coverage          # regenerates docs/npu-coverage.md
+
+Exit status: 0 pass, 1 parity failure, 2 usage or setup error (one line on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from npu_compat.parity import ParityError
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_INVENTORIES = {"tiny SAM3, fp32": DATA / "sam3_inventory_tiny_fp32.json",
+                       "tiny SAM3, bf16 autocast": DATA / "sam3_inventory_tiny_bf16.json"}
+DTYPES = {"as-captured": None, "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from npu_compat.parity.sam3_runs import capture_sam3
+
+    inventory = capture_sam3(args.model, args.device, tuple(args.runs.split(",")), args.autocast == "bf16",
+                             record_ranges=not args.no_ranges, seed=args.seed, checkpoint=args.checkpoint)
+    inventory.save(args.out)
+    print(f"captured {len(inventory)} distinct calls of {len(inventory.ops())} ops "
+          f"({sum(e.count for e in inventory)} calls) -> {args.out}")
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    import torch
+
+    from npu_compat.parity.inventory import Inventory
+    from npu_compat.parity.replay import replay_inventory
+    from npu_compat.parity.report import replay_summary, write_replay_report
+
+    inventory = Inventory.load(args.inventory)
+    override = getattr(torch, DTYPES[args.dtype]) if DTYPES[args.dtype] else None
+    _check_device(args.device)
+    results = replay_inventory(inventory, args.device, args.seed, override, progress=not args.quiet)
+    note = f"fp32 inputs as {args.dtype}" if override else "dtypes as captured"
+    summary = replay_summary(results, args.device, note)
+    write_replay_report(results, summary, {"inventory": str(args.inventory), "device": args.device,
+                                           "dtype": args.dtype, "seed": args.seed, **inventory.meta},
+                        args.out_json, args.out_md, args.limit)
+    print(summary)
+    return 0 if summary.startswith("replay PASS") else 1
+
+
+def _e2e(args: argparse.Namespace) -> int:
+    from npu_compat.parity.inventory import write_json_atomic, write_text_atomic
+    from npu_compat.parity.pipeline import synthetic_inputs
+    from npu_compat.parity.report import e2e_markdown
+    from npu_compat.parity.sam3_runs import e2e_sam3
+
+    _check_device(args.device)
+    inputs = synthetic_inputs(args.seed, prompts=tuple(args.prompt), with_boxes=args.boxes)
+    result = e2e_sam3(args.model, args.device, args.precision, args.reference, inputs, args.checkpoint, args.seed)
+    if args.out_json:
+        write_json_atomic(args.out_json, result.as_dict())
+    if args.out_md:
+        write_text_atomic(args.out_md, e2e_markdown(result))
+    print(result.summary())
+    return 0 if result.passed else 1
+
+
+def _coverage(args: argparse.Namespace) -> int:
+    from npu_compat.parity.coverage import coverage_report
+    from npu_compat.parity.inventory import Inventory, write_json_atomic, write_text_atomic
+    from npu_compat.parity.npu_kernels import available_versions, load_kernel_list
+    from npu_compat.parity.report import coverage_markdown
+
+    inventories = {Path(p).stem: Path(p) for p in args.inventory} if args.inventory else DEFAULT_INVENTORIES
+    versions = args.torch_npu or available_versions()
+    reports = []
+    for label, path in inventories.items():
+        inventory = Inventory.load(path)
+        for version in versions:
+            report = coverage_report(inventory, load_kernel_list(version))
+            reports.append((label, report))
+            print(f"{label}: {report.summary()}")
+    command = " ".join(["python -m npu_compat.parity coverage"]
+                       + [f"--inventory {p}" for p in args.inventory or ()]
+                       + [f"--torch-npu {v}" for v in args.torch_npu or ()])
+    if args.out_md:
+        write_text_atomic(args.out_md, coverage_markdown(reports, command))
+    if args.out_json:
+        write_json_atomic(args.out_json, [{"inventory": label, **r.as_dict()} for label, r in reports])
+    return 0
+
+
+def _check_device(device: str) -> None:
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cpu":
+        return
+    module = getattr(torch, kind, None)
+    if module is None or not getattr(module, "is_available", lambda: False)():
+        raise ParityError(f"device {device!r} is not available here; run on a machine with it, "
+                          "or use --device cpu")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m npu_compat.parity", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cap = sub.add_parser("capture", help="record the aten ops of SAM3 image runs")
+    cap.add_argument("--model", choices=("tiny", "full"), default="tiny", help="tiny test model or full SAM3")
+    cap.add_argument("--checkpoint", help="sam3.pt for the full model (random init without it)")
+    cap.add_argument("--device", default="cpu", help="device to run on (cpu, cuda, npu, xpu, mps)")
+    cap.add_argument("--autocast", choices=("none", "bf16"), default="none", help="run under bf16 autocast")
+    cap.add_argument("--runs", default="image,text,box,batched", help="comma-separated: image,text,box,batched")
+    cap.add_argument("--no-ranges", action="store_true", help="do not record value ranges (faster on big runs)")
+    cap.add_argument("--seed", type=int, default=0)
+    cap.add_argument("--out", required=True, help="inventory JSON to write")
+    cap.set_defaults(run=_capture)
+
+    rep = sub.add_parser("replay", help="replay an inventory on a device against a CPU golden")
+    rep.add_argument("--inventory", required=True)
+    rep.add_argument("--device", default="cpu")
+    rep.add_argument("--dtype", choices=tuple(DTYPES), default="as-captured",
+                     help="run fp32 inputs in this dtype (golden one step wider); default: as captured")
+    rep.add_argument("--seed", type=int, default=0, help="seed for regenerated inputs")
+    rep.add_argument("--out-json")
+    rep.add_argument("--out-md")
+    rep.add_argument("--limit", type=int, default=40, help="rows in the Markdown table (worst first)")
+    rep.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep.set_defaults(run=_replay)
+
+    e2e = sub.add_parser("e2e", help="stage-wise SAM3 pipeline parity: device vs CPU")
+    e2e.add_argument("--model", choices=("tiny", "full"), default="tiny")
+    e2e.add_argument("--checkpoint")
+    e2e.add_argument("--device", default="cpu")
+    e2e.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                     help="device run: IEEE fp32 (TF32/HF32 off) or bf16 autocast")
+    e2e.add_argument("--reference", choices=("fp32", "fp64"), default="fp32", help="CPU reference precision")
+    e2e.add_argument("--prompt", action="append", default=None, help="text prompt (repeatable)")
+    e2e.add_argument("--boxes", action="store_true", help="add one box prompt per text prompt")
+    e2e.add_argument("--seed", type=int, default=0)
+    e2e.add_argument("--out-json")
+    e2e.add_argument("--out-md")
+    e2e.set_defaults(run=_e2e)
+
+    cov = sub.add_parser("coverage", help="inventory ops without NPU kernels in torch_npu releases")
+    cov.add_argument("--inventory", action="append", help="inventory JSON (repeatable; default: committed tiny SAM3)")
+    cov.add_argument("--torch-npu", action="append", help="torch_npu version or kernel-list JSON (default: all kept)")
+    cov.add_argument("--out-md", default="docs/npu-coverage.md")
+    cov.add_argument("--out-json")
+    cov.set_defaults(run=_coverage)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "prompt", ()) is None:
+        args.prompt = ["a cat", "a dog"]
+    try:
+        return args.run(args)
+    except (ParityError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
