@@ -71,3 +71,87 @@ def test_full_size_video_session_random_weights(tmp_path):
     assert "RANDOM WEIGHTS" in done.stderr
     _check_run(data, report)
     assert "sam3.video.random_init" in {c["rule"] for c in report["calls"]}
+
+
+# ---- the rows' factories, called directly with a real session's context ---------------------
+def _rule(key: str):
+    from npu_compat.patcher import Category, Rule
+
+    return Rule(key, "x", "y", lambda *a: None, Category.MODIFIED, "test")
+
+
+def test_scoped_autocast_only_inside_each_step(shim_cpu):
+    import torch
+
+    from npu_compat.sam3.video import _scoped_generator, _scoped_method
+
+    seen = []
+
+    def steps(n):
+        for i in range(n):
+            seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+            yield torch.ones(2, 2) @ torch.ones(2, 2)
+
+    wrapped = _scoped_generator(shim_cpu.patcher.ctx, _rule("g"), steps)
+    between = []
+    for out in wrapped(3):
+        between.append(torch.is_autocast_enabled("cpu"))
+        assert out.dtype == torch.bfloat16  # the matmul ran under bf16 autocast
+    assert seen == [(True, torch.bfloat16)] * 3 and between == [False] * 3
+    early = wrapped(5)
+    next(early)
+    early.close()  # closing the wrapper closes upstream's generator too
+    assert not torch.is_autocast_enabled("cpu")
+    method = _scoped_method(shim_cpu.patcher.ctx, _rule("m"), lambda: torch.is_autocast_enabled("cpu"))
+    assert method() is True and not torch.is_autocast_enabled("cpu")
+
+
+def test_offload_default_true_explicit_kept(shim_cpu):
+    from npu_compat.sam3.video import _offload_frames
+
+    calls = []
+
+    def init_state(self, resource_path, offload_video_to_cpu=False, async_loading_frames=False, video_loader_type="cv2"):
+        calls.append(offload_video_to_cpu)
+
+    wrapped = _offload_frames(shim_cpu.patcher.ctx, _rule("o"), init_state)
+    wrapped(None, "v.mp4")
+    wrapped(None, "v.mp4", False)
+    wrapped(None, "v.mp4", offload_video_to_cpu=False, video_loader_type="cv2")
+    assert calls == [True, False, False]
+
+
+def test_random_init_avoids_download_only_when_asked(shim_cpu, monkeypatch, capsys):
+    import torch
+
+    from npu_compat.sam3.video import RANDOM_INIT_ENV, _video_random_init
+
+    calls = []
+
+    class Text(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.positional_embedding = torch.nn.Parameter(torch.zeros(4, 3))
+            self.text_projection = torch.nn.Parameter(torch.zeros(3, 3))
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.language_backbone = torch.nn.Module()
+            self.language_backbone.encoder = Text()
+
+    def build_sam3_video_model(checkpoint_path=None, load_from_HF=True, bpe_path=None):
+        calls.append((checkpoint_path, load_from_HF))
+        return Model()
+
+    wrapped = _video_random_init(shim_cpu.patcher.ctx, _rule("r"), build_sam3_video_model)
+    monkeypatch.delenv(RANDOM_INIT_ENV, raising=False)
+    wrapped()  # upstream behaviour: would download
+    wrapped(checkpoint_path="sam3.pt")
+    assert calls == [(None, True), ("sam3.pt", True)] and "RANDOM WEIGHTS" not in capsys.readouterr().err
+    model = wrapped(load_from_HF=False)
+    assert calls[-1] == (None, False) and "RANDOM WEIGHTS" in capsys.readouterr().err
+    assert model.language_backbone.encoder.positional_embedding.abs().sum() > 0
+    monkeypatch.setenv(RANDOM_INIT_ENV, "1")
+    wrapped()
+    assert calls[-1] == (None, False)
