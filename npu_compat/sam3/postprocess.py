@@ -1,15 +1,20 @@
-"""From SAM3 detections to COCO records: masks resized and thresholded on the device, boxes
-from the masks on the device, RLE encoding in a worker pool that overlaps the next image.
+"""From SAM3 detections to COCO records. The fast path goes from low-resolution mask logits straight to COCO
+RLE strings and boxes, in a worker pool that overlaps the next image.
 
 Two paths give the same records:
 
-- ``DevicePostprocessor`` (fast): all kept masks of an image are resized in a few vectorised
-  ``interpolate`` calls (``chunk_size`` masks at a time, to bound memory), thresholded
-  at ``logit > 0`` (upstream's ``sigmoid > 0.5`` up to float rounding, see ``threshold_logits``), boxed with two reductions, moved to
-  the host once per chunk already in the column-major order COCO RLE wants, and RLE-encoded
-  by one pycocotools call per chunk in a worker thread.
+- ``DevicePostprocessor`` (fast): the kept masks' logits (K, 288, 288) move to the host once per chunk of
+  ``chunk_size``; ``bilinear_sign.change_keys`` finds where ``interpolate(bilinear, align_corners=False) > 0``
+  changes value in column-major order, interpolating only cells whose four source logits disagree in sign
+  (exact: torch's CPU arithmetic is reproduced bit for bit, and chunks with non-finite logits or mostly
+  mixed cells use torch's own full-size interpolation); ``rle_codec`` turns those positions into the
+  COCO strings pycocotools would write and the boxes. No full-size float mask is built on the sparse path.
+  The threshold is ``logit > 0`` (upstream's ``sigmoid > 0.5`` up to float rounding, see ``threshold_logits``).
 - ``seed_style_records`` (baseline): the seed script's per-mask loop, one numpy/cv2/pycocotools
   round per mask. Kept to measure against and for ``--sequential``.
+
+``resize_masks``, ``boxes_from_masks``, ``masks_to_host_fortran`` and ``encode_rles`` are the dense
+on-device reference the fast path is tested against.
 
 Record: ``{"image_id", "category_id", "bbox": [x, y, w, h], "score", "segmentation": RLE}``.
 The box is the mask's pixel extent, ``[x0, y0, x1 - x0 + 1, y1 - y0 + 1]``; an empty mask
@@ -24,6 +29,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from npu_compat.sam3.bilinear_sign import change_keys
+from npu_compat.sam3.rle_codec import encode_chunk
 
 
 def threshold_logits(logits: torch.Tensor) -> torch.Tensor:
@@ -105,10 +113,10 @@ def select_detections(scores: torch.Tensor, mask_logits: torch.Tensor, confidenc
 
 
 class DevicePostprocessor:
-    """Vectorised resize/threshold/boxes on the device; RLE in ``workers`` threads.
+    """Low-resolution logits to records on the host, ``chunk_size`` masks per task in ``workers`` threads.
 
-    ``submit`` does the device work and returns at once with a future for the records, so the
-    RLE encoding of image i runs while the caller computes image i+1.
+    ``submit`` moves the logits to the host and returns at once with a future for the records, so the
+    encoding of image i runs while the caller computes image i+1.
     """
 
     def __init__(self, chunk_size: int = 128, workers: int = 2) -> None:
@@ -119,11 +127,10 @@ class DevicePostprocessor:
                height: int, width: int) -> Future:
         cats = [category_ids[i] for i in selection.prompt_index.tolist()]
         scores = selection.scores.float().cpu().tolist()
-        parts: list[tuple[np.ndarray, Future]] = []
-        for start in range(0, len(scores), self.chunk_size):
-            masks = resize_masks(selection.mask_logits[start:start + self.chunk_size].float(), height, width)
-            boxes = boxes_from_masks(masks).cpu().numpy()
-            parts.append((boxes, self.pool.submit(encode_rles, masks_to_host_fortran(masks))))
+        logits = selection.mask_logits
+        parts = [self.pool.submit(records_parts, logits[start:start + self.chunk_size].float().cpu().contiguous(),
+                                  height, width)
+                 for start in range(0, len(scores), self.chunk_size)]
         return self.pool.submit(_assemble, image_id, cats, scores, parts)
 
     def close(self) -> None:
@@ -136,10 +143,15 @@ class DevicePostprocessor:
         self.close()
 
 
-def _assemble(image_id: int, cats: list[int], scores: list[float],
-              parts: list[tuple[np.ndarray, Future]]) -> list[dict[str, Any]]:
-    boxes = np.concatenate([b for b, _ in parts]) if parts else np.zeros((0, 4), np.float32)
-    rles = [rle for _, fut in parts for rle in fut.result()]
+def records_parts(mask_logits: torch.Tensor, height: int, width: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """(K, h, w) float32 CPU logits -> (boxes (K, 4), RLEs) of ``interpolate(...) > 0`` at ``height`` x ``width``."""
+    return encode_chunk(change_keys(mask_logits, height, width), mask_logits.shape[0], height, width)
+
+
+def _assemble(image_id: int, cats: list[int], scores: list[float], parts: list[Future]) -> list[dict[str, Any]]:
+    done = [part.result() for part in parts]
+    boxes = np.concatenate([b for b, _ in done]) if done else np.zeros((0, 4), np.float32)
+    rles = [rle for _, chunk_rles in done for rle in chunk_rles]
     return make_records(image_id, cats, scores, boxes, rles)
 
 
@@ -177,5 +189,5 @@ def seed_style_records(image_id: int, category_id: int, masks: Any, scores: Any,
 
 __all__ = [
     "threshold_logits", "resize_masks", "boxes_from_masks", "masks_to_host_fortran", "encode_rles",
-    "make_records", "Selection", "select_detections", "DevicePostprocessor", "seed_style_records",
+    "make_records", "Selection", "select_detections", "DevicePostprocessor", "records_parts", "seed_style_records",
 ]
