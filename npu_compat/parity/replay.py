@@ -59,6 +59,8 @@ class ReplayResult:
 def resolve_op(name: str) -> Any:
     """``aten.add.Tensor`` -> ``torch.ops.aten.add.Tensor``."""
     namespace, base, overload = (name.split(".") + ["default"])[:3]
+    if namespace == "torchvision":
+        import torchvision  # noqa: F401 - registers torch.ops.torchvision
     return getattr(getattr(getattr(torch.ops, namespace), base), overload)
 
 
