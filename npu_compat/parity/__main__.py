@@ -101,15 +101,14 @@ def _coverage(args: argparse.Namespace) -> int:
 
 
 def _check_device(device: str) -> None:
-    import torch
+    """Resolve the device the way the shim does (loads torch_npu for 'npu'); one-line errors."""
+    from npu_compat.errors import NpuCompatError
+    from npu_compat.target import resolve_target
 
-    kind = torch.device(device).type
-    if kind == "cpu":
-        return
-    module = getattr(torch, kind, None)
-    if module is None or not getattr(module, "is_available", lambda: False)():
-        raise ParityError(f"device {device!r} is not available here; run on a machine with it, "
-                          "or use --device cpu")
+    try:
+        resolve_target(device)
+    except NpuCompatError as err:
+        raise ParityError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

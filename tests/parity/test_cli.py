@@ -44,3 +44,14 @@ def test_errors_are_one_line_with_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: inventory") and "\n" not in err
     assert main(["coverage", "--torch-npu", "0.0.1", "--out-md", str(tmp_path / "x.md")]) == 2
+
+
+def test_unavailable_device_is_a_one_line_error(tmp_path, capsys):
+    import pytest
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    path = Inventory().save(tmp_path / "empty.json")
+    assert main(["replay", "--inventory", str(path), "--device", "cuda"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: device 'cuda'") and "\n" not in err
