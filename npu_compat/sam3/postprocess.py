@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from npu_compat.sam3.bilinear_sign import change_keys
+from npu_compat.sam3.mask_changes import change_keys
 from npu_compat.sam3.rle_codec import encode_chunk
 
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from pycocotools import mask as mask_util
 
 from npu_compat.sam3 import bilinear_sign as bs
+from npu_compat.sam3 import mask_changes as mc
 from npu_compat.sam3.postprocess import boxes_from_masks, resize_masks
 from npu_compat.sam3.rle_codec import encode_chunk
 
@@ -69,23 +70,23 @@ def cases() -> list[tuple[str, torch.Tensor]]:
 @pytest.mark.parametrize("name,logits", cases(), ids=[c[0] for c in cases()])
 @pytest.mark.parametrize("height,width", [(61, 83), (97, 130), (130, 97), (73, 73)])
 def test_sparse_keys_equal_dense_torch_keys(name, logits, height, width):
-    sparse = bs.sparse_change_keys(logits.numpy(), height, width)
+    sparse = mc.sparse_change_keys(logits.numpy(), height, width)
     if sparse is None:  # too mixed for the sparse path: force it anyway to check it
-        old, bs.DENSE_FRACTION = bs.DENSE_FRACTION, 10.0
+        old, mc.DENSE_FRACTION = mc.DENSE_FRACTION, 10.0
         try:
-            sparse = bs.sparse_change_keys(logits.numpy(), height, width)
+            sparse = mc.sparse_change_keys(logits.numpy(), height, width)
         finally:
-            bs.DENSE_FRACTION = old
+            mc.DENSE_FRACTION = old
     expected = binary_keys(resize_masks(logits, height, width))
     assert np.array_equal(sparse, expected)
-    assert np.array_equal(bs.dense_change_keys(logits, height, width), expected)
+    assert np.array_equal(mc.dense_change_keys(logits, height, width), expected)
 
 
 def test_non_finite_logits_take_torch_path():
     logits = blobs(3, (20, 20), seed=4)
     logits[0, 3, 3], logits[1, 5, 5], logits[2, 7, 7] = float("inf"), float("-inf"), float("nan")
     expected = binary_keys(resize_masks(logits, 50, 35))
-    assert np.array_equal(bs.change_keys(logits, 50, 35), expected)
+    assert np.array_equal(mc.change_keys(logits, 50, 35), expected)
 
 
 def test_codec_equals_pycocotools_on_edge_masks():
@@ -121,6 +122,6 @@ def test_codec_handles_long_runs_and_large_images():
 def test_change_keys_to_records_equal_dense_reference(h, w, height, width):
     logits = blobs(5, (h, w), noise=0.3, seed=height)
     masks = resize_masks(logits, height, width)
-    boxes, rles = encode_chunk(bs.change_keys(logits, height, width), 5, height, width)
+    boxes, rles = encode_chunk(mc.change_keys(logits, height, width), 5, height, width)
     assert rles == pycocotools_rles(masks)
     assert np.array_equal(boxes, boxes_from_masks(masks).numpy())
