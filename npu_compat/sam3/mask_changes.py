@@ -16,8 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from npu_compat.sam3.bilinear_sign import (NEGATIVE, POSITIVE, SIGN_MARGIN, AxisTable, SparseSign, exact_values,
-                                           gather_corners)
+from npu_compat.sam3.bilinear_sign import NEGATIVE, POSITIVE, SIGN_MARGIN, SparseSign, exact_values, gather_corners
 
 DENSE_FRACTION = 0.25  # evaluating more pixels than this share of the output: the dense path is cheaper
 
@@ -29,18 +28,9 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.arange(owner.size) - first[owner]
 
 
-def _row_values(logits: np.ndarray, mask: np.ndarray, row: np.ndarray, x: np.ndarray,
-                cols: AxisTable) -> tuple[np.ndarray, np.ndarray]:
-    """Plain float32 width interpolation of source ``row`` at output column ``x``, and max |input|."""
-    h, w = logits.shape[1], logits.shape[2]
-    base = mask * (h * w) + row * w
-    flat = logits.reshape(-1)
-    left, right = flat.take(base + cols.lo[x]), flat.take(base + cols.hi[x])
-    return left * cols.w_lo[x] + right * cols.w_hi[x], np.maximum(np.abs(left), np.abs(right))
-
-
 def _interesting_cells(sign: SparseSign) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mask, segment row, segment column) of cells that can hold a change, in key order."""
+    """(used-cell grid, flat indices of the cells that can hold a change (mixed, or a class change from the
+    cell above), and those cells' classes above them)."""
     rows, cols = sign.rows, sign.cols
     grid = sign.classes
     if rows.segment_src.size != grid.shape[1]:
@@ -49,43 +39,89 @@ def _interesting_cells(sign: SparseSign) -> tuple[np.ndarray, np.ndarray, np.nda
         grid = grid[:, :, cols.segment_src]
     interesting = (grid != POSITIVE) & (grid != NEGATIVE)
     interesting[:, 1:] |= grid[:, 1:] != grid[:, :-1]
-    return np.unravel_index(np.flatnonzero(interesting), grid.shape)
+    return grid, np.flatnonzero(interesting)
+
+
+def _pixel_positive(logits: np.ndarray, mask: np.ndarray, y: np.ndarray, x: np.ndarray, sign: SparseSign,
+                    low: np.ndarray, high: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Exact sign at pixels whose two source-row values (plain float32) are known."""
+    rows = sign.rows
+    value = low * rows.w_lo.take(y) + high * rows.w_hi.take(y)
+    positive = value > 0
+    unsure = np.flatnonzero(np.abs(value) <= np.float32(SIGN_MARGIN) * scale + np.float32(1e-37))
+    if unsure.size:
+        corners = gather_corners(logits, mask[unsure], y[unsure], x[unsure], rows, sign.cols)
+        positive[unsure] = exact_values(corners) > 0
+    return positive
+
+
+def _item_row_values(logits: np.ndarray, sign: SparseSign, mask: np.ndarray, seg_row: np.ndarray,
+                     seg_col: np.ndarray, cell: np.ndarray, item_x: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plain float32 values of each item's two source rows at its column, and max |corner| of its cell."""
+    rows, cols = sign.rows, sign.cols
+    h, w = logits.shape[1], logits.shape[2]
+    top = mask * (h * w) + rows.segment_src[seg_row] * w
+    bottom = mask * (h * w) + rows.hi[rows.segment_start[seg_row]] * w
+    left, right = cols.segment_src[seg_col], cols.hi[cols.segment_start[seg_col]]
+    flat = logits.reshape(-1)
+    corners = [flat.take(top + left), flat.take(top + right), flat.take(bottom + left), flat.take(bottom + right)]
+    scale = np.maximum(np.maximum(np.abs(corners[0]), np.abs(corners[1])),
+                       np.maximum(np.abs(corners[2]), np.abs(corners[3])))
+    a, b, c, d = (corner.take(cell) for corner in corners)
+    w_lo, w_hi = cols.w_lo.take(item_x), cols.w_hi.take(item_x)
+    return a * w_lo + b * w_hi, c * w_lo + d * w_hi, scale.take(cell)
 
 
 def sparse_change_keys(logits: np.ndarray, height: int, width: int) -> np.ndarray | None:
-    """Sorted change keys of a chunk of finite logits, or None when too much of it is mixed."""
+    """Sorted change keys of a chunk of finite logits, or None when too much of it is mixed.
+
+    Per (cell, column) item the segment's two source-row values r0, r1 decide it when both are clearly of
+    one sign (``fma(r0, w0, r1 * w1)`` then has that sign for every weight); otherwise its pixels are
+    evaluated. A change at the segment's first pixel is found against the last pixel of the segment above.
+    """
     sign = SparseSign(logits, height, width)
     rows, cols = sign.rows, sign.cols
-    mask, seg_row, seg_col = _interesting_cells(sign)
+    grid, flat = _interesting_cells(sign)
+    used_rows, used_cols = grid.shape[1], grid.shape[2]
+    mask, seg_row, seg_col = np.unravel_index(flat, grid.shape)
     col_count = cols.segment_end[seg_col] - cols.segment_start[seg_col]
-    seg_start = rows.segment_start[seg_row]
-    has_above = seg_start > 0  # the pixel above the segment is compared too
-    row_count = rows.segment_end[seg_row] - seg_start + has_above
-    if int((col_count * row_count).sum()) > DENSE_FRACTION * logits.shape[0] * height * width:
+    if int(col_count.sum()) > DENSE_FRACTION * logits.shape[0] * width * used_rows:
         return None
     cell, rank = _expand(col_count)  # one item per (cell, column)
     item_mask, item_x = mask[cell], cols.segment_start[seg_col][cell] + rank
-    item_start, item_above = seg_start[cell], has_above[cell]
-    above = np.maximum(item_start - 1, 0)
-    pair_mask, pair_x = np.tile(item_mask, 2), np.tile(item_x, 2)  # pairs: segments, then the pixels above
-    pair_y = np.concatenate([item_start, above])
-    low, low_scale = _row_values(logits, pair_mask, rows.lo[pair_y], pair_x, cols)
-    high, high_scale = _row_values(logits, pair_mask, rows.hi[pair_y], pair_x, cols)
-    scale = np.maximum(low_scale, high_scale)
-    item, rank = _expand(row_count[cell])  # one per pixel, top-down
-    first_y = item_start - item_above
-    y = first_y[item] + rank
-    pair = item + (item_mask.size * (y < item_start[item]))
-    value = low.take(pair) * rows.w_lo.take(y) + high.take(pair) * rows.w_hi.take(y)
-    positive = value > 0
-    unsure = np.flatnonzero(np.abs(value) <= np.float32(SIGN_MARGIN) * scale.take(pair) + np.float32(1e-37))
-    if unsure.size:
-        corners = gather_corners(logits, item_mask[item[unsure]], y[unsure], item_x[item[unsure]], rows, cols)
-        positive[unsure] = exact_values(corners) > 0
-    inner = np.flatnonzero((item[1:] == item[:-1]) & (positive[1:] != positive[:-1])) + 1
-    changed = item[inner]
-    keys = item_mask[changed] * (height * width) + item_x[changed] * height + y[inner]
-    return np.sort(np.concatenate([keys, _column_start_keys(sign)]))
+    y_first = rows.segment_start[seg_row][cell]
+    y_end = rows.segment_end[seg_row][cell]
+    low, high, scale = _item_row_values(logits, sign, mask, seg_row, seg_col, cell, item_x)
+    clear = np.float32(SIGN_MARGIN) * scale + np.float32(1e-36)
+    all_positive = (low > clear) & (high > clear)
+    uniform = all_positive | ((low < -clear) & (high < -clear))
+    first_value, last_value = all_positive.copy(), all_positive.copy()
+    keys = []
+    mixed = np.flatnonzero(~uniform)  # items whose pixels are evaluated one by one
+    if mixed.size:
+        owner, offset = _expand((y_end - y_first)[mixed])
+        item = mixed[owner]
+        y = y_first[item] + offset
+        positive = _pixel_positive(logits, item_mask[item], y, item_x[item], sign, low[item], high[item],
+                                   scale[item])
+        starts = np.flatnonzero(offset == 0)
+        first_value[mixed] = positive[starts]
+        last_value[mixed] = positive[np.r_[starts[1:], positive.size] - 1]
+        inner = np.flatnonzero((owner[1:] == owner[:-1]) & (positive[1:] != positive[:-1])) + 1
+        keys.append(item_mask[item[inner]] * (height * width) + item_x[item[inner]] * height + y[inner])
+    # the pixel above each segment: last pixel of the cell above (an item too if interesting, else decided)
+    has_above = seg_row > 0
+    above_flat = np.where(has_above, flat - used_cols, 0)
+    found = np.minimum(np.searchsorted(flat, above_flat), flat.size - 1)
+    above_is_item = has_above & (flat[found] == above_flat)
+    first_item = np.cumsum(col_count) - col_count
+    above_item = np.where(above_is_item[cell], first_item[found[cell]] + rank, 0)
+    above_value = np.where(above_is_item[cell], last_value[above_item], grid.reshape(-1)[above_flat[cell]] == POSITIVE)
+    starts_changed = np.flatnonzero(has_above[cell] & (above_value != first_value))
+    keys.append(item_mask[starts_changed] * (height * width) + item_x[starts_changed] * height + y_first[starts_changed])
+    keys.append(_column_start_keys(sign))
+    return np.sort(np.concatenate(keys))
 
 
 def _column_start_keys(sign: SparseSign) -> np.ndarray:
@@ -112,8 +148,9 @@ def change_keys(logits: torch.Tensor, height: int, width: int) -> np.ndarray:
     """(K, h, w) float32 CPU logits -> sorted change keys of ``interpolate(...) > 0``, exact."""
     if logits.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    if bool(torch.isfinite(logits).all()):
-        keys = sparse_change_keys(logits.numpy(), height, width)
+    array = logits.numpy()
+    if np.isfinite(array.min()) and np.isfinite(array.max()):  # min/max propagate NaN
+        keys = sparse_change_keys(array, height, width)
         if keys is not None:
             return keys
     return dense_change_keys(logits, height, width)

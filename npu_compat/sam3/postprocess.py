@@ -4,7 +4,7 @@ RLE strings and boxes, in a worker pool that overlaps the next image.
 Two paths give the same records:
 
 - ``DevicePostprocessor`` (fast): the kept masks' logits (K, 288, 288) move to the host once per chunk of
-  ``chunk_size``; ``bilinear_sign.change_keys`` finds where ``interpolate(bilinear, align_corners=False) > 0``
+  ``chunk_size`` (small chunks keep the sparse work in cache); ``mask_changes.change_keys`` finds where ``interpolate(bilinear, align_corners=False) > 0``
   changes value in column-major order, interpolating only cells whose four source logits disagree in sign
   (exact: torch's CPU arithmetic is reproduced bit for bit, and chunks with non-finite logits or mostly
   mixed cells use torch's own full-size interpolation); ``rle_codec`` turns those positions into the
@@ -119,7 +119,7 @@ class DevicePostprocessor:
     encoding of image i runs while the caller computes image i+1.
     """
 
-    def __init__(self, chunk_size: int = 128, workers: int = 2) -> None:
+    def __init__(self, chunk_size: int = 8, workers: int = 2) -> None:
         self.chunk_size = chunk_size
         self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="rle")
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-MAX_GROUPS = 8  # an int64 difference of two counts below 2**32 needs at most 7 groups
 
 
 def counts_from_changes(keys: np.ndarray, count: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -40,20 +39,24 @@ def coco_strings(counts: np.ndarray, per_mask: np.ndarray) -> list[str]:
     delta = value.copy()
     later = index > 2
     delta[later] -= value[np.flatnonzero(later) - 2]
-    chars = np.zeros((value.size, MAX_GROUPS), dtype=np.uint8)
-    emitted = np.zeros((value.size, MAX_GROUPS), dtype=bool)
-    alive = np.ones(value.size, dtype=bool)
-    for group in range(MAX_GROUPS):
-        low = delta & 0x1F
-        delta = delta >> 5
-        more = np.where(low & 0x10, delta != -1, delta != 0)
-        chars[:, group] = (low | np.where(more, 0x20, 0)) + 48
-        emitted[:, group] = alive
-        alive &= more
-    if alive.any():
-        raise ValueError("RLE count too large for the COCO string encoding")
-    text = chars[emitted].tobytes()
-    length = np.bincount(owner, weights=emitted.sum(axis=1), minlength=per_mask.size).astype(np.int64)
+    groups = np.ones(value.size, dtype=np.int64)  # 5-bit groups per value
+    rest = delta >> 5
+    pending = np.flatnonzero(np.where(delta & 0x10, rest != -1, rest != 0))
+    while pending.size:
+        groups[pending] += 1
+        rest[pending] >>= 5
+        sign_bit = ((delta[pending] >> (5 * groups[pending] - 5)) & 0x10) != 0  # of the group just added
+        pending = pending[np.where(sign_bit, rest[pending] != -1, rest[pending] != 0)]
+    end_char = np.cumsum(groups)
+    chars = np.empty(int(end_char[-1]) if value.size else 0, dtype=np.uint8)
+    position = end_char - groups
+    for group in range(int(groups.max()) if value.size else 0):
+        live = np.flatnonzero(groups > group)
+        group_bits = (delta[live] >> (5 * group)) & 0x1F
+        more = groups[live] > group + 1
+        chars[position[live] + group] = (group_bits | np.where(more, 0x20, 0)) + 48
+    text = chars.tobytes()
+    length = np.bincount(owner, weights=groups, minlength=per_mask.size).astype(np.int64)
     end = np.cumsum(length)
     return [text[e - n:e].decode("ascii") for e, n in zip(end.tolist(), length.tolist())]
 
