@@ -93,13 +93,18 @@ def coverage_markdown(reports: list[tuple[str, CoverageReport]], command: str) -
              "(views, `_to_copy`), or it is a structured op whose listed `out=` overload does the work.",
              f"- **{MISSING}**: neither; torch_npu runs it on the CPU with a warning (two copies per call), "
              "or fails with `TORCH_NPU_FALLBACK_CPU_DISABLE=1`.", "",
-             f"Dtype/argument limits come from the {LIMITS_SOURCE}.", ""]
+             f"Dtype/argument limits come from the {LIMITS_SOURCE}.", "",
+             "Reproduce: `python tools/extract_npu_kernels.py --download 2.7.1.post2 --download 2.14.0` "
+             "re-extracts the kernel lists from PyPI (same sha256), then the command above rewrites this file. "
+             "Inventories: `python -m npu_compat.parity capture --model tiny [--autocast bf16] --out ...`.", ""]
     for label, report in reports:
         source = report.kernel_source
         lines += [f"## {label} vs torch_npu {report.torch_npu_version}", "", f"**{report.summary()}**", "",
                   f"Kernel list: `{source.get('wheel', source.get('installed', '?'))}` "
                   f"(sha256 `{source.get('sha256', source.get('sha256_yaml', '?'))}`, extracted "
-                  f"{source.get('extracted', '?')}).", ""]
+                  f"{source.get('extracted', '?')}).", "",
+                  "Inventory: " + ", ".join(f"{key} {value}" for key, value in report.inventory_meta.items()
+                                            if key in ("model", "device", "autocast", "torch", "sam3")) + ".", ""]
         not_kernel = [op for op in report.ops if op.status != KERNEL]
         not_kernel.sort(key=lambda op: (op.status != MISSING, -op.calls))
         lines += ["| op | status | route | calls | runs |", "| --- | --- | --- | --- | --- |"]
