@@ -138,7 +138,7 @@ class MigrationReport:
         by_rule: dict[str, list[Site]] = {}
         for site in self.sites.values():
             by_rule.setdefault(site.rule, []).append(site)
-        skipped = [r for r in self.rules if r.status != "installed"]
+        skipped = [r for r in self.rules if r.status == "skipped"]
         total = sum(s.count for s in self.sites.values())
         head = (
             f"npu_compat: target {self.target.get('device', '?')}; {len(by_rule)} rules fired at "
