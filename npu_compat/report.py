@@ -66,7 +66,7 @@ class Site:
 class RuleStatus:
     key: str
     category: str
-    status: str  # "installed" or "skipped"
+    status: str  # "installed", "skipped" or "pending" (owner module not imported yet)
     reason: str = ""
     note: str = ""
 
