@@ -120,9 +120,13 @@ def bilinear_positive(logits: np.ndarray, mask: np.ndarray, y: np.ndarray, x: np
 def cell_classes(logits: np.ndarray) -> np.ndarray:
     """(K, h, w) -> int8 class of the cell whose top-left corner is (p, j), edges clamped as torch does:
     the sum of its corners' signs (+1 above ``TINY``, -1 at most 0, else 0); only +-4 are decided."""
-    sign = (logits > TINY).view(np.int8) - (logits <= 0).view(np.int8)
-    sign = np.pad(sign, ((0, 0), (0, 1), (0, 1)), mode="edge")
-    return sign[:, :-1, :-1] + sign[:, 1:, :-1] + sign[:, :-1, 1:] + sign[:, 1:, 1:]
+    count, h, w = logits.shape
+    sign = np.empty((count, h + 1, w + 1), dtype=np.int8)
+    np.subtract((logits > TINY).view(np.int8), (logits <= 0).view(np.int8), out=sign[:, :h, :w])
+    sign[:, h, :w] = sign[:, h - 1, :w]
+    sign[:, :, w] = sign[:, :, w - 1]
+    pairs = sign[:, :-1] + sign[:, 1:]
+    return pairs[:, :, :-1] + pairs[:, :, 1:]
 
 
 class SparseSign:

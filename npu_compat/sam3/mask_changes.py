@@ -37,7 +37,7 @@ def _interesting_cells(sign: SparseSign) -> tuple[np.ndarray, np.ndarray, np.nda
         grid = grid[:, rows.segment_src]
     if cols.segment_src.size != grid.shape[2]:
         grid = grid[:, :, cols.segment_src]
-    interesting = (grid != POSITIVE) & (grid != NEGATIVE)
+    interesting = np.abs(grid) != POSITIVE  # mixed
     interesting[:, 1:] |= grid[:, 1:] != grid[:, :-1]
     return grid, np.flatnonzero(interesting)
 
@@ -92,19 +92,25 @@ def sparse_change_keys(logits: np.ndarray, height: int, width: int) -> np.ndarra
     item_mask, item_x = mask[cell], cols.segment_start[seg_col][cell] + rank
     y_first = rows.segment_start[seg_row][cell]
     y_end = rows.segment_end[seg_row][cell]
-    low, high, scale = _item_row_values(logits, sign, mask, seg_row, seg_col, cell, item_x)
+    cell_class = grid.reshape(-1).take(flat)
+    first_value = (cell_class == POSITIVE).take(cell)  # decided cells: their class
+    last_value = first_value.copy()
+    keys = []
+    mixed_cell = (cell_class != POSITIVE) & (cell_class != NEGATIVE)
+    mixed_item = np.flatnonzero(mixed_cell.take(cell))
+    low, high, scale = _item_row_values(logits, sign, mask, seg_row, seg_col, cell[mixed_item], item_x[mixed_item])
     clear = np.float32(SIGN_MARGIN) * scale + np.float32(1e-36)
     all_positive = (low > clear) & (high > clear)
-    uniform = all_positive | ((low < -clear) & (high < -clear))
-    first_value, last_value = all_positive.copy(), all_positive.copy()
-    keys = []
-    mixed = np.flatnonzero(~uniform)  # items whose pixels are evaluated one by one
+    first_value[mixed_item] = all_positive
+    last_value[mixed_item] = all_positive
+    uneven = np.flatnonzero(~(all_positive | ((low < -clear) & (high < -clear))))
+    mixed = mixed_item[uneven]  # items whose pixels are evaluated one by one
     if mixed.size:
         owner, offset = _expand((y_end - y_first)[mixed])
         item = mixed[owner]
         y = y_first[item] + offset
-        positive = _pixel_positive(logits, item_mask[item], y, item_x[item], sign, low[item], high[item],
-                                   scale[item])
+        positive = _pixel_positive(logits, item_mask[item], y, item_x[item], sign, low[uneven][owner],
+                                   high[uneven][owner], scale[uneven][owner])
         starts = np.flatnonzero(offset == 0)
         first_value[mixed] = positive[starts]
         last_value[mixed] = positive[np.r_[starts[1:], positive.size] - 1]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from pycocotools import mask as mask_util
@@ -62,3 +63,46 @@ def test_nothing_selected_gives_no_records():
     with DevicePostprocessor() as post:
         selection = select_detections(torch.zeros(2, 3), smooth_logits(2, 3), 0.5, 0.01)
         assert post.submit(1, [1, 2], selection, 10, 10).result() == []
+
+
+def edge_case_logits(size: int = 40) -> torch.Tensor:
+    """Empty, all-positive, one positive logit (a few-pixel object), exact zeros, smooth and noisy masks."""
+    g = torch.Generator().manual_seed(11)
+    logits = smooth_logits(1, 8, size=size, seed=3)[0]
+    logits[0] = -3.0
+    logits[1] = 3.0
+    logits[2] = -1.0
+    logits[2, size // 2, size // 3] = 0.2
+    logits[3] = torch.randint(-1, 2, (size, size), generator=g).float()
+    logits[4] += torch.randn(size, size, generator=g)
+    return logits.contiguous()
+
+
+def seed_loop_on_exact_masks(logits: torch.Tensor, scores: torch.Tensor, cat_ids: list[int], height: int,
+                             width: int) -> list[dict]:
+    records = []
+    for p in range(logits.shape[0]):
+        masks = resize_masks(logits[p], height, width)  # interpolate > 0, dense, as the baseline does
+        records += seed_style_records(4, cat_ids[p], masks, scores[p], 0.0)
+    return records
+
+
+@pytest.mark.parametrize("height,width", [(61, 83), (83, 61), (97, 131), (40, 40), (3, 7)])
+def test_fast_path_equals_seed_loop_on_edge_cases(height, width):
+    logits = torch.stack([edge_case_logits(), edge_case_logits().flip(1)])
+    scores = torch.full((2, 8), 0.9)
+    with DevicePostprocessor(chunk_size=3, workers=2) as post:
+        ours = post.submit(4, [5, 6], select_detections(scores, logits, 0.0, 0.0), height, width).result()
+    assert ours == seed_loop_on_exact_masks(logits, scores, [5, 6], height, width)
+    assert ours[0]["bbox"] == [0.0, 0.0, 0.0, 0.0]
+    assert ours[1]["bbox"] == [0.0, 0.0, float(width), float(height)]
+
+
+def test_fast_path_equals_seed_loop_at_sam3_mask_size():
+    logits = smooth_logits(2, 3, size=288, seed=9)
+    logits[1] += torch.randn(3, 288, 288, generator=torch.Generator().manual_seed(2)) * 0.5  # ragged contours
+    scores = torch.full((2, 3), 0.5)
+    for height, width in ((480, 640), (640, 480)):
+        with DevicePostprocessor() as post:
+            ours = post.submit(4, [1, 2], select_detections(scores, logits, 0.0, 0.0), height, width).result()
+        assert ours == seed_loop_on_exact_masks(logits, scores, [1, 2], height, width)
