@@ -28,27 +28,28 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.arange(owner.size) - first[owner]
 
 
-def _interesting_cells(sign: SparseSign) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(used-cell grid, flat indices of the cells that can hold a change (mixed, or a class change from the
-    cell above), and those cells' classes above them)."""
+def _interesting_cells(sign: SparseSign) -> tuple[np.ndarray, np.ndarray]:
+    """(used-cell grid transposed to (K, columns, rows), flat indices into it of the cells that can hold a
+    change: mixed, or of another class than the cell above). Column-major, like the keys."""
     rows, cols = sign.rows, sign.cols
     grid = sign.classes
     if rows.segment_src.size != grid.shape[1]:
         grid = grid[:, rows.segment_src]
     if cols.segment_src.size != grid.shape[2]:
         grid = grid[:, :, cols.segment_src]
+    grid = np.ascontiguousarray(grid.transpose(0, 2, 1))
     interesting = np.abs(grid) != POSITIVE  # mixed
-    interesting[:, 1:] |= grid[:, 1:] != grid[:, :-1]
+    interesting[:, :, 1:] |= grid[:, :, 1:] != grid[:, :, :-1]
     return grid, np.flatnonzero(interesting)
 
 
 def _pixel_positive(logits: np.ndarray, mask: np.ndarray, y: np.ndarray, x: np.ndarray, sign: SparseSign,
-                    low: np.ndarray, high: np.ndarray, scale: np.ndarray) -> np.ndarray:
+                    low: np.ndarray, high: np.ndarray, clear: np.float32) -> np.ndarray:
     """Exact sign at pixels whose two source-row values (plain float32) are known."""
     rows = sign.rows
     value = low * rows.w_lo.take(y) + high * rows.w_hi.take(y)
     positive = value > 0
-    unsure = np.flatnonzero(np.abs(value) <= np.float32(SIGN_MARGIN) * scale + np.float32(1e-37))
+    unsure = np.flatnonzero(np.abs(value) <= clear)
     if unsure.size:
         corners = gather_corners(logits, mask[unsure], y[unsure], x[unsure], rows, sign.cols)
         positive[unsure] = exact_values(corners) > 0
@@ -56,77 +57,76 @@ def _pixel_positive(logits: np.ndarray, mask: np.ndarray, y: np.ndarray, x: np.n
 
 
 def _item_row_values(logits: np.ndarray, sign: SparseSign, mask: np.ndarray, seg_row: np.ndarray,
-                     seg_col: np.ndarray, cell: np.ndarray, item_x: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Plain float32 values of each item's two source rows at its column, and max |corner| of its cell."""
+                     seg_col: np.ndarray, cell: np.ndarray, item_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plain float32 values of each item's two source rows at its column."""
     rows, cols = sign.rows, sign.cols
     h, w = logits.shape[1], logits.shape[2]
     top = mask * (h * w) + rows.segment_src[seg_row] * w
     bottom = mask * (h * w) + rows.hi[rows.segment_start[seg_row]] * w
     left, right = cols.segment_src[seg_col], cols.hi[cols.segment_start[seg_col]]
     flat = logits.reshape(-1)
-    corners = [flat.take(top + left), flat.take(top + right), flat.take(bottom + left), flat.take(bottom + right)]
-    scale = np.maximum(np.maximum(np.abs(corners[0]), np.abs(corners[1])),
-                       np.maximum(np.abs(corners[2]), np.abs(corners[3])))
-    a, b, c, d = (corner.take(cell) for corner in corners)
+    top_left, top_right = flat.take((top + left).take(cell)), flat.take((top + right).take(cell))
+    bottom_left, bottom_right = flat.take((bottom + left).take(cell)), flat.take((bottom + right).take(cell))
     w_lo, w_hi = cols.w_lo.take(item_x), cols.w_hi.take(item_x)
-    return a * w_lo + b * w_hi, c * w_lo + d * w_hi, scale.take(cell)
+    return top_left * w_lo + top_right * w_hi, bottom_left * w_lo + bottom_right * w_hi
 
 
-def sparse_change_keys(logits: np.ndarray, height: int, width: int) -> np.ndarray | None:
+def sparse_change_keys(logits: np.ndarray, height: int, width: int, magnitude: float | None = None
+                       ) -> np.ndarray | None:
     """Sorted change keys of a chunk of finite logits, or None when too much of it is mixed.
 
     Per (cell, column) item the segment's two source-row values r0, r1 decide it when both are clearly of
     one sign (``fma(r0, w0, r1 * w1)`` then has that sign for every weight); otherwise its pixels are
-    evaluated. A change at the segment's first pixel is found against the last pixel of the segment above.
+    evaluated. "Clearly" is ``SIGN_MARGIN`` times ``magnitude`` (max |logit| of the chunk), far above the
+    float32 rounding of either computation. A change at a segment's first pixel is found against the last
+    pixel of the segment above (the previous cell in column-major order when that cell is an item too).
     """
+    if magnitude is None:
+        magnitude = float(np.abs(logits).max())
+    clear = np.float32(SIGN_MARGIN * magnitude + 1e-36)
     sign = SparseSign(logits, height, width)
     rows, cols = sign.rows, sign.cols
     grid, flat = _interesting_cells(sign)
-    used_rows, used_cols = grid.shape[1], grid.shape[2]
-    mask, seg_row, seg_col = np.unravel_index(flat, grid.shape)
+    mask, seg_col, seg_row = np.unravel_index(flat, grid.shape)
     col_count = cols.segment_end[seg_col] - cols.segment_start[seg_col]
-    if int(col_count.sum()) > DENSE_FRACTION * logits.shape[0] * width * used_rows:
+    if int(col_count.sum()) > DENSE_FRACTION * logits.shape[0] * width * grid.shape[2]:
         return None
     cell, rank = _expand(col_count)  # one item per (cell, column)
-    item_mask, item_x = mask[cell], cols.segment_start[seg_col][cell] + rank
-    y_first = rows.segment_start[seg_row][cell]
-    y_end = rows.segment_end[seg_row][cell]
+    item_mask, item_x = mask.take(cell), cols.segment_start.take(seg_col).take(cell) + rank
+    y_first = rows.segment_start.take(seg_row).take(cell)
     cell_class = grid.reshape(-1).take(flat)
     first_value = (cell_class == POSITIVE).take(cell)  # decided cells: their class
     last_value = first_value.copy()
-    keys = []
-    mixed_cell = (cell_class != POSITIVE) & (cell_class != NEGATIVE)
-    mixed_item = np.flatnonzero(mixed_cell.take(cell))
-    low, high, scale = _item_row_values(logits, sign, mask, seg_row, seg_col, cell[mixed_item], item_x[mixed_item])
-    clear = np.float32(SIGN_MARGIN) * scale + np.float32(1e-36)
+    mixed_item = np.flatnonzero((np.abs(cell_class) != POSITIVE).take(cell))
+    low, high = _item_row_values(logits, sign, mask, seg_row, seg_col, cell.take(mixed_item), item_x.take(mixed_item))
     all_positive = (low > clear) & (high > clear)
     first_value[mixed_item] = all_positive
     last_value[mixed_item] = all_positive
     uneven = np.flatnonzero(~(all_positive | ((low < -clear) & (high < -clear))))
-    mixed = mixed_item[uneven]  # items whose pixels are evaluated one by one
-    if mixed.size:
-        owner, offset = _expand((y_end - y_first)[mixed])
-        item = mixed[owner]
-        y = y_first[item] + offset
-        positive = _pixel_positive(logits, item_mask[item], y, item_x[item], sign, low[uneven][owner],
-                                   high[uneven][owner], scale[uneven][owner])
+    keys = [_column_start_keys(sign)]
+    if uneven.size:  # items whose pixels are evaluated one by one
+        mixed = mixed_item.take(uneven)
+        owner, offset = _expand(rows.segment_end.take(seg_row).take(cell.take(mixed)) - y_first.take(mixed))
+        item = mixed.take(owner)
+        y = y_first.take(item) + offset
+        positive = _pixel_positive(logits, item_mask.take(item), y, item_x.take(item), sign,
+                                   low.take(uneven).take(owner), high.take(uneven).take(owner), clear)
         starts = np.flatnonzero(offset == 0)
-        first_value[mixed] = positive[starts]
-        last_value[mixed] = positive[np.r_[starts[1:], positive.size] - 1]
+        first_value[mixed] = positive.take(starts)
+        last_value[mixed] = positive.take(np.r_[starts[1:], positive.size] - 1)
         inner = np.flatnonzero((owner[1:] == owner[:-1]) & (positive[1:] != positive[:-1])) + 1
-        keys.append(item_mask[item[inner]] * (height * width) + item_x[item[inner]] * height + y[inner])
-    # the pixel above each segment: last pixel of the cell above (an item too if interesting, else decided)
-    has_above = seg_row > 0
-    above_flat = np.where(has_above, flat - used_cols, 0)
-    found = np.minimum(np.searchsorted(flat, above_flat), flat.size - 1)
-    above_is_item = has_above & (flat[found] == above_flat)
+        keys.append(item_mask.take(item.take(inner)) * (height * width) + item_x.take(item.take(inner)) * height
+                    + y.take(inner))
+    # the pixel above a segment: the cell above is the previous interesting cell if it is flat - 1
+    above_is_item = np.zeros(flat.size, dtype=bool)
+    above_is_item[1:] = flat[:-1] == flat[1:] - 1
+    above_is_item &= seg_row > 0
     first_item = np.cumsum(col_count) - col_count
-    above_item = np.where(above_is_item[cell], first_item[found[cell]] + rank, 0)
-    above_value = np.where(above_is_item[cell], last_value[above_item], grid.reshape(-1)[above_flat[cell]] == POSITIVE)
-    starts_changed = np.flatnonzero(has_above[cell] & (above_value != first_value))
-    keys.append(item_mask[starts_changed] * (height * width) + item_x[starts_changed] * height + y_first[starts_changed])
-    keys.append(_column_start_keys(sign))
+    above_value = grid.reshape(-1).take(np.maximum(flat - 1, 0)).take(cell) == POSITIVE
+    via_item = np.flatnonzero(above_is_item.take(cell))
+    above_value[via_item] = last_value.take(first_item.take(cell.take(via_item) - 1) + rank.take(via_item))
+    changed = np.flatnonzero((seg_row > 0).take(cell) & (above_value != first_value))
+    keys.append(item_mask.take(changed) * (height * width) + item_x.take(changed) * height + y_first.take(changed))
     return np.sort(np.concatenate(keys))
 
 
@@ -155,8 +155,9 @@ def change_keys(logits: torch.Tensor, height: int, width: int) -> np.ndarray:
     if logits.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     array = logits.numpy()
-    if np.isfinite(array.min()) and np.isfinite(array.max()):  # min/max propagate NaN
-        keys = sparse_change_keys(array, height, width)
+    low, high = float(array.min()), float(array.max())  # min/max propagate NaN
+    if np.isfinite(low) and np.isfinite(high):
+        keys = sparse_change_keys(array, height, width, max(-low, high))
         if keys is not None:
             return keys
     return dense_change_keys(logits, height, width)

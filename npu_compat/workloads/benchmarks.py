@@ -61,7 +61,7 @@ def _exactness(ours: list[dict[str, Any]], seed: list[dict[str, Any]], logits: t
     differ = [i for i, (a, b) in enumerate(zip(ours, seed)) if a != b]
     exact = 0
     for i in differ:
-        mask = resize_masks(selection.mask_logits[i:i + 1].float(), height, width)
+        mask = resize_masks(selection.chunk(i, i + 1).float(), height, width)
         rle = mask_util.encode(np.asfortranarray(mask[0].numpy().astype(np.uint8)))
         box = boxes_from_masks(mask)[0].tolist()
         exact += ours[i]["segmentation"] == {"size": rle["size"], "counts": rle["counts"].decode("ascii")} \
