@@ -6,7 +6,7 @@ Positions are column-major (``t = x * H + y``); a "change" at ``t`` means pixel 
 
 Sparse path: output rows sharing a source row ``lo`` form a segment; in one column a segment can hold a
 change only if its cell is mixed or its class differs from the previous segment's (``bilinear_sign``). For
-those (cell, column) items the two source-row values are interpolated once, each pixel of the segment (and
+mixed (cell, column) items the two source-row values are interpolated once, each pixel of the segment (and
 the one just above it) takes 2 multiplies, and pixels within rounding distance of 0 are recomputed with
 torch's exact arithmetic. Dense path (non-finite logits, or mostly mixed chunks): torch's own interpolate.
 """
@@ -28,9 +28,8 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return owner, np.arange(owner.size) - first[owner]
 
 
-def _interesting_cells(sign: SparseSign) -> tuple[np.ndarray, np.ndarray]:
-    """(used-cell grid transposed to (K, columns, rows), flat indices into it of the cells that can hold a
-    change: mixed, or of another class than the cell above). Column-major, like the keys."""
+def _cells(sign: SparseSign) -> tuple[np.ndarray, np.ndarray]:
+    """(used-cell grid transposed to (K, columns, rows), mixed-cell mask), column-major like the keys."""
     rows, cols = sign.rows, sign.cols
     grid = sign.classes
     if rows.segment_src.size != grid.shape[1]:
@@ -38,9 +37,22 @@ def _interesting_cells(sign: SparseSign) -> tuple[np.ndarray, np.ndarray]:
     if cols.segment_src.size != grid.shape[2]:
         grid = grid[:, :, cols.segment_src]
     grid = np.ascontiguousarray(grid.transpose(0, 2, 1))
-    interesting = np.abs(grid) != POSITIVE  # mixed
-    interesting[:, :, 1:] |= grid[:, :, 1:] != grid[:, :, :-1]
-    return grid, np.flatnonzero(interesting)
+    return grid, np.abs(grid) != POSITIVE
+
+
+def _jump_keys(sign: SparseSign, grid: np.ndarray, mixed: np.ndarray) -> np.ndarray:
+    """Decided cells right below a decided cell of the other class (only when downsampling skips rows):
+    a change at the segment's first row in each of the cell's columns."""
+    jump = ~mixed[:, :, 1:] & ~mixed[:, :, :-1] & (grid[:, :, 1:] != grid[:, :, :-1])
+    if not jump.any():
+        return np.zeros(0, dtype=np.int64)
+    mask, seg_col, seg_row = np.nonzero(jump)
+    rows, cols = sign.rows, sign.cols
+    col_count = cols.segment_end[seg_col] - cols.segment_start[seg_col]
+    cell, rank = _expand(col_count)
+    x = cols.segment_start[seg_col][cell] + rank
+    y = rows.segment_start[seg_row + 1][cell]
+    return mask[cell] * (sign.height * sign.width) + x * sign.height + y
 
 
 def _pixel_positive(logits: np.ndarray, mask: np.ndarray, y: np.ndarray, x: np.ndarray, sign: SparseSign,
@@ -79,54 +91,59 @@ def sparse_change_keys(logits: np.ndarray, height: int, width: int, magnitude: f
     one sign (``fma(r0, w0, r1 * w1)`` then has that sign for every weight); otherwise its pixels are
     evaluated. "Clearly" is ``SIGN_MARGIN`` times ``magnitude`` (max |logit| of the chunk), far above the
     float32 rounding of either computation. A change at a segment's first pixel is found against the last
-    pixel of the segment above (the previous cell in column-major order when that cell is an item too).
+    pixel of the segment above; decided cells need no items: a change at their first row is found from the
+    mixed cell above them, or (downsampling only) from a decided cell of the other class (``_jump_keys``).
     """
     if magnitude is None:
         magnitude = float(np.abs(logits).max())
     clear = np.float32(SIGN_MARGIN * magnitude + 1e-36)
     sign = SparseSign(logits, height, width)
     rows, cols = sign.rows, sign.cols
-    grid, flat = _interesting_cells(sign)
+    grid, mixed_cells = _cells(sign)
+    flat = np.flatnonzero(mixed_cells)
+    used_rows = grid.shape[2]
     mask, seg_col, seg_row = np.unravel_index(flat, grid.shape)
     col_count = cols.segment_end[seg_col] - cols.segment_start[seg_col]
-    if int(col_count.sum()) > DENSE_FRACTION * logits.shape[0] * width * grid.shape[2]:
+    if int(col_count.sum()) > DENSE_FRACTION * logits.shape[0] * width * used_rows:
         return None
-    cell, rank = _expand(col_count)  # one item per (cell, column)
+    area = height * width
+    cell, rank = _expand(col_count)  # one item per (mixed cell, column)
     item_mask, item_x = mask.take(cell), cols.segment_start.take(seg_col).take(cell) + rank
     y_first = rows.segment_start.take(seg_row).take(cell)
-    cell_class = grid.reshape(-1).take(flat)
-    first_value = (cell_class == POSITIVE).take(cell)  # decided cells: their class
+    low, high = _item_row_values(logits, sign, mask, seg_row, seg_col, cell, item_x)
+    first_value = (low > clear) & (high > clear)
     last_value = first_value.copy()
-    mixed_item = np.flatnonzero((np.abs(cell_class) != POSITIVE).take(cell))
-    low, high = _item_row_values(logits, sign, mask, seg_row, seg_col, cell.take(mixed_item), item_x.take(mixed_item))
-    all_positive = (low > clear) & (high > clear)
-    first_value[mixed_item] = all_positive
-    last_value[mixed_item] = all_positive
-    uneven = np.flatnonzero(~(all_positive | ((low < -clear) & (high < -clear))))
-    keys = [_column_start_keys(sign)]
+    uneven = np.flatnonzero(~(first_value | ((low < -clear) & (high < -clear))))
+    keys = [_column_start_keys(sign), _jump_keys(sign, grid, mixed_cells)]
     if uneven.size:  # items whose pixels are evaluated one by one
-        mixed = mixed_item.take(uneven)
-        owner, offset = _expand(rows.segment_end.take(seg_row).take(cell.take(mixed)) - y_first.take(mixed))
-        item = mixed.take(owner)
+        owner, offset = _expand(rows.segment_end.take(seg_row).take(cell.take(uneven)) - y_first.take(uneven))
+        item = uneven.take(owner)
         y = y_first.take(item) + offset
         positive = _pixel_positive(logits, item_mask.take(item), y, item_x.take(item), sign,
-                                   low.take(uneven).take(owner), high.take(uneven).take(owner), clear)
+                                   low.take(item), high.take(item), clear)
         starts = np.flatnonzero(offset == 0)
-        first_value[mixed] = positive.take(starts)
-        last_value[mixed] = positive.take(np.r_[starts[1:], positive.size] - 1)
+        first_value[uneven] = positive.take(starts)
+        last_value[uneven] = positive.take(np.r_[starts[1:], positive.size] - 1)
         inner = np.flatnonzero((owner[1:] == owner[:-1]) & (positive[1:] != positive[:-1])) + 1
-        keys.append(item_mask.take(item.take(inner)) * (height * width) + item_x.take(item.take(inner)) * height
-                    + y.take(inner))
-    # the pixel above a segment: the cell above is the previous interesting cell if it is flat - 1
-    above_is_item = np.zeros(flat.size, dtype=bool)
-    above_is_item[1:] = flat[:-1] == flat[1:] - 1
-    above_is_item &= seg_row > 0
+        keys.append(item_mask.take(item.take(inner)) * area + item_x.take(item.take(inner)) * height + y.take(inner))
+    classes = grid.reshape(-1)
+    # above a mixed segment: the previous mixed cell if it is flat - 1 (same column), else a decided cell
+    above_mixed = np.zeros(flat.size, dtype=bool)
+    above_mixed[1:] = flat[:-1] == flat[1:] - 1
+    above_mixed &= seg_row > 0
     first_item = np.cumsum(col_count) - col_count
-    above_value = grid.reshape(-1).take(np.maximum(flat - 1, 0)).take(cell) == POSITIVE
-    via_item = np.flatnonzero(above_is_item.take(cell))
+    above_value = classes.take(np.maximum(flat - 1, 0)).take(cell) == POSITIVE
+    via_item = np.flatnonzero(above_mixed.take(cell))
     above_value[via_item] = last_value.take(first_item.take(cell.take(via_item) - 1) + rank.take(via_item))
     changed = np.flatnonzero((seg_row > 0).take(cell) & (above_value != first_value))
-    keys.append(item_mask.take(changed) * (height * width) + item_x.take(changed) * height + y_first.take(changed))
+    keys.append(item_mask.take(changed) * area + item_x.take(changed) * height + y_first.take(changed))
+    # below a mixed segment, a decided cell: its class against the segment's last pixel
+    below = np.minimum(flat + 1, classes.size - 1)
+    below_decided = (seg_row < used_rows - 1) & ~mixed_cells.reshape(-1).take(below)
+    below_value = classes.take(below).take(cell) == POSITIVE
+    changed = np.flatnonzero(below_decided.take(cell) & (below_value != last_value))
+    y_next = rows.segment_end.take(seg_row).take(cell.take(changed))
+    keys.append(item_mask.take(changed) * area + item_x.take(changed) * height + y_next)
     return np.sort(np.concatenate(keys))
 
 
