@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from npu_compat.sam3.bilinear_sign import NEGATIVE, POSITIVE, SIGN_MARGIN, SparseSign, exact_values, gather_corners
 
-DENSE_FRACTION = 0.25  # evaluating more pixels than this share of the output: the dense path is cheaper
+DENSE_FRACTION = 0.15  # more mixed (segment, column) items than this share: the dense path is cheaper
 
 
 def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -167,14 +167,18 @@ def dense_change_keys(logits: torch.Tensor, height: int, width: int) -> np.ndarr
     return np.flatnonzero(by_column != before)
 
 
-def change_keys(logits: torch.Tensor, height: int, width: int) -> np.ndarray:
-    """(K, h, w) float32 CPU logits -> sorted change keys of ``interpolate(...) > 0``, exact."""
+def sparse_keys_if_cheap(logits: torch.Tensor, height: int, width: int) -> np.ndarray | None:
+    """Sorted change keys by the sparse path, or None for non-finite or mostly mixed chunks."""
     if logits.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     array = logits.numpy()
     low, high = float(array.min()), float(array.max())  # min/max propagate NaN
-    if np.isfinite(low) and np.isfinite(high):
-        keys = sparse_change_keys(array, height, width, max(-low, high))
-        if keys is not None:
-            return keys
-    return dense_change_keys(logits, height, width)
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return None
+    return sparse_change_keys(array, height, width, max(-low, high))
+
+
+def change_keys(logits: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """(K, h, w) float32 CPU logits -> sorted change keys of ``interpolate(...) > 0``, exact."""
+    keys = sparse_keys_if_cheap(logits, height, width)
+    return dense_change_keys(logits, height, width) if keys is None else keys

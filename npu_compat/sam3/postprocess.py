@@ -6,8 +6,8 @@ Two paths give the same records:
 - ``DevicePostprocessor`` (fast): the kept masks' logits (K, 288, 288) move to the host once per chunk of
   ``chunk_size`` (small chunks keep the sparse work in cache); ``mask_changes.change_keys`` finds where ``interpolate(bilinear, align_corners=False) > 0``
   changes value in column-major order, interpolating only cells whose four source logits disagree in sign
-  (exact: torch's CPU arithmetic is reproduced bit for bit, and chunks with non-finite logits or mostly
-  mixed cells use torch's own full-size interpolation); ``rle_codec`` turns those positions into the
+  (exact: torch's CPU arithmetic is reproduced bit for bit; chunks with non-finite logits or mostly
+  mixed cells, i.e. noisy masks, take the dense reference below instead); ``rle_codec`` turns those positions into the
   COCO strings pycocotools would write and the boxes. No full-size float mask is built on the sparse path.
   The threshold is ``logit > 0`` (upstream's ``sigmoid > 0.5`` up to float rounding, see ``threshold_logits``).
 - ``seed_style_records`` (baseline): the seed script's per-mask loop, one numpy/cv2/pycocotools
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from npu_compat.sam3.mask_changes import change_keys
+from npu_compat.sam3.mask_changes import sparse_keys_if_cheap
 from npu_compat.sam3.rle_codec import encode_chunk
 
 
@@ -155,8 +155,13 @@ class DevicePostprocessor:
 
 
 def records_parts(mask_logits: torch.Tensor, height: int, width: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """(K, h, w) float32 CPU logits -> (boxes (K, 4), RLEs) of ``interpolate(...) > 0`` at ``height`` x ``width``."""
-    return encode_chunk(change_keys(mask_logits, height, width), mask_logits.shape[0], height, width)
+    """(K, h, w) float32 CPU logits -> (boxes (K, 4), RLEs) of ``interpolate(...) > 0`` at ``height`` x ``width``:
+    the sparse path, or the dense reference for non-finite or mostly mixed (noisy) chunks."""
+    keys = sparse_keys_if_cheap(mask_logits, height, width)
+    if keys is None:
+        masks = resize_masks(mask_logits, height, width)
+        return boxes_from_masks(masks).numpy(), encode_rles(masks_to_host_fortran(masks))
+    return encode_chunk(keys, mask_logits.shape[0], height, width)
 
 
 def _chunk_parts(selection: Selection, start: int, stop: int, height: int,

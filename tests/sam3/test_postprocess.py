@@ -106,3 +106,13 @@ def test_fast_path_equals_seed_loop_at_sam3_mask_size():
         with DevicePostprocessor() as post:
             ours = post.submit(4, [1, 2], select_detections(scores, logits, 0.0, 0.0), height, width).result()
         assert ours == seed_loop_on_exact_masks(logits, scores, [1, 2], height, width)
+
+
+def test_noisy_and_non_finite_chunks_take_the_dense_reference_and_agree():
+    logits = smooth_logits(1, 4, size=50, seed=8)
+    logits[0, :2] += torch.randn(2, 50, 50, generator=torch.Generator().manual_seed(3)) * 4  # mostly mixed cells
+    logits[0, 3, 10, 10] = float("nan")
+    scores = torch.full((1, 4), 0.9)
+    with DevicePostprocessor(chunk_size=2) as post:
+        ours = post.submit(4, [9], select_detections(scores, logits, 0.0, 0.0), 77, 91).result()
+    assert ours == seed_loop_on_exact_masks(logits, scores, [9], 77, 91)
