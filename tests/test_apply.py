@@ -69,7 +69,7 @@ def test_the_script_past_its_availability_check_still_fails_without_the_shim(tmp
     assert proc.returncode != 0 and ("NVIDIA" in proc.stderr or "CUDA" in proc.stderr)
 
 
-def _one_line_error(proc, *needles):
+def assert_one_line_error(proc, *needles):
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.strip().splitlines() if line]
     assert len(lines) == 1 and lines[0].startswith("npu_compat: error:"), proc.stderr
@@ -79,15 +79,15 @@ def _one_line_error(proc, *needles):
 
 
 def test_unknown_device_is_a_clear_error():
-    _one_line_error(run_python("-m", "npu_compat.apply", "--device", "tpu", "--", DEMO), "unknown device 'tpu'", "npu, cuda")
+    assert_one_line_error(run_python("-m", "npu_compat.apply", "--device", "tpu", "--", DEMO), "unknown device 'tpu'", "npu, cuda")
 
 
 def test_npu_without_torch_npu_is_a_clear_error():
-    _one_line_error(run_python("-m", "npu_compat.apply", "--device", "npu", "--", DEMO), "torch_npu", "env/")
+    assert_one_line_error(run_python("-m", "npu_compat.apply", "--device", "npu", "--", DEMO), "torch_npu", "env/")
 
 
 def test_missing_script_is_a_clear_error():
-    _one_line_error(run_python("-m", "npu_compat.apply", "--device", "cpu", "--", "no/such/script.py"), "not found")
+    assert_one_line_error(run_python("-m", "npu_compat.apply", "--device", "cpu", "--", "no/such/script.py"), "not found")
 
 
 def test_torch_npu_version_mismatch_is_a_clear_error(tmp_path):
@@ -97,7 +97,7 @@ def test_torch_npu_version_mismatch_is_a_clear_error(tmp_path):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: torch_npu\nVersion: 2.7.1.post2\n")
     proc = run_python("-m", "npu_compat.apply", "--device", "npu", "--", DEMO,
                       env={"PYTHONPATH": f"{ROOT}:{tmp_path}"})
-    _one_line_error(proc, "torch_npu 2.7.1.post2 needs torch 2.7.1", "found 2.14")
+    assert_one_line_error(proc, "torch_npu 2.7.1.post2 needs torch 2.7.1", "found 2.14")
 
 
 def test_module_form_sets_argv_and_main(tmp_path):

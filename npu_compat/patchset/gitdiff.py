@@ -18,7 +18,8 @@ def _git(repo: Path, *args: str) -> str:
     return proc.stdout
 
 
-def _write(root: Path, files: dict[str, str | None]) -> None:
+def write_files(root: Path, files: dict[str, str | None]) -> None:
+    """Write each relative path's text under ``root``; None deletes the file."""
     for rel, text in files.items():
         path = root / rel
         if text is None:
@@ -36,9 +37,9 @@ def git_diff(before: dict[str, str | None], after: dict[str, str | None], contex
     with tempfile.TemporaryDirectory(prefix="npu_compat_diff_") as tmp:
         repo = Path(tmp)
         _git(repo, "init", "-q")
-        _write(repo, before)
+        write_files(repo, before)
         _git(repo, "add", "-A")
         _git(repo, "commit", "-q", "--allow-empty", "-m", "before")
-        _write(repo, after)
+        write_files(repo, after)
         _git(repo, "add", "-A")
         return _git(repo, "diff", "--cached", "--no-color", "--no-renames", "--no-ext-diff", f"-U{context}")

@@ -11,7 +11,7 @@ from pathlib import Path
 from npu_compat.patchset.applier import FUZZ, REJECT
 from npu_compat.patchset.engine import apply_patch
 from npu_compat.patchset.errors import PatchError
-from npu_compat.patchset.gitdiff import git_diff
+from npu_compat.patchset.gitdiff import git_diff, write_files
 from npu_compat.patchset.merge import three_way
 from npu_compat.patchset.series import Patch, render_patch, write_atomic
 
@@ -48,17 +48,6 @@ def _touched(patch: Patch) -> list[str]:
     return rels
 
 
-def _store(tree: Path, rel: str, text: str | None) -> None:
-    path = tree / rel
-    if text is None:
-        if path.exists():
-            path.unlink()
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-
-
 def refresh_series(patches: list[Patch], base_tree: Path, new_tree: Path, new_base_version: str,
                    out_dir: Path) -> RefreshReport:
     """Write the refreshed series (patches + `series`) into `out_dir`; conflicts go to
@@ -93,9 +82,9 @@ def refresh_series(patches: list[Patch], base_tree: Path, new_tree: Path, new_ba
                         write_atomic(conflict, merged.text)
                         entry.conflict_files.append(conflict)
                     elif after_old[rel] is None and before_new[rel] is not None:
-                        _store(new_work, rel, None)  # the patch deletes this file
+                        write_files(new_work, {rel: None})  # the patch deletes this file
                     else:
-                        _store(new_work, rel, merged.text)
+                        write_files(new_work, {rel: merged.text})
                 total = sum(m.conflicts for m in states)
                 entry.status = f"conflict({total})" if total else (
                     "upstreamed" if all(m.status == "upstreamed" for m in states) else "merged")
