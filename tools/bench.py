@@ -26,7 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     post.add_argument("--masks", type=int, default=200, help="masks per class (SAM3 has 200 queries)")
     post.add_argument("--height", type=int, default=480)
     post.add_argument("--width", type=int, default=640)
-    post.add_argument("--workers", type=int, default=2, help="RLE threads")
+    post.add_argument("--workers", type=int, default=1, help="in-process RLE threads (with --processes 0)")
+    post.add_argument("--processes", type=int, default=None,
+                      help="worker processes (default: one per CPU core, 0 on a 1-core host; 0 = in-process)")
+    post.add_argument("--repeats", type=int, default=1, help="seed/fast runs, interleaved")
+    post.add_argument("--noise", type=float, default=0.0, help="per-logit Gaussian noise (ragged contours)")
     prompts = sub.add_parser("prompts", help="per image, N category prompts: seed loop vs batched")
     prompts.add_argument("--model", choices=["sam3", "tiny"], default="sam3")
     prompts.add_argument("--checkpoint")
@@ -44,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     session = shim.apply(options=shim_options(args))
     if args.what == "postprocess":
         result = benchmarks.bench_postprocess(args.classes, args.masks, args.height, args.width,
-                                              session.target.device(), args.workers)
+                                              session.target.device(), args.workers, args.repeats, args.noise,
+                                              args.processes)
     else:
         result = benchmarks.bench_prompts(args.model, args.checkpoint, args.prompts, args.prompt_batch, args.images,
                                           args.dtype, session)

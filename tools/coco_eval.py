@@ -45,7 +45,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--checkpoint", help="sam3.pt (default: random weights, with a loud notice)")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype on the target")
     p.add_argument("--seed", type=int, default=0, help="seed for random weights (same on every rank)")
-    p.add_argument("--rle-workers", type=int, default=2, help="threads that RLE-encode masks")
+    p.add_argument("--rle-workers", type=int, default=1, help="in-process threads that RLE-encode masks "
+                   "(only with --rle-processes 0)")
+    p.add_argument("--rle-processes", type=int, default=None,
+                   help="processes that RLE-encode masks (default: one per CPU core, 0 on a 1-core host)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     p.add_argument("--report", help="also write the shim's migration report (JSON) here")
     add_shim_arguments(p)
@@ -65,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         warmup=args.warmup, eval=args.eval, eval_only=args.eval_only,
         confidence_threshold=args.confidence_threshold, score_filter=args.score_filter, resume=args.resume,
         prompt_batch=args.prompt_batch, model=args.model, checkpoint=args.checkpoint, dtype=args.dtype,
-        sequential=args.sequential, seed=args.seed, rle_workers=args.rle_workers, progress=not args.no_progress,
+        sequential=args.sequential, seed=args.seed, rle_workers=args.rle_workers,
+        rle_processes=args.rle_processes, progress=not args.no_progress,
     )
     if args.prompt_batch < 1:
         print("error: --prompt-batch must be >= 1", file=sys.stderr)

@@ -22,7 +22,12 @@ gets ``[0, 0, 0, 0]``. (The seed wrote ``x1 - x0``, one pixel short of the exten
 """
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+import atexit
+import mmap
+import multiprocessing
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -111,6 +116,19 @@ class Selection:
     def chunk(self, start: int, stop: int) -> torch.Tensor:
         return self.all_mask_logits[self.prompt_index[start:stop], self.query_index[start:stop]]
 
+    def chunk_into(self, start: int, stop: int, out: np.ndarray) -> int:
+        """Gathers masks ``start:stop`` into ``out`` (float32, host), returns how many. CPU float32 logits go
+        through numpy (one thread: torch's 2-thread gather was ~50x slower on a busy 2-core host)."""
+        rows = min(stop, len(self.prompt_index)) - start
+        logits = self.all_mask_logits
+        if logits.device.type == "cpu" and logits.dtype == torch.float32 and logits.is_contiguous():
+            flat = logits.numpy().reshape(-1, *logits.shape[2:])
+            index = (self.prompt_index[start:stop] * logits.shape[1] + self.query_index[start:stop]).numpy()
+            np.take(flat, index, axis=0, out=out[:rows])
+        else:
+            out[:rows] = self.chunk(start, stop).float().cpu().numpy()
+        return rows
+
     @property
     def mask_logits(self) -> torch.Tensor:
         return self.chunk(0, len(self.prompt_index))
@@ -124,28 +142,73 @@ def select_detections(scores: torch.Tensor, mask_logits: torch.Tensor, confidenc
     return Selection(prompt_index, scores[prompt_index, query_index], query_index, mask_logits)
 
 
-class DevicePostprocessor:
-    """Low-resolution logits to records on the host, ``chunk_size`` masks per task in ``workers`` threads
-    (one overlaps the caller's next image; more mostly contend for the GIL: 2 were ~15% slower on 2 cores).
+def default_processes() -> int:
+    """Worker processes for ``DevicePostprocessor``: one per CPU core, or 0 (in-process) on a 1-core machine."""
+    cores = os.cpu_count() or 1
+    return cores if cores > 1 else 0
 
-    ``submit`` returns at once with a future for the records; each task gathers its chunk of logits and
-    moves it to the host, so the encoding of image i runs while the caller computes image i+1.
+
+class DevicePostprocessor:
+    """Low-resolution logits to records on the host, ``chunk_size`` masks per task.
+
+    ``processes`` > 0 (default: one per core, see ``default_processes``): a fork pool of that many processes
+    does the per-chunk work (numpy holds the GIL, so threads cannot use a second core). It is created on the
+    first ``submit`` and reused for every image; one feeder thread gathers each chunk's logits on the host
+    into one of ``in_flight`` slots of anonymous shared memory (chunk_size x 288 x 288 float32, 2.6 MB for 8
+    masks) that the forked workers inherit, and sends only the slot number; the full (P, Q, h, w) logits are
+    never copied or pickled.
+    ``processes=0``: ``workers`` threads in this process (one overlaps the caller's next image; more mostly
+    contend for the GIL: 2 were ~15% slower on 2 cores).
+
+    ``submit`` returns at once with a future for the records, so the encoding of image i runs while the
+    caller computes image i+1. Records are identical, in the same order, in both modes.
     """
 
-    def __init__(self, chunk_size: int = 8, workers: int = 1) -> None:
+    def __init__(self, chunk_size: int = 8, workers: int = 1, processes: int | None = None,
+                 in_flight: int | None = None) -> None:
         self.chunk_size = chunk_size
-        self.pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="rle")
+        self.processes = default_processes() if processes is None else max(0, processes)
+        self.in_flight = in_flight or 4 * self.processes
+        threads = 1 if self.processes else max(1, workers)
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="rle")
+        self._procs: ProcessPoolExecutor | None = None
+        self._slots = np.zeros((0, 0, 0, 0), np.float32)
 
     def submit(self, image_id: int, category_ids: Sequence[int], selection: Selection,
                height: int, width: int) -> Future:
         cats = [category_ids[i] for i in selection.prompt_index.tolist()]
         scores = selection.scores.float().cpu().tolist()
+        if self.processes:
+            procs, slots = self._process_pool(tuple(selection.all_mask_logits.shape[2:]))
+            return self.pool.submit(_records_in_processes, procs, slots, image_id, cats, scores, selection,
+                                    height, width)
         parts = [self.pool.submit(_chunk_parts, selection, start, start + self.chunk_size, height, width)
                  for start in range(0, len(scores), self.chunk_size)]
         return self.pool.submit(_assemble, image_id, cats, scores, parts)
 
+    def _process_pool(self, mask_size: tuple[int, ...]) -> tuple[ProcessPoolExecutor, np.ndarray]:
+        """Created (and its processes forked) here, in the caller's thread, before the feeder thread starts,
+        with ``in_flight`` shared slots of (chunk_size, h, w) float32 that the workers inherit."""
+        if self._procs is not None and self._slots.shape[2:] != mask_size:  # not SAM3 (fixed 288): new slots
+            self.pool.submit(int).result()  # the one feeder thread is FIFO: earlier images are done with them
+            self._procs.shutdown(wait=True)
+            self._procs = None
+            atexit.unregister(self.close)
+        if self._procs is None:
+            self._slots = shared_slots(self.in_flight, self.chunk_size, mask_size)
+            self._procs = ProcessPoolExecutor(max_workers=self.processes, initializer=_init_worker,
+                                              initargs=(self._slots,), mp_context=multiprocessing.get_context("fork"))
+            for warm in [self._procs.submit(os.getpid) for _ in range(self.processes)]:
+                warm.result()
+            atexit.register(self.close)
+        return self._procs, self._slots
+
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+        if self._procs is not None:
+            self._procs.shutdown(wait=True)
+            self._procs = None
+            atexit.unregister(self.close)
 
     def __enter__(self) -> "DevicePostprocessor":
         return self
@@ -170,8 +233,52 @@ def _chunk_parts(selection: Selection, start: int, stop: int, height: int,
     return records_parts(selection.chunk(start, stop).float().cpu().contiguous(), height, width)
 
 
+def shared_slots(count: int, chunk_size: int, mask_size: tuple[int, ...]) -> np.ndarray:
+    """(count, chunk_size, *mask_size) float32 in anonymous shared memory: forked workers see the parent's writes."""
+    shape = (count, chunk_size, *mask_size)
+    nbytes = int(np.prod(shape)) * 4
+    return np.frombuffer(mmap.mmap(-1, max(nbytes, 1)), dtype=np.float32, count=nbytes // 4).reshape(shape)
+
+
+_WORKER_SLOTS: np.ndarray | None = None
+
+
+def _init_worker(slots: np.ndarray) -> None:
+    """In each worker process (forked, so ``slots`` is the parent's shared mapping, not a copy): one intra-op
+    thread (the pool already uses every core; no oversubscription)."""
+    global _WORKER_SLOTS
+    _WORKER_SLOTS = slots
+    torch.set_num_threads(1)
+
+
+def _slot_parts(slot: int, rows: int, height: int, width: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """In a worker process: the chunk the feeder wrote into shared ``slot`` -> (boxes, RLEs)."""
+    assert _WORKER_SLOTS is not None
+    return records_parts(torch.from_numpy(_WORKER_SLOTS[slot, :rows]), height, width)
+
+
+def _records_in_processes(procs: ProcessPoolExecutor, slots: np.ndarray, image_id: int, cats: list[int],
+                          scores: list[float], selection: Selection, height: int,
+                          width: int) -> list[dict[str, Any]]:
+    """Feeder thread: chunk k goes to slot k % len(slots) once chunk k - len(slots) is done; results in order."""
+    pending: deque[Future] = deque()
+    done: list[tuple[np.ndarray, list[dict[str, Any]]]] = []
+    chunk_size = slots.shape[1]
+    for k, start in enumerate(range(0, len(scores), chunk_size)):
+        if len(pending) >= len(slots):
+            done.append(pending.popleft().result())
+        rows = selection.chunk_into(start, start + chunk_size, slots[k % len(slots)])
+        pending.append(procs.submit(_slot_parts, k % len(slots), rows, height, width))
+    done += [part.result() for part in pending]
+    return _join(image_id, cats, scores, done)
+
+
 def _assemble(image_id: int, cats: list[int], scores: list[float], parts: list[Future]) -> list[dict[str, Any]]:
-    done = [part.result() for part in parts]
+    return _join(image_id, cats, scores, [part.result() for part in parts])
+
+
+def _join(image_id: int, cats: list[int], scores: list[float],
+          done: list[tuple[np.ndarray, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
     boxes = np.concatenate([b for b, _ in done]) if done else np.zeros((0, 4), np.float32)
     rles = [rle for _, chunk_rles in done for rle in chunk_rles]
     return make_records(image_id, cats, scores, boxes, rles)
@@ -211,5 +318,5 @@ def seed_style_records(image_id: int, category_id: int, masks: Any, scores: Any,
 
 __all__ = [
     "threshold_logits", "resize_masks", "boxes_from_masks", "masks_to_host_fortran", "encode_rles",
-    "make_records", "Selection", "select_detections", "DevicePostprocessor", "records_parts", "seed_style_records",
+    "make_records", "Selection", "select_detections", "default_processes", "DevicePostprocessor", "records_parts", "seed_style_records",
 ]

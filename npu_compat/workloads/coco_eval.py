@@ -40,7 +40,8 @@ class CocoEvalConfig:
     dtype: str = "fp32"
     sequential: bool = False
     seed: int = 0
-    rle_workers: int = 2
+    rle_workers: int = 1  # in-process RLE threads, used only when rle_processes resolves to 0
+    rle_processes: int | None = None  # worker processes; None: one per CPU core (0 on a 1-core host)
     progress: bool = True
 
 
@@ -73,7 +74,7 @@ class ImageRunner:
         self.model, self.device, self.names, self.cat_ids = model, device, list(names), list(cat_ids)
         self.config, self.timer = config, timer
         self.processor = batched_prompts.make_processor(model, device, config.confidence_threshold)
-        self.post = DevicePostprocessor(workers=config.rle_workers)
+        self.post = DevicePostprocessor(workers=config.rle_workers, processes=config.rle_processes)
         self.text = None
         if not config.sequential:  # once per run: every image reuses these features
             self.text = batched_prompts.encode_prompts(model, self.names, device)

@@ -116,3 +116,41 @@ def test_noisy_and_non_finite_chunks_take_the_dense_reference_and_agree():
     with DevicePostprocessor(chunk_size=2) as post:
         ours = post.submit(4, [9], select_detections(scores, logits, 0.0, 0.0), 77, 91).result()
     assert ours == seed_loop_on_exact_masks(logits, scores, [9], 77, 91)
+
+
+def test_process_mode_equals_in_process_mode_across_images_and_mask_sizes():
+    """Same records (RLE strings, boxes, order) from the forked worker pool as in-process; the pool (and its
+    shared slots) is reused across images and rebuilt when the low-res mask size changes."""
+    scores = torch.rand(3, 5, generator=torch.Generator().manual_seed(4))
+    images = [(smooth_logits(3, 5, size=48, seed=s), 61, 83) for s in (5, 6)]
+    images.append((smooth_logits(3, 5, size=40, seed=7) + torch.randn(3, 5, 40, 40) * 2, 90, 70))  # noisy: dense
+    with DevicePostprocessor(chunk_size=3, processes=0) as local, \
+            DevicePostprocessor(chunk_size=3, processes=2, in_flight=2) as forked:
+        for image_id, (logits, height, width) in enumerate(images):
+            selection = select_detections(scores, logits, 0.1, 0.1)
+            expected = local.submit(image_id, [7, 8, 9], selection, height, width).result()
+            ours = forked.submit(image_id, [7, 8, 9], selection, height, width).result()
+            assert len(ours) > 6
+            assert [r["segmentation"] for r in ours] == [r["segmentation"] for r in expected]
+            assert ours == expected
+        assert forked._procs is not None and local._procs is None
+
+
+def test_non_contiguous_and_half_logits_gather_like_the_chunk():
+    logits = smooth_logits(4, 6, size=20).transpose(0, 1)  # (6, 4, ...) non-contiguous
+    selection = select_detections(torch.full((6, 4), 0.5), logits, 0.0, 0.0)
+    for source in (selection, select_detections(torch.full((6, 4), 0.5), logits.contiguous(), 0.0, 0.0),
+                   select_detections(torch.full((6, 4), 0.5), logits.half(), 0.0, 0.0)):
+        out = np.full((5, 20, 20), np.nan, np.float32)
+        assert source.chunk_into(20, 25, out) == 4
+        assert np.array_equal(out[:4], source.chunk(20, 25).float().numpy())
+
+
+def test_default_processes_is_one_per_core_and_none_on_one_core(monkeypatch):
+    from npu_compat.sam3 import postprocess
+
+    monkeypatch.setattr(postprocess.os, "cpu_count", lambda: 1)
+    assert postprocess.default_processes() == 0
+    assert DevicePostprocessor().processes == 0
+    monkeypatch.setattr(postprocess.os, "cpu_count", lambda: 2)
+    assert postprocess.default_processes() == 2
