@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -175,5 +175,3 @@ def configure_logging(level: str | None) -> None:
         LOG.addHandler(handler)
         LOG.propagate = False
 
-
-HitFn = Callable[..., None]

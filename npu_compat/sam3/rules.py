@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from npu_compat.patcher import MISSING, Category, Context, Rule
+from npu_compat.patcher import Category, Context, Rule
 from npu_compat.target import Target
 
 MOD = Category.MODIFIED
@@ -143,4 +143,4 @@ def sam3_rules(target: Target) -> list[Rule]:
     return rules + video_rules(target)
 
 
-__all__ = ["sam3_rules", "RANDOM_WEIGHTS_NOTICE", "MISSING"]
+__all__ = ["sam3_rules", "RANDOM_WEIGHTS_NOTICE"]
