@@ -15,23 +15,14 @@ from __future__ import annotations
 import functools
 import importlib
 import importlib.util
-import sys
+import os
 from typing import Any
 
-import torch
-
 from npu_compat.patcher import Category, Context, Rule
+from npu_compat.sam3.random_init import RANDOM_WEIGHTS_NOTICE, random_init
 from npu_compat.target import Target
 
 MOD = Category.MODIFIED
-RANDOM_WEIGHTS_NOTICE = (
-    "\n" + "!" * 78 + "\n"
-    "!! npu_compat: NO CHECKPOINT GIVEN - SAM3 IS RUNNING WITH RANDOM WEIGHTS.\n"
-    "!! Masks, boxes and scores are meaningless. Pass --checkpoint /path/to/sam3.pt\n"
-    "!! (sam3.pt is gated on Hugging Face; see docs/ for where users get it).\n" + "!" * 78 + "\n"
-)
-
-
 def _triton_importable() -> bool:
     return importlib.util.find_spec("triton") is not None
 
@@ -50,8 +41,6 @@ def _bpe(ctx: Context, rule: Rule, original: Any) -> Any:
 
     @functools.wraps(original)
     def _create_text_encoder(bpe_path: str) -> Any:
-        import os
-
         if explicit or not bpe_path or not os.path.isfile(bpe_path):
             new = str(find_bpe(explicit))
             hit(key, cat, bpe_path, new)
@@ -75,31 +64,7 @@ def _model_device(ctx: Context, rule: Rule, original: Any) -> Any:
     return _setup_device_and_mode
 
 
-def _random_init(ctx: Context, rule: Rule, original: Any) -> Any:
-    from npu_compat.sam3.tiny import init_uninitialised_text_params
-
-    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
-
-    @functools.wraps(original)
-    def build(*args: Any, **kwargs: Any) -> Any:
-        model = original(*args, **kwargs)
-        bound = _bind(original, args, kwargs)
-        if bound.get("checkpoint_path") is None and not bound.get("load_from_HF", True):
-            sys.stderr.write(RANDOM_WEIGHTS_NOTICE)
-            gen = torch.Generator().manual_seed(0)
-            names = init_uninitialised_text_params(model, gen)
-            hit(key, cat, "torch.empty text parameters", f"normal(0, 0.02): {len(names)} tensors")
-        return model
-
-    return build
-
-
-def _bind(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-    import inspect
-
-    bound = inspect.signature(fn).bind_partial(*args, **kwargs)
-    bound.apply_defaults()
-    return dict(bound.arguments)
+_random_init = random_init  # the image builder's row uses the shared factory
 
 
 def _processor_device(ctx: Context, rule: Rule, original: Any) -> Any:
@@ -128,8 +93,9 @@ def sam3_rules(target: Target) -> list[Rule]:
     rules += [
         Rule("sam3.bpe", "sam3.model_builder", "_create_text_encoder", _bpe, MOD,
              "a missing BPE file is replaced by the one found by npu_compat.sam3.vocab", lazy=True),
-        Rule("sam3.random_init", "sam3.model_builder", "build_sam3_image_model", _random_init, MOD,
-             "no checkpoint: loud notice, and the torch.empty text parameters get normal(0, 0.02)", lazy=True),
+        Rule("sam3.random_init", "sam3.model_builder", "build_sam3_image_model", random_init, MOD,
+             "no checkpoint with load_from_HF=False (or NPU_COMPAT_SAM3_RANDOM_INIT=1): no download, loud "
+             "notice, the torch.empty text parameters get normal(0, 0.02)", lazy=True),
     ]
     if target.type != "cuda":
         rules += [

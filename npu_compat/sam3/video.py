@@ -32,17 +32,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import sys
 from typing import Any, Callable, Iterator
 
 import torch
 
 from npu_compat.patcher import Category, Context, Rule
+from npu_compat.sam3.random_init import RANDOM_INIT_ENV, random_init
 from npu_compat.target import Target
 
 MOD = Category.MODIFIED
-RANDOM_INIT_ENV = "NPU_COMPAT_SAM3_RANDOM_INIT"
 VIDEO_MODEL = "sam3.model.sam3_video_inference.Sam3VideoInferenceWithInstanceInteractivity"
 SCOPED_METHODS = ("add_prompt", "remove_object")
 SCOPED_GENERATORS = ("propagate_in_video",)
@@ -112,34 +110,13 @@ def _offload_frames(ctx: Context, rule: Rule, original: Any) -> Any:
     return init_state
 
 
-def _video_random_init(ctx: Context, rule: Rule, original: Any) -> Any:
-    from npu_compat.sam3.rules import RANDOM_WEIGHTS_NOTICE, _bind
-    from npu_compat.sam3.tiny import init_uninitialised_text_params
-
-    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
-
-    @functools.wraps(original)
-    def build_sam3_video_model(*args: Any, **kwargs: Any) -> Any:
-        bound = _bind(original, args, kwargs)
-        if bound.get("checkpoint_path") is not None:
-            return original(*args, **kwargs)
-        if bound.get("load_from_HF", True):
-            if os.environ.get(RANDOM_INIT_ENV, "") not in ("1", "true", "yes"):
-                return original(*args, **kwargs)
-            bound["load_from_HF"] = False
-        sys.stderr.write(RANDOM_WEIGHTS_NOTICE)
-        model = original(**bound)
-        names = init_uninitialised_text_params(model, torch.Generator().manual_seed(0))
-        hit(key, cat, "download facebook/sam3 from Hugging Face", f"random init; normal(0, 0.02): {len(names)} tensors")
-        return model
-
-    return build_sam3_video_model
+_video_random_init = random_init  # shared with the image builder's row
 
 
 def video_rules(target: Target) -> list[Rule]:
     """The video rows for this target (the cuda target keeps upstream's autocast and frame placement)."""
     rules = [
-        Rule("sam3.video.random_init", "sam3.model_builder", "build_sam3_video_model", _video_random_init, MOD,
+        Rule("sam3.video.random_init", "sam3.model_builder", "build_sam3_video_model", random_init, MOD,
              f"no checkpoint with load_from_HF=False or {RANDOM_INIT_ENV}=1: no download, loud notice, "
              "the torch.empty text parameters get normal(0, 0.02)", lazy=True),
     ]

@@ -72,7 +72,7 @@ def parse_box(spec: str) -> tuple[float, float, float, float]:
 def build_predictor(model: str, checkpoint: str | None, seed: int) -> Any:
     """Upstream's predictor for ``sam3`` (random weights without a checkpoint: no download) or the tiny one."""
     if checkpoint is None:
-        from npu_compat.sam3.rules import RANDOM_WEIGHTS_NOTICE
+        from npu_compat.sam3.random_init import RANDOM_WEIGHTS_NOTICE
 
         if model == "tiny":
             sys.stderr.write(RANDOM_WEIGHTS_NOTICE)
@@ -82,7 +82,7 @@ def build_predictor(model: str, checkpoint: str | None, seed: int) -> Any:
         return tiny_video_predictor_class()(seed=seed)
     from sam3.model_builder import build_sam3_video_predictor
 
-    from npu_compat.sam3.video import RANDOM_INIT_ENV
+    from npu_compat.sam3.random_init import RANDOM_INIT_ENV
 
     if checkpoint is None:
         os.environ[RANDOM_INIT_ENV] = "1"  # read by the sam3.video.random_init row: no HF download
