@@ -85,7 +85,7 @@ def _torch_load(ctx: Context, rule: Rule, original: Any) -> Any:
 
 
 def _dataloader_init(ctx: Context, rule: Rule, original: Any) -> Any:
-    hit, key, cat, mapper = ctx.report.hit, rule.key, rule.category.value, ctx.mapper
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:

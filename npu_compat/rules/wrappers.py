@@ -94,34 +94,23 @@ def device_type_arg(position: int = 0, name: str = "device_type") -> Callable[[C
     return make
 
 
+def _counting(ctx: Context, rule: Rule, fn: Callable[..., Any], old: str) -> Callable[..., Any]:
+    """``fn`` with every call counted at its call site as ``old -> target``."""
+    hit, key, cat, new = ctx.report.hit, rule.key, rule.category.value, ctx.target.type
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        hit(key, cat, old, new)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def record_only(old: str) -> Callable[[Context, Rule, Any], Any]:
     """Count a call whose redirect happens further in (e.g. ``torch.cuda.amp.autocast``)."""
-
-    def make(ctx: Context, rule: Rule, original: Any) -> Any:
-        hit, key, cat, new = ctx.report.hit, rule.key, rule.category.value, ctx.target.type
-
-        @functools.wraps(original)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            hit(key, cat, old, new)
-            return original(*args, **kwargs)
-
-        return wrapper
-
-    return make
+    return lambda ctx, rule, original: _counting(ctx, rule, original, old)
 
 
 def replace_with(build: Callable[[Context], Callable[..., Any]], old: str) -> Callable[[Context, Rule, Any], Any]:
     """Replace with a target-specific function, counting each call at its call site."""
-
-    def make(ctx: Context, rule: Rule, original: Any) -> Any:
-        fn = build(ctx)
-        hit, key, cat, new = ctx.report.hit, rule.key, rule.category.value, ctx.target.type
-
-        @functools.wraps(fn)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            hit(key, cat, old, new)
-            return fn(*args, **kwargs)
-
-        return wrapper
-
-    return make
+    return lambda ctx, rule, original: _counting(ctx, rule, build(ctx), old)
