@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 import npu_compat
 from npu_compat import shim

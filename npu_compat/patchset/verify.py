@@ -6,7 +6,6 @@ a matrix regression, conflicts, uncovered CUDA code), 2 bad input (PatchError)."
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 from npu_compat.patchset import matrix as matrix_mod

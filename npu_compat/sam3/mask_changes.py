@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from npu_compat.sam3.bilinear_sign import NEGATIVE, POSITIVE, SIGN_MARGIN, SparseSign, exact_values, gather_corners
+from npu_compat.sam3.bilinear_sign import POSITIVE, SIGN_MARGIN, SparseSign, exact_values, gather_corners
 
 DENSE_FRACTION = 0.15  # more mixed (segment, column) items than this share: the dense path is cheaper
 

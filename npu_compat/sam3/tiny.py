@@ -92,7 +92,6 @@ def build_tiny_sam3_image_model(
     from sam3.model.encoder import TransformerEncoderFusion
     from sam3.model.geometry_encoders import SequenceGeometryEncoder
     from sam3.model.maskformer_segmentation import PixelDecoder, UniversalSegmentationHead
-    from sam3.model.memory import CXBlock
     from sam3.model.model_misc import MLP, DotProductScoring, TransformerWrapper
     from sam3.model.necks import Sam3DualViTDetNeck
     from sam3.model.position_encoding import PositionEmbeddingSine

@@ -3,7 +3,6 @@ order with `git apply` and `patch -p1`, zero offset and zero fuzz, like our appl
 
 import shutil
 import subprocess
-from pathlib import Path
 
 from npu_compat.patchset.engine import apply_series
 from npu_compat.patchset.series import header_problems, load_series, render_patch, split_header

@@ -1,7 +1,6 @@
 """Upstream sources: pypi (downloaded once, cached), dir:, git:, and clear errors."""
 
 import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import cv2
-import numpy as np
 from pycocotools import mask as mask_utils
 
 from npu_compat.sam3.video_io import read_video, synthetic_video, write_video
