@@ -21,3 +21,7 @@ class RuleError(NpuCompatError):
 
 class FallbackError(NpuCompatError):
     """A fallback fired in strict mode."""
+
+
+class KernelListError(NpuCompatError):
+    """A torch_npu kernel list cannot be read or found."""

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from npu_compat.parity import ParityError  # noqa: E402
-from npu_compat.parity.npu_kernels import DATA_DIR, extract_kernel_list, save_kernel_list  # noqa: E402
+from npu_compat.errors import KernelListError  # noqa: E402
+from npu_compat.npu_kernels import DATA_DIR, extract_kernel_list, save_kernel_list  # noqa: E402
 
 
 def download_wheel(version: str, folder: Path) -> Path:
@@ -32,7 +32,7 @@ def download_wheel(version: str, folder: Path) -> Path:
     done = subprocess.run(command, capture_output=True, text=True)
     wheels = sorted(folder.glob(f"torch_npu-{version}-*.whl"))
     if done.returncode != 0 or not wheels:
-        raise ParityError(f"pip could not download torch_npu=={version}: "
+        raise KernelListError(f"pip could not download torch_npu=={version}: "
                           f"{(done.stderr.strip().splitlines() or ['no wheel'])[-1]}")
     return wheels[0]
 
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
                 out = save_kernel_list(kernels, args.out_dir)
                 print(f"torch_npu {kernels.version}: {len(kernels.overloads)} op overloads, "
                       f"{len(kernels.base_names)} base names -> {out}")
-    except ParityError as err:
+    except KernelListError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

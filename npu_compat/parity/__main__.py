@@ -19,6 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from npu_compat.errors import KernelListError
 from npu_compat.parity import ParityError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -78,7 +79,7 @@ def _e2e(args: argparse.Namespace) -> int:
 def _coverage(args: argparse.Namespace) -> int:
     from npu_compat.parity.coverage import coverage_report
     from npu_compat.parity.inventory import Inventory, write_json_atomic, write_text_atomic
-    from npu_compat.parity.npu_kernels import available_versions, load_kernel_list
+    from npu_compat.npu_kernels import available_versions, load_kernel_list
     from npu_compat.parity.report import coverage_markdown
 
     inventories = {Path(p).stem: Path(p) for p in args.inventory} if args.inventory else DEFAULT_INVENTORIES
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         args.prompt = ["a cat", "a dog"]
     try:
         return args.run(args)
-    except (ParityError, ValueError) as err:
+    except (ParityError, KernelListError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

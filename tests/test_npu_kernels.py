@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from npu_compat.parity import ParityError
-from npu_compat.parity.npu_kernels import (DATA_DIR, YAML_MEMBER, available_versions, extract_kernel_list,
+from npu_compat.errors import KernelListError
+from npu_compat.npu_kernels import (DATA_DIR, YAML_MEMBER, available_versions, extract_kernel_list,
                                            load_kernel_list, parse_codegen_yaml)
 
 YAML = """\
@@ -40,7 +40,7 @@ def test_parse_codegen_yaml_sections():
     sections = parse_codegen_yaml(YAML)
     assert sections["supported"] == ["_local_scalar_dense", "clone", "logit.out"]
     assert sections["symint"] == ["embedding"] and sections["custom"] == ["npu_format_cast"]
-    with pytest.raises(ParityError):
+    with pytest.raises(KernelListError):
         parse_codegen_yaml("backend: NPU\n")
 
 
@@ -62,14 +62,14 @@ def test_extract_from_installed_folder(tmp_path):
 
 
 def test_bad_sources_give_one_line_errors(tmp_path):
-    with pytest.raises(ParityError, match="neither"):
+    with pytest.raises(KernelListError, match="neither"):
         extract_kernel_list(tmp_path / "nothing")
     bad = tmp_path / "torch_npu-1-py3-none-any.whl"
     with zipfile.ZipFile(bad, "w") as wheel:
         wheel.writestr("other.txt", "x")
-    with pytest.raises(ParityError, match="torch_npu wheel"):
+    with pytest.raises(KernelListError, match="torch_npu wheel"):
         extract_kernel_list(bad)
-    with pytest.raises(ParityError, match="available"):
+    with pytest.raises(KernelListError, match="available"):
         load_kernel_list("0.0.0")
 
 

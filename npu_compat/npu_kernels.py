@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from npu_compat.parity import ParityError
+from npu_compat.errors import KernelListError
 
 YAML_MEMBER = "torch_npu/csrc/aten/npu_native_functions_by_codegen.yaml"
 VERSION_MEMBER = "torch_npu/version.py"
 FORMAT = "npu_compat/npu-kernels@1"
 SECTIONS = ("supported", "symint", "autograd", "custom", "quant")
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "npu_kernels"
+DATA_DIR = Path(__file__).resolve().parent / "data" / "npu_kernels"
 
 
 @dataclass
@@ -63,10 +63,10 @@ def parse_codegen_yaml(text: str) -> dict[str, list[str]]:
     try:
         import yaml
     except ImportError:
-        raise ParityError("reading the torch_npu op yaml needs PyYAML; pip install pyyaml") from None
+        raise KernelListError("reading the torch_npu op yaml needs PyYAML; pip install pyyaml") from None
     data = yaml.safe_load(text)
     if not isinstance(data, dict) or "supported" not in data:
-        raise ParityError("not a torch_npu npu_native_functions_by_codegen.yaml (no 'supported' section)")
+        raise KernelListError("not a torch_npu npu_native_functions_by_codegen.yaml (no 'supported' section)")
     sections = {}
     for section in SECTIONS:
         names = {_entry_name(entry) for entry in data.get(section) or []}
@@ -97,24 +97,24 @@ def extract_kernel_list(source: str | Path, today: str | None = None) -> KernelL
                 text = wheel.read(YAML_MEMBER).decode()
                 version = _version_from_text(wheel.read(VERSION_MEMBER).decode())
         except KeyError as err:
-            raise ParityError(f"{path.name} has no {err.args[0]}; is it a torch_npu wheel?") from None
+            raise KernelListError(f"{path.name} has no {err.args[0]}; is it a torch_npu wheel?") from None
         except zipfile.BadZipFile:
-            raise ParityError(f"{path} is not a valid wheel (zip) file") from None
+            raise KernelListError(f"{path} is not a valid wheel (zip) file") from None
         provenance = {"wheel": path.name, "sha256": sha256_of(path), "member": YAML_MEMBER}
     elif path.is_dir():
         root = path if (path / "csrc").is_dir() else path / "torch_npu"
         yaml_path = root / "csrc" / "aten" / "npu_native_functions_by_codegen.yaml"
         if not yaml_path.is_file():
-            raise ParityError(f"{yaml_path} not found; pass a torch_npu wheel or its installed folder")
+            raise KernelListError(f"{yaml_path} not found; pass a torch_npu wheel or its installed folder")
         text = yaml_path.read_text()
         version_file = root / "version.py"
         version = _version_from_text(version_file.read_text()) if version_file.is_file() else None
         provenance = {"installed": str(root), "sha256_yaml": hashlib.sha256(text.encode()).hexdigest(),
                       "member": YAML_MEMBER}
     else:
-        raise ParityError(f"{path} is neither a torch_npu .whl nor an installed torch_npu folder")
+        raise KernelListError(f"{path} is neither a torch_npu .whl nor an installed torch_npu folder")
     if not version:
-        raise ParityError(f"cannot read torch_npu's __version__ from {path}")
+        raise KernelListError(f"cannot read torch_npu's __version__ from {path}")
     provenance.update({"extracted": date, "tool": "tools/extract_npu_kernels.py"})
     return KernelList(version, parse_codegen_yaml(text), provenance)
 
@@ -132,12 +132,12 @@ def load_kernel_list(version_or_path: str) -> KernelList:
         try:
             text = (DATA_DIR / data_file_name(version_or_path)).read_text()
         except FileNotFoundError:
-            raise ParityError(f"no kernel list for torch_npu {version_or_path!r}; available: "
+            raise KernelListError(f"no kernel list for torch_npu {version_or_path!r}; available: "
                               f"{', '.join(available_versions()) or 'none'}; extract one with "
                               "tools/extract_npu_kernels.py") from None
     data = json.loads(text)
     if data.get("format") != FORMAT:
-        raise ParityError(f"{version_or_path} is not an npu kernel list (format {data.get('format')!r})")
+        raise KernelListError(f"{version_or_path} is not an npu kernel list (format {data.get('format')!r})")
     return KernelList(data["torch_npu_version"], data["sections"], data.get("source", {}))
 
 
