@@ -32,6 +32,18 @@ DEFAULT_INVENTORIES = {"tiny SAM3, fp32": DATA / "sam3_inventory_tiny_fp32.json"
 DTYPES = {"as-captured": None, "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Checkpoint and output paths, before any model is built (or sam3 imported)."""
+    from npu_compat.workloads.checkpoints import read_checkpoint
+    from npu_compat.workloads.inputs import check_output_file
+
+    for name in ("out", "out_json", "out_md"):
+        if getattr(args, name, None):
+            check_output_file(getattr(args, name), "--" + name.replace("_", "-"))
+    if getattr(args, "checkpoint", None):
+        read_checkpoint(args.checkpoint)  # memory-mapped: cheap; a file that is not a checkpoint stops here
+
+
 def _capture(args: argparse.Namespace) -> int:
     from npu_compat.parity.sam3_runs import capture_sam3
 
@@ -190,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "prompt", ()) is None:
         args.prompt = ["a cat", "a dog"]
     try:
+        _check_inputs(args)
         return args.run(args)
     except (ParityError, KernelListError, NpuCompatError, ValueError) as err:
         print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
