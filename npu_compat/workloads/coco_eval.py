@@ -189,7 +189,7 @@ def evaluate_file(config: CocoEvalConfig, coco: Any | None = None) -> dict[str, 
 def validate(config: CocoEvalConfig) -> Any:
     """Every input checked before a model is built; returns the loaded COCO ground truth."""
     from npu_compat.workloads import inputs
-    from npu_compat.workloads.checkpoints import check_path
+    from npu_compat.workloads.checkpoints import read_checkpoint
 
     coco = coco_metrics.load_coco(config.coco_ann)
     if config.eval_only:
@@ -203,7 +203,7 @@ def validate(config: CocoEvalConfig) -> Any:
         raise inputs.InputError(f"--max-images {config.max_images}", "give a number >= 1, or -1 for all images")
     inputs.check_output_file(config.output_json, "--output-json")
     if config.checkpoint:
-        check_path(config.checkpoint)
+        read_checkpoint(config.checkpoint)  # memory-mapped, so cheap; refuses a file that is not a checkpoint
     if config.resume:
         for path in results_log.log_files(parts_dir(config.output_json)):
             for _ in results_log.read_entries(path):  # a corrupt line stops here, before the build

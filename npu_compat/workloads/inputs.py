@@ -145,7 +145,10 @@ def check_output_file(path: str | os.PathLike, what: str = "output file") -> Pat
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{what} {p} is a folder", "give a file name, e.g. out/preds.json")
-    check_output_dir(p.parent if str(p.parent) else Path("."), f"folder of the {what}")
+    base = _first_existing(p.absolute().parent)
+    if not base.is_dir():
+        raise InputError(f"{what} {p} is under the file {base}", "choose a path that is not inside a file")
+    _probe_writable(base, what, p)
     return p
 
 
