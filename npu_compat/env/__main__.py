@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-video", action="store_true", help="skip the decord decode probe")
         p.add_argument("--only", help="comma-separated finding names to report (e.g. cann,set_env "
                        "to vet a base image before anything is installed); names: platform, npu, driver, cann, "
-                       "set_env, torch, torch_npu, torchvision, triton, numpy, combination, video")
+                       "set_env, torch, torch_npu, torchvision, triton, numpy, sam3, combination, video")
     con = sub.add_parser("constraints", help="print a pip constraints file for a line")
     con.add_argument("--line", choices=versions.known_lines())
     con.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 FINDINGS = ("platform", "npu", "driver", "cann", "set_env", "torch", "torch_npu", "torchvision", "triton",
-            "numpy", "combination", "video")
+            "numpy", "sam3", "combination", "video")
 
 
 def main(argv: list[str] | None = None) -> int:
