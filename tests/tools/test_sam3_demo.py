@@ -86,3 +86,21 @@ def test_real_weights_draw_only_detections_above_threshold(tmp_path, shim_cpu):
     assert result["random_weights"] is False and result["text"]["scores"] == [] and result["box"]["scores"] == []
     with Image.open(tmp_path / "out" / "overlay.png") as im:
         assert np.array_equal(np.asarray(im.convert("RGB")), np.asarray(Image.open(image).convert("RGB")))
+
+
+@pytest.mark.slow
+def test_readme_command_verbatim_on_the_full_model(tmp_path):
+    """The README's command exactly as written (full-size SAM3, random weights): minutes, ~5 GB."""
+    import subprocess
+
+    from tests.conftest import ROOT as root
+
+    argv = ["flock", "/tmp/fullsize.lock", sys.executable, *readme_demo_command()]
+    env = {"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=1800)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "RANDOM WEIGHTS" in done.stderr
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["model"] == "sam3" and result["random_weights"] and len(result["text"]["scores"]) == 3
+    with Image.open(tmp_path / "out" / "overlay.png") as im:
+        assert im.size == (512, 512)
