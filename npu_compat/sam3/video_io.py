@@ -162,6 +162,9 @@ def write_video(path: str | os.PathLike[str], frames: Sequence[np.ndarray] | np.
             writer.write(cv2.cvtColor(np.ascontiguousarray(frame, dtype=np.uint8), cv2.COLOR_RGB2BGR))
     finally:
         writer.release()
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the overlay gets the user's usual permissions
     os.replace(tmp, out)
     return out
 
