@@ -97,10 +97,13 @@ def overlay(image: Image.Image, groups: list[tuple[str, dict[str, Any]]], random
     canvas = np.asarray(image).astype(np.float32)
     rng = np.random.default_rng(0)
     colored = []
+    painted = np.zeros(canvas.shape[:2], bool)  # each pixel is tinted once, so the photo stays visible
     for label, det in groups:
         for mask, box, score in zip(det["masks"], det["boxes"], det["scores"]):
             color = tuple(int(c) for c in rng.uniform(60, 255, size=3))
-            canvas[mask] = 0.55 * canvas[mask] + 0.45 * np.asarray(color, np.float32)
+            fresh = mask & ~painted
+            canvas[fresh] = 0.6 * canvas[fresh] + 0.4 * np.asarray(color, np.float32)
+            painted |= mask
             colored.append((label, box, score, color))
     out = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(out)
