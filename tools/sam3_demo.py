@@ -80,9 +80,11 @@ def pick(state: dict, threshold: float, top_k: int, random_weights: bool) -> dic
     scores = state["scores"].float().cpu()
     order = torch.argsort(scores, descending=True)
     keep = order[:top_k] if random_weights else order[scores[order] > threshold]
+    logits = state["masks_logits"]
     return {"scores": scores[keep].tolist(), "boxes": state["boxes"].float().cpu()[keep].tolist(),
             "masks": state["masks"].squeeze(1).cpu()[keep].numpy().astype(bool),
-            "above_threshold": int((scores > threshold).sum())}
+            "above_threshold": int((scores > threshold).sum()),
+            "mask_logit_mean": float(logits.float().mean().cpu()) if logits.numel() else 0.0}
 
 
 def _font(size: int) -> Any:
@@ -124,8 +126,8 @@ def banner_height(height: int) -> int:
 
 
 def to_json(det: dict[str, Any]) -> dict[str, Any]:
-    return {"scores": det["scores"], "boxes_xyxy": det["boxes"], "mask_areas": [int(m.sum()) for m in det["masks"]],
-            "above_threshold": det["above_threshold"]}
+    return {"scores": det["scores"], "boxes": det["boxes"], "mask_areas": [int(m.sum()) for m in det["masks"]],
+            "above_threshold": det["above_threshold"], "mask_logit_mean": det["mask_logit_mean"]}
 
 
 def run(args: Any) -> str:
