@@ -77,6 +77,7 @@ class MigrationReport:
 
     target: dict[str, Any] = field(default_factory=dict)
     rules: list[RuleStatus] = field(default_factory=list)
+    packs: list[str] = field(default_factory=list)  # rule packs installed, by name
     settings: list[dict[str, Any]] = field(default_factory=list)
     sites: dict[tuple[str, CodeType, int], Site] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
@@ -117,6 +118,7 @@ class MigrationReport:
             "torch": torch.__version__,
             "argv": list(sys.argv),
             "target": self.target,
+            "packs": self.packs,
             "settings": self.settings,
             "rules": [vars(r) for r in self.rules],
             "calls": self.calls(),

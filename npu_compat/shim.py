@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 from npu_compat.errors import NpuCompatError
 from npu_compat.npu import RuntimeProfile, Setting
 from npu_compat.patcher import Context, Patcher
 from npu_compat.report import MigrationReport, configure_logging
+from npu_compat.rule_packs import enabled_packs
 from npu_compat.rules import core_rules
 from npu_compat.rules.device_mapping import DeviceMapper
 from npu_compat.target import Target, parse_device, resolve_target
@@ -20,8 +22,8 @@ class ShimOptions:
     cuda_available: str = "target"  # "target" (True), "truth" or "false"; see rules/availability.py
     truthful: tuple[str, ...] = ()  # extra module prefixes that see the real is_available()
     npu_profile: RuntimeProfile = RuntimeProfile()
-    sam3: bool = True  # install the SAM3 import fixes
-    bpe_path: str | None = None
+    packs_off: tuple[str, ...] = ()  # rule packs left out (npu_compat/rule_packs.py)
+    pack_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per pack, by pack name
     fallback_off: tuple[str, ...] = ()
     log_level: str | None = None
 
@@ -67,10 +69,9 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
     session = Session(target, opts, report, patcher)
     try:
         patcher.install(core_rules(target))
-        if opts.sam3:
-            from npu_compat.sam3.rules import sam3_rules
-
-            patcher.install(sam3_rules(target))
+        for pack in enabled_packs(opts.packs_off):  # client rule packs: npu_compat/rule_packs.py
+            patcher.install(pack.rules(target))
+            report.packs.append(pack.name)
         from npu_compat.fallbacks import install_fallbacks  # op fallbacks: npu_compat/fallbacks/
 
         install_fallbacks(ctx, patcher)
