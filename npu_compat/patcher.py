@@ -90,11 +90,14 @@ def resolve_owner(path: str, import_missing: bool = True) -> Any:
 def signature_problem(original: Any, replacement: Any) -> str | None:
     """Why ``replacement`` cannot take every call ``original`` takes, or None if it can.
 
+    The replacement is read by its own parameters: ``inspect.signature`` would follow the
+    ``__wrapped__`` that ``functools.wraps`` sets and compare the original with itself. The
+    original is read as its callers see it (through its own ``__wrapped__``, if any).
     Objects without an introspectable signature (C builtins) are not checked.
     """
     try:
         orig = inspect.signature(original)
-        repl = inspect.signature(replacement)
+        repl = inspect.signature(replacement, follow_wrapped=False)
     except (TypeError, ValueError):
         return None
     rp = repl.parameters
