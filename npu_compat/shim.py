@@ -94,7 +94,11 @@ def revert() -> None:
     session, _SESSION = _SESSION, None
     if session is None:
         return
-    session.patcher.revert()
+    left = session.patcher.revert()
+    if left:
+        from npu_compat.report import LOG
+
+        LOG.warning("npu_compat: revert could not restore %s (their upstream module does not import here)", ", ".join(left))
     if session.settings:
         from npu_compat import npu
 
