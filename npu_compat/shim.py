@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from npu_compat import child_processes
 from npu_compat.errors import NpuCompatError
 from npu_compat.npu import RuntimeProfile, Setting
 from npu_compat.patcher import Context, Patcher
@@ -36,6 +37,11 @@ class Session:
     patcher: Patcher
     settings: list[Setting] = field(default_factory=list)
     apply_seconds: float = 0.0
+    # child processes (npu_compat/child_processes.py)
+    is_child: bool = False  # started by a shimmed parent: reports to it instead of the user
+    process_dir: str | None = None  # root only: where the children's reports arrive
+    saved_env: dict[str, str | None] = field(default_factory=dict)
+    finished: bool = False  # the exit report of this process is written
 
 
 _SESSION: Session | None = None
@@ -80,6 +86,7 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
 
             session.settings = npu.apply_runtime_profile(opts.npu_profile)
             report.settings = [s.as_dict() for s in session.settings]
+        child_processes.propagate(session)  # every process started from here on runs shimmed
     except BaseException:
         patcher.revert()
         raise
@@ -94,6 +101,9 @@ def revert() -> None:
     session, _SESSION = _SESSION, None
     if session is None:
         return
+    if not session.is_child:
+        child_processes.collect(session)  # reports of children that already exited stay readable
+    child_processes.restore_env(session)
     left = session.patcher.revert()
     if left:
         from npu_compat.report import LOG
