@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     p = command("refresh", "Rebase the series onto --upstream with a 3-way merge and rewrite each patch "
                            "(zero offset, zero fuzz). Conflicts are left in <out>/conflicts/ for a human.")
     p.add_argument("--out", type=Path, help="write the refreshed series here (default: in place)")
+    p.add_argument("--as", dest="as_label", metavar="BASE", help="Base-Version to write for a dir: upstream "
+                                                                "(sam3==X or sam3@<git rev>)")
+    p.add_argument("--base", help="source of the tree the series is based on (default: the wheel of its "
+                                  "sam3==X, or the snapshot variable of a known sam3@REV)")
     command("scan", "List CUDA-specific code (.cuda(, \"cuda\", torch.cuda., triton, pin_memory, nccl) left "
                     "after the series: work items no patch hunk covers.")
     return parser
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             against = args.against or (None if args.write else here / "matrix.json")
             lines, code = verify.cmd_matrix(args.series, args.upstream, json_out, md_out, against)
         elif args.command == "refresh":
-            lines, code = verify.cmd_refresh(args.series, args.upstream, args.out)
+            lines, code = verify.cmd_refresh(args.series, args.upstream, args.out, args.as_label, args.base)
         else:
             lines, code = verify.cmd_scan(args.series, args.upstream)
     except PatchError as err:

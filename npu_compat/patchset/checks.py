@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from npu_compat.patchset.applier import REJECT
 from npu_compat.patchset.engine import PatchReport, read_lines
 from npu_compat.patchset.hunks import Hunk
 from npu_compat.patchset.series import Patch
@@ -32,7 +33,9 @@ def compile_errors(tree: Path, relpaths: list[str]) -> list[str]:
 def duplicate_inserts(tree: Path, patch: Patch, report: PatchReport, window: int = 6) -> list[str]:
     """Added lines found more often within `window` lines of their hunk than this patch
     puts there: a copy that was already present survived (what a fuzzy apply causes)."""
-    problems = []
+    problems: list[str] = []
+    if report.status == REJECT:  # nothing of a rejected patch was written; the reject is the failure
+        return problems
     for change, file_report in zip(patch.files, report.files):
         path = tree / change.path
         if change.is_deleted or not path.exists():

@@ -10,7 +10,7 @@ from typing import Callable
 from packaging.version import Version
 
 from npu_compat.patchset.applier import OFFSET, REJECT
-from npu_compat.patchset.engine import PatchReport, apply_series
+from npu_compat.patchset.engine import MIXED, PatchReport, apply_series
 from npu_compat.patchset.series import Patch
 
 NOT_APPLICABLE = "n/a"
@@ -22,7 +22,8 @@ def is_sam3_tree(tree: Path) -> bool:
 
 
 def patch_cell(report: PatchReport) -> str:
-    """`exact`, `offset(+n)` (largest shift), `fuzz(k)`, `already-applied` or `reject(r/n)`."""
+    """`exact`, `offset(+n)` (largest shift), `fuzz(k)`, `already-applied`, `mixed(a/n already)`
+    (a of n hunks already present, the rest applied) or `reject(r/n)`."""
     hunks = report.hunk_results
     if report.status == REJECT:
         return f"reject({sum(h.status == REJECT for h in hunks)}/{len(hunks)})"
@@ -31,6 +32,8 @@ def patch_cell(report: PatchReport) -> str:
         return f"offset({worst:+d})"
     if report.status == "fuzz":
         return f"fuzz({max(h.fuzz for h in hunks)})"
+    if report.status == MIXED:
+        return f"mixed({report.already_present}/{len(hunks)} already)"
     return report.status
 
 

@@ -11,18 +11,22 @@ from pathlib import Path
 from npu_compat.patchset import matrix as matrix_mod
 from npu_compat.patchset.applier import FUZZ, REJECT
 from npu_compat.patchset.checks import compile_errors, duplicate_inserts, import_without_triton
-from npu_compat.patchset.engine import PatchReport, SeriesReport, apply_series
+from npu_compat.patchset.engine import MIXED, PatchReport, SeriesReport, apply_series
 from npu_compat.patchset.errors import PatchError
 from npu_compat.patchset.refresh import refresh_series
 from npu_compat.patchset.scan import uncovered
 from npu_compat.patchset.series import Patch, header_problems, load_series, write_atomic
-from npu_compat.patchset.upstream import extracted_wheel, pypi_versions, resolve_source
+from npu_compat.patchset.upstream import base_source, extracted_wheel, pypi_versions, resolve_source, source_label
 
 
 def _report_lines(report: SeriesReport, patches: list[Patch]) -> list[str]:
     lines = []
     for patch_report in report.patches:
-        lines.append(f"{patch_report.name}: {patch_report.status}")
+        status = patch_report.status
+        if status == MIXED:
+            status += (f" ({patch_report.already_present} of {len(patch_report.hunk_results)} hunks already present, "
+                       "the rest applied: `git apply` fails; refresh the series)")
+        lines.append(f"{patch_report.name}: {status}")
         for file_report in patch_report.files:
             note = f" ({file_report.note})" if file_report.note else ""
             cells = ", ".join(f"#{h.index + 1} {h.describe()}" for h in file_report.hunks)
@@ -65,7 +69,7 @@ def cmd_check(series: Path, upstream: str, fuzz: int = 0, import_check: bool = T
             shutil.rmtree(result.parent, ignore_errors=True)
     lines += [f"check failed: {p}" for p in problems]
     statuses = {p.status for p in report.patches}
-    failed = REJECT in statuses or (FUZZ in statuses and fuzz == 0) or bool(problems) or any(
+    failed = REJECT in statuses or MIXED in statuses or (FUZZ in statuses and fuzz == 0) or bool(problems) or any(
         "header:" in line for line in lines)
     lines.append(f"RESULT: {'FAIL' if failed else 'OK'} ({len(patches)} patches on {upstream})")
     return lines, 1 if failed else 0
@@ -112,22 +116,35 @@ def cmd_matrix(series: Path, upstream: str, json_out: Path | None, md_out: Path 
     return lines + ["RESULT: OK"], 0
 
 
-def cmd_refresh(series: Path, upstream: str, out_dir: Path | None) -> tuple[list[str], int]:
-    """3-way rebase of the series onto `upstream`; rewrites patches (in place by default)."""
+def cmd_refresh(series: Path, upstream: str, out_dir: Path | None, as_label: str | None = None,
+                base: str | None = None) -> tuple[list[str], int]:
+    """3-way rebase of the series onto `upstream`; rewrites patches (in place by default).
+
+    The refreshed patches get `Base-Version` = what `upstream` is (`sam3==X` / `sam3@<rev>`,
+    `as_label` for a dir:). The old base tree is `base`, else the one the series names."""
     patches = load_series(series)
-    bases = {p.base_version for p in patches}
+    bases = {p.base for p in patches}
     if len(bases) != 1 or None in bases:
-        raise PatchError(f"refresh needs one Base-Version (sam3==X) on every patch, found {sorted(map(str, bases))}")
-    base_version = bases.pop()
-    if not upstream.startswith("pypi:") and not upstream.startswith(("dir:", "git:")):
+        raise PatchError(f"refresh needs one Base-Version (sam3==X or sam3@REV) on every patch, "
+                         f"found {sorted(map(str, bases))}")
+    if not upstream.startswith(("pypi:", "dir:", "git:")):
         raise PatchError(f"refresh needs --upstream pypi:sam3==X, dir:PATH or git:REPO@REV, got {upstream!r}")
-    label = upstream.split(":", 1)[1] if upstream.startswith("pypi:") else upstream
+    old_label = bases.pop()
+    assert old_label is not None
+    label = source_label(upstream, as_label)
     out = out_dir or series.parent
-    report = refresh_series(patches, extracted_wheel(base_version), resolve_source(upstream), label, out)
-    lines = [f"{p.name}: {p.status}" for p in report.patches]
+    base_tree = resolve_source(base or base_source(old_label))
+    report = refresh_series(patches, base_tree, resolve_source(upstream), label, out)
+    lines = []
+    for entry in report.patches:
+        lines.append(f"{entry.name}: {entry.status}" + ("  (left out of the series)" if entry.conflict_files else ""))
+        if entry.status not in ("clean", "offset"):
+            lines += [f"  {note}" for note in entry.notes]
     for path in report.conflicts:
         lines.append(f"conflict left for review: {path}")
-    lines.append(f"refreshed series written to {out / 'series'}")
+    lines.append(f"refreshed series ({old_label} -> {label}) written to {out / 'series'}")
+    if report.left_out:
+        lines.append(f"RESULT: CONFLICTS ({len(report.left_out)} patches left out: {', '.join(report.left_out)})")
     return lines, 1 if report.conflicts else 0
 
 
