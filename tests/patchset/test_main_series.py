@@ -25,7 +25,7 @@ def test_check_of_the_main_series_is_exact(sam3_main):
     assert code == 0, "\n".join(lines)
     verdicts = [line.split(": ", 1)[1] for line in lines if ".patch: " in line and not line.startswith(" ")]
     assert verdicts and set(verdicts) == {"exact"}, verdicts
-    assert "import sam3 (CPU torch, triton blocked): ok" in lines
+    assert "import sam3 (CPU torch, triton and decord blocked): ok" in lines
 
 
 def test_the_014_series_does_not_fit_main(sam3_main, series_patches):
@@ -59,3 +59,13 @@ def test_unmodified_main_full_size_image_under_the_shim(sam3_main, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["device"] == "cpu" and len(result["text"]["scores"]) > 0
+
+
+def test_apply_writes_a_main_tree_that_runs_on_cpu_without_the_shim(sam3_main, tmp_path):
+    from npu_compat.patchset.checks import tiny_cpu_run
+    from npu_compat.patchset.verify import cmd_apply
+
+    lines, code = cmd_apply(MAIN_SERIES, f"dir:{sam3_main}", tmp_path / "patched")
+    assert code == 0, lines
+    assert tiny_cpu_run(tmp_path / "patched") is None  # model.to("cpu"), Sam3Processor(model), no shim
+    assert tiny_cpu_run(sam3_main) is not None  # control: unmodified main does not even import
