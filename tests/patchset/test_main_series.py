@@ -69,3 +69,19 @@ def test_apply_writes_a_main_tree_that_runs_on_cpu_without_the_shim(sam3_main, t
     assert code == 0, lines
     assert tiny_cpu_run(tmp_path / "patched") is None  # model.to("cpu"), Sam3Processor(model), no shim
     assert tiny_cpu_run(sam3_main) is not None  # control: unmodified main does not even import
+
+
+def test_the_0009_fix_is_carried_into_main(sam3_main, main_series_patches, tmp_path):
+    """The same check as for 0.1.4 (a torch_npu TEST DOUBLE; see test_npu_runtime_patch.py), on patched main."""
+    import shutil
+
+    from npu_compat.patchset.engine import apply_series
+    from tests.patchset.test_npu_runtime_patch import (
+        test_patched_builder_applies_npu_settings_for_a_device_string as check_npu_settings)
+
+    report, tree = apply_series(sam3_main, main_series_patches)
+    try:
+        assert report.applied
+        check_npu_settings(tree, tmp_path)
+    finally:
+        shutil.rmtree(tree.parent)
