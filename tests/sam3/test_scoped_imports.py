@@ -65,7 +65,10 @@ def test_revert_restores_builtins_import():
     npu_compat.revert()
     npu_compat.apply(device="cpu")
     try:
-        assert builtins.__import__ is not original
+        wrapped = builtins.__import__
+        assert wrapped is not original and wrapped.__wrapped__ is original
+        npu_compat.apply(device="cpu")  # twice == once: still one layer over the original
+        assert builtins.__import__.__wrapped__ is original
     finally:
         npu_compat.revert()
     assert builtins.__import__ is original
