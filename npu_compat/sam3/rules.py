@@ -106,6 +106,7 @@ def sam3_rules(target: Target) -> list[Rule]:
         ]
     from npu_compat.sam3.video import video_rules  # video fixes: npu_compat/sam3/video.py
 
+    rules += importlib.import_module("npu_compat.sam3.scoped_imports").RULES  # sam3 main: pkg_resources, decord
     return rules + video_rules(target)
 
 
