@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m npu_compat.apply -m my_package.main\n  python -m npu_compat.apply --install",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--report", metavar="PATH", default=os.environ.get("NPU_COMPAT_REPORT"),
-                        help="write the JSON migration report here at exit (default $NPU_COMPAT_REPORT; schema: docs/report.md)")
+    parser.add_argument("--report", metavar="PATH",
+                        help="write the JSON migration report here at exit, with the reports of every process the program "
+                        "started merged in; {pid} and {rank} expand (default $NPU_COMPAT_REPORT; schema: docs/report.md)")
     hooks = parser.add_mutually_exclusive_group()
     hooks.add_argument("--install", action="store_true", help="add a .pth hook: every Python here starts shimmed")
     hooks.add_argument("--uninstall", action="store_true", help="remove the .pth hook")
@@ -69,13 +70,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(ours)
     try:
         if args.install or args.uninstall or args.status:
+            if script is not None or module is not None:
+                flag = "--install" if args.install else "--uninstall" if args.uninstall else "--status"
+                return _fail(f"{flag} takes no program, but one was given after '{'--' if script else '-m'}'; "
+                             f"run {flag} alone, then run the program as usual")
             print(autoapply.manage("install" if args.install else "uninstall" if args.uninstall else "status",
                                    args.site_dir))
             return 0
         if script is None and module is None:
             parser.print_usage(sys.stderr)
             return _fail("no program to run: put the script after '--' or use -m module")
-        if script is not None and not os.path.isfile(script):
+        if script is not None and os.path.isdir(script) and not os.path.isfile(os.path.join(script, "__main__.py")):
+            return _fail(f"'{script}' is a directory without __main__.py, not a script; give the .py file after '--' "
+                         f"(or a package with -m)")
+        if script is not None and not os.path.exists(script):
             return _fail(f"script '{script}' not found; check the path (usage: {USAGE})")
         options = shim_options(args)
         from npu_compat import shim
@@ -83,17 +91,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         session = shim.apply(options=options)
     except NpuCompatError as err:
         return _fail(str(err))
-    return _run(session, script, module, program_args, args.report)
+    report = args.report or (None if session.is_child else os.environ.get("NPU_COMPAT_REPORT"))
+    return _run(session, script, module, program_args, report)
 
 
 def _run(session: Any, script: str | None, module: str | None, program_args: list[str], report: str | None) -> int:
-    from npu_compat.report import LOG
+    from npu_compat.child_processes import finish
 
     code: Any = 0
     try:
         if script is not None:
             sys.argv = [script, *program_args]
-            sys.path[0] = os.path.dirname(os.path.abspath(script))
+            sys.path[0] = os.path.abspath(script) if os.path.isdir(script) else os.path.dirname(os.path.abspath(script))
             runpy.run_path(script, run_name="__main__")
         else:
             sys.argv = [module or "", *program_args]
@@ -107,8 +116,7 @@ def _run(session: Any, script: str | None, module: str | None, program_args: lis
         else:
             raise
     finally:
-        path = session.report.write_json(report) if report else None
-        LOG.warning("%s", session.report.summary(path))
+        finish(session, report, summary=True)  # merges the reports of the processes the program started
     if code is None:
         return 0
     if isinstance(code, int):

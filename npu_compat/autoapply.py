@@ -1,8 +1,17 @@
-"""The ``.pth`` hook: every Python in the environment applies the shim once it imports torch.
+"""The torch-import hook: a Python process applies the shim once it imports torch.
 
-The hook costs nothing for processes that never import torch: it only watches for the
-``torch`` import. Set ``NPU_COMPAT_DISABLE=1`` to skip it for one process; the target comes
-from ``NPU_COMPAT_DEVICE`` (or auto), the report path from ``NPU_COMPAT_REPORT``.
+Armed by the ``.pth`` file that ``--install`` writes (every Python of the environment) and by
+``npu_compat/child_boot/sitecustomize.py`` in processes that a shimmed parent starts. It costs
+nothing for processes that never import torch: it only watches for the ``torch`` import.
+
+- ``NPU_COMPAT_DISABLE=1`` skips it for one process.
+- A child of a shimmed parent uses the parent's options and reports to it; any other process
+  takes the target from ``NPU_COMPAT_DEVICE`` (or auto) and writes ``NPU_COMPAT_REPORT`` at exit
+  (``{pid}`` and ``{rank}`` in the path expand, so separate programs need not share one file).
+- When torch is first imported by the kit itself (``python -m npu_compat.apply``, the tools, a
+  script that imports a kit module before torch), the hook stands aside: those entry points
+  apply the shim with their own options, and applying it here, in the middle of the kit's
+  own import, would be an import cycle.
 """
 from __future__ import annotations
 
@@ -14,12 +23,15 @@ from pathlib import Path
 
 PTH_NAME = "npu_compat_autoapply.pth"
 PTH_LINE = "import npu_compat.autoapply as _npu_compat_auto; _npu_compat_auto.arm()\n"
+_ARMED = False
 
 
 def arm() -> None:
-    """Called from the .pth file at interpreter start."""
-    if os.environ.get("NPU_COMPAT_DISABLE") == "1":
+    """Watch for the torch import (once per process, however many times it is called)."""
+    global _ARMED
+    if _ARMED or os.environ.get("NPU_COMPAT_DISABLE") == "1":
         return
+    _ARMED = True
     if "torch" in sys.modules:
         _apply_from_env()
         return
@@ -30,23 +42,30 @@ def arm() -> None:
     sys.meta_path.insert(0, hook)
 
 
-def _apply_from_env() -> None:
-    from npu_compat import shim
-    from npu_compat.errors import NpuCompatError
-    from npu_compat.report import LOG
+def kit_is_importing() -> bool:
+    """True while a module of this kit is half-way through its own import."""
+    return any(
+        getattr(getattr(module, "__spec__", None), "_initializing", False)
+        for name, module in list(sys.modules.items())
+        if name == "npu_compat" or name.startswith("npu_compat.")
+    )
 
+
+def _apply_from_env() -> None:
+    if kit_is_importing():
+        return
+    from npu_compat import child_processes, shim
+    from npu_compat.errors import NpuCompatError
+
+    if shim.current() is not None:
+        return
     try:
-        session = shim.apply()
+        session = shim.apply(options=child_processes.inherited_options())
     except NpuCompatError as err:
         sys.stderr.write(f"npu_compat: error: {err} (shim not applied)\n")
         return
-    report = os.environ.get("NPU_COMPAT_REPORT")
-
-    def at_exit() -> None:
-        path = session.report.write_json(report) if report else None
-        LOG.warning("%s", session.report.summary(path))
-
-    atexit.register(at_exit)
+    report = None if session.is_child else os.environ.get("NPU_COMPAT_REPORT")
+    atexit.register(child_processes.finish, session, report)
 
 
 def _site_dir(explicit: str | None) -> Path:

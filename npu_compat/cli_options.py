@@ -24,7 +24,10 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--truthful", action="append", default=[], metavar="MODULE",
                    help="also give the real is_available() to this module prefix (repeatable)")
     g.add_argument("--bpe", metavar="PATH", help="sam3 BPE vocabulary (default: $SAM3_BPE_PATH or open-clip-torch's copy)")
-    g.add_argument("--no-sam3", action="store_true", help="do not install the SAM3 import fixes")
+    g.add_argument("--no-pack", action="append", default=[], metavar="NAME",
+                   help="leave out one rule pack, e.g. sam3 (repeatable; packs: npu_compat/rule_packs.py)")
+    g.add_argument("--no-sam3", action="append_const", const="sam3", dest="no_pack",
+                   help="same as --no-pack sam3: do not install the SAM3 fixes")
     g.add_argument("--fallback-off", action="append", default=[], metavar="OP", help="disable one op fallback (repeatable)")
     g.add_argument("--jit-compile", choices=list(_TRI), default="off", help="npu: torch_npu online compilation (default off)")
     g.add_argument("--internal-format", choices=list(_TRI), default="off", help="npu: private tensor formats (default off)")
@@ -44,8 +47,8 @@ def shim_options(args: argparse.Namespace) -> ShimOptions:
             conv_hf32=_TRI[args.conv_hf32],
             matmul_hf32=_TRI[args.matmul_hf32],
         ),
-        sam3=not args.no_sam3,
-        bpe_path=args.bpe,
+        packs_off=tuple(dict.fromkeys(args.no_pack)),
+        pack_options={"sam3": {"bpe_path": args.bpe}} if args.bpe else {},
         fallback_off=tuple(args.fallback_off),
         log_level=args.log_level,
     )

@@ -90,11 +90,14 @@ def resolve_owner(path: str, import_missing: bool = True) -> Any:
 def signature_problem(original: Any, replacement: Any) -> str | None:
     """Why ``replacement`` cannot take every call ``original`` takes, or None if it can.
 
+    The replacement is read by its own parameters: ``inspect.signature`` would follow the
+    ``__wrapped__`` that ``functools.wraps`` sets and compare the original with itself. The
+    original is read as its callers see it (through its own ``__wrapped__``, if any).
     Objects without an introspectable signature (C builtins) are not checked.
     """
     try:
         orig = inspect.signature(original)
-        repl = inspect.signature(replacement)
+        repl = inspect.signature(replacement, follow_wrapped=False)
     except (TypeError, ValueError):
         return None
     rp = repl.parameters
@@ -128,6 +131,7 @@ class Installed:
     owner: Any
     had: bool
     raw: Any
+    new: Any = None  # the object set on the owner
 
 
 @dataclass
@@ -190,11 +194,16 @@ class Patcher:
             owner[rule.attr] = replacement
         else:
             setattr(owner, rule.attr, replacement)
-        self.installed.append(Installed(rule, owner, had, raw))
+        self.installed.append(Installed(rule, owner, had, raw, replacement))
         self._status(rule, "installed")
 
-    def revert(self) -> None:
-        """Restore every attribute by identity; delete those that did not exist."""
+    def revert(self) -> list[str]:
+        """Restore every attribute by identity; delete those that did not exist.
+
+        Then names that other modules bound to a replacement while the shim was on get the
+        original back (``npu_compat/rebind.py``). Returns the names that could not be restored.
+        """
+        undone = [(i.owner, i.rule.attr, i.had, i.raw, i.new) for i in self.installed]
         while self.installed:
             item = self.installed.pop()
             if isinstance(item.owner, dict):
@@ -215,6 +224,9 @@ class Patcher:
             except ValueError:
                 pass
             self._hook = None
+        from npu_compat.rebind import rebind_leftovers
+
+        return rebind_leftovers(undone)
 
 
 def _module_part(path: str) -> str:

@@ -77,10 +77,12 @@ class MigrationReport:
 
     target: dict[str, Any] = field(default_factory=dict)
     rules: list[RuleStatus] = field(default_factory=list)
+    packs: list[str] = field(default_factory=list)  # rule packs installed, by name
     settings: list[dict[str, Any]] = field(default_factory=list)
     sites: dict[tuple[str, CodeType, int], Site] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
     fallbacks: Any = None  # npu_compat.fallbacks.FallbackRegistry, set by install_fallbacks
+    processes: list[dict[str, Any]] = field(default_factory=list)  # child reports, merged by the root
     _internal: dict[CodeType, bool] = field(default_factory=dict, repr=False)
 
     def hit(self, rule: str, category: str, old: Any, new: Any, depth: int = 2) -> None:
@@ -116,12 +118,22 @@ class MigrationReport:
             "python": sys.version.split()[0],
             "torch": torch.__version__,
             "argv": list(sys.argv),
+            "process": self.process,
             "target": self.target,
+            "packs": self.packs,
             "settings": self.settings,
             "rules": [vars(r) for r in self.rules],
             "calls": self.calls(),
             "fallbacks": self.fallbacks.as_dict() if self.fallbacks is not None else {},
+            "processes": self.processes,
         }
+
+    @property
+    def process(self) -> dict[str, Any]:
+        """pid, parent pid and the torch.distributed rank variables of this process."""
+        from npu_compat.child_processes import process_identity
+
+        return process_identity()
 
     def write_json(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically: a temp file in the same folder, then rename."""
@@ -153,6 +165,13 @@ class MigrationReport:
             lines += self.fallbacks.summary_lines()
         for setting in self.settings:
             lines.append(f"  setting {setting['key']}: {setting['old']} -> {setting['new']}")
+        if self.processes:
+            lines.append(f"  {len(self.processes)} child processes, each shimmed:")
+        for child in self.processes:
+            ident, calls = child.get("process", {}), child.get("calls", [])
+            who = (f"rank {ident['rank']} " if "rank" in ident else "") + f"pid {ident.get('pid', '?')}"
+            lines.append(f"    {who:<22} {len({c['rule'] for c in calls}):>3} rules fired at {len(calls):>4} call sites "
+                         f"({sum(c['count'] for c in calls)} calls)")
         return "\n".join(lines)
 
 

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any, Mapping
 
+from npu_compat import child_processes
 from npu_compat.errors import NpuCompatError
 from npu_compat.npu import RuntimeProfile, Setting
 from npu_compat.patcher import Context, Patcher
 from npu_compat.report import MigrationReport, configure_logging
+from npu_compat.rule_packs import enabled_packs
 from npu_compat.rules import core_rules
 from npu_compat.rules.device_mapping import DeviceMapper
 from npu_compat.target import Target, parse_device, resolve_target
@@ -20,8 +23,8 @@ class ShimOptions:
     cuda_available: str = "target"  # "target" (True), "truth" or "false"; see rules/availability.py
     truthful: tuple[str, ...] = ()  # extra module prefixes that see the real is_available()
     npu_profile: RuntimeProfile = RuntimeProfile()
-    sam3: bool = True  # install the SAM3 import fixes
-    bpe_path: str | None = None
+    packs_off: tuple[str, ...] = ()  # rule packs left out (npu_compat/rule_packs.py)
+    pack_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per pack, by pack name
     fallback_off: tuple[str, ...] = ()
     log_level: str | None = None
 
@@ -34,6 +37,11 @@ class Session:
     patcher: Patcher
     settings: list[Setting] = field(default_factory=list)
     apply_seconds: float = 0.0
+    # child processes (npu_compat/child_processes.py)
+    is_child: bool = False  # started by a shimmed parent: reports to it instead of the user
+    process_dir: str | None = None  # root only: where the children's reports arrive
+    saved_env: dict[str, str | None] = field(default_factory=dict)
+    finished: bool = False  # the exit report of this process is written
 
 
 _SESSION: Session | None = None
@@ -67,10 +75,9 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
     session = Session(target, opts, report, patcher)
     try:
         patcher.install(core_rules(target))
-        if opts.sam3:
-            from npu_compat.sam3.rules import sam3_rules
-
-            patcher.install(sam3_rules(target))
+        for pack in enabled_packs(opts.packs_off):  # client rule packs: npu_compat/rule_packs.py
+            patcher.install(pack.rules(target))
+            report.packs.append(pack.name)
         from npu_compat.fallbacks import install_fallbacks  # op fallbacks: npu_compat/fallbacks/
 
         install_fallbacks(ctx, patcher)
@@ -79,6 +86,7 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
 
             session.settings = npu.apply_runtime_profile(opts.npu_profile)
             report.settings = [s.as_dict() for s in session.settings]
+        child_processes.propagate(session)  # every process started from here on runs shimmed
     except BaseException:
         patcher.revert()
         raise
@@ -93,7 +101,14 @@ def revert() -> None:
     session, _SESSION = _SESSION, None
     if session is None:
         return
-    session.patcher.revert()
+    if not session.is_child:
+        child_processes.collect(session)  # reports of children that already exited stay readable
+    child_processes.restore_env(session)
+    left = session.patcher.revert()
+    if left:
+        from npu_compat.report import LOG
+
+        LOG.warning("npu_compat: revert could not restore %s (their upstream module does not import here)", ", ".join(left))
     if session.settings:
         from npu_compat import npu
 

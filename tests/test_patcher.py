@@ -1,3 +1,5 @@
+import functools
+import inspect
 import sys
 import types
 
@@ -118,3 +120,31 @@ def test_a_modified_rule_must_say_how():
     with pytest.raises(RuleError):
         Rule("t.x", "torch", "zeros", const(0), Category.MODIFIED)
     assert MISSING is not None
+
+
+def test_a_wraps_replacement_over_a_drifted_original_is_skipped_and_strict_raises(owner_module):
+    """The replacement was written for f(a, b=1, *, c=2); the original grew a keyword (drift)."""
+    def drifted(a, b=1, *, c=2, d=3):
+        return a + b + c + d
+
+    owner_module.f = drifted
+
+    def make(ctx, rule, original):
+        @functools.wraps(original)  # sets __wrapped__: inspect.signature would read the original itself
+        def replacement(a, b=1, *, c=2):
+            return original(a, b, c=c)
+        return replacement
+
+    assert inspect.signature(make(None, None, drifted)) == inspect.signature(drifted)  # what fooled the old guard
+    ctx = make_ctx()
+    Patcher(ctx).install([Rule("t.wrapped", owner_module.__name__, "f", make)])
+    assert owner_module.f is drifted
+    status = ctx.report.rules[0]
+    assert status.status == "skipped" and "lacks parameter 'd'" in status.reason
+    with pytest.raises(RuleError, match="lacks parameter 'd'"):
+        Patcher(make_ctx(), strict=True).install([Rule("t.wrapped", owner_module.__name__, "f", make)])
+    owner_module.f = lambda a, b=1, *, c=2: a  # the signature the rule was written for installs
+    p = Patcher(make_ctx(), strict=True)
+    p.install([Rule("t.wrapped", owner_module.__name__, "f", make)])
+    assert owner_module.f is not drifted and owner_module.f.__wrapped__ is not None
+    p.revert()

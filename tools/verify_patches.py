@@ -6,7 +6,8 @@ Every command takes --series PATH (default patches/series) and --upstream SOURCE
                    $NPU_COMPAT_UPSTREAM_CACHE or ~/.cache/npu_compat/upstream)
   dir:PATH         a folder holding sam3/ (e.g. a site-packages or a fork checkout)
   git:REPO@REV     a git repository at a commit, tag or branch
-  all              (matrix only) every sam3 release on PyPI
+  all              (matrix only) every sam3 release on PyPI, plus the committed git rows
+                   whose snapshot is at hand ($SAM3_MAIN_SRC for main at 99d02f2)
 
 Exit codes: 0 ok; 1 the series fails (reject, fuzz in strict mode, a failed check,
 matrix regression, refresh conflicts, uncovered CUDA code); 2 bad input.
@@ -40,22 +41,30 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     p = command("check", "Per-patch and per-hunk status on a copy of upstream, then: touched files compile, "
-                         "no added line duplicated near its hunk, `import sam3` works without triton. "
+                         "no added line duplicated near its hunk, `import sam3` works without triton and decord. "
                          "Strict by default: fuzz fails.")
     p.add_argument("--fuzz", type=int, default=0, help="allow up to N lines of fuzz (default 0 = strict)")
     p.add_argument("--no-import-check", action="store_true", help="skip the `import sam3` subprocess check")
     p = command("apply", "Write the patched upstream tree to --out (nothing is written if a patch fails).")
     p.add_argument("--out", type=Path, required=True, help="new directory for the patched tree")
     p.add_argument("--fuzz", type=int, default=0, help="allow up to N lines of fuzz (default 0)")
-    p = command("matrix", "Apply the series to every release; compare with the committed matrix.", "all")
+    p = command("matrix", "Apply the series to every release (and git revision); does the patched tree import and "
+                          "run the tiny model on cpu? Compare with the committed matrix.", "all")
     p.add_argument("--json", type=Path, help="write the matrix as JSON here")
     p.add_argument("--markdown", type=Path, help="write the matrix as Markdown here")
     p.add_argument("--write", action="store_true", help="write patches/matrix.json and patches/matrix.md")
     p.add_argument("--against", type=Path, help="committed matrix to diff against (default: matrix.json "
                                                  "next to the series unless --write)")
+    p.add_argument("--as", dest="as_label", metavar="BASE", help="for a dir: upstream, the git revision it is "
+                                                                "(sam3@<commit id>; the full id for a new row)")
+    p.add_argument("--date", help="for a new dir: row, the revision's commit date (YYYY-MM-DD)")
     p = command("refresh", "Rebase the series onto --upstream with a 3-way merge and rewrite each patch "
                            "(zero offset, zero fuzz). Conflicts are left in <out>/conflicts/ for a human.")
     p.add_argument("--out", type=Path, help="write the refreshed series here (default: in place)")
+    p.add_argument("--as", dest="as_label", metavar="BASE", help="Base-Version to write for a dir: upstream "
+                                                                "(sam3==X or sam3@<git rev>)")
+    p.add_argument("--base", help="source of the tree the series is based on (default: the wheel of its "
+                                  "sam3==X, or the snapshot variable of a known sam3@REV)")
     command("scan", "List CUDA-specific code (.cuda(, \"cuda\", torch.cuda., triton, pin_memory, nccl) left "
                     "after the series: work items no patch hunk covers.")
     return parser
@@ -73,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             json_out = args.json or (here / "matrix.json" if args.write else None)
             md_out = args.markdown or (here / "matrix.md" if args.write else None)
             against = args.against or (None if args.write else here / "matrix.json")
-            lines, code = verify.cmd_matrix(args.series, args.upstream, json_out, md_out, against)
+            lines, code = verify.cmd_matrix(args.series, args.upstream, json_out, md_out, against, args.as_label,
+                                            args.date)
         elif args.command == "refresh":
-            lines, code = verify.cmd_refresh(args.series, args.upstream, args.out)
+            lines, code = verify.cmd_refresh(args.series, args.upstream, args.out, args.as_label, args.base)
         else:
             lines, code = verify.cmd_scan(args.series, args.upstream)
     except PatchError as err:

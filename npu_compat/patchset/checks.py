@@ -1,5 +1,5 @@
 """Checks after applying: touched files compile, no added line is duplicated near its
-hunk (the misplaced insert fuzz causes), and `import sam3` works on CPU without triton."""
+hunk (the misplaced insert fuzz causes), and `import sam3` works on CPU without triton and decord."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from npu_compat.patchset.applier import REJECT
 from npu_compat.patchset.engine import PatchReport, read_lines
 from npu_compat.patchset.hunks import Hunk
 from npu_compat.patchset.series import Patch
@@ -32,7 +33,9 @@ def compile_errors(tree: Path, relpaths: list[str]) -> list[str]:
 def duplicate_inserts(tree: Path, patch: Patch, report: PatchReport, window: int = 6) -> list[str]:
     """Added lines found more often within `window` lines of their hunk than this patch
     puts there: a copy that was already present survived (what a fuzzy apply causes)."""
-    problems = []
+    problems: list[str] = []
+    if report.status == REJECT:  # nothing of a rejected patch was written; the reject is the failure
+        return problems
     for change, file_report in zip(patch.files, report.files):
         path = tree / change.path
         if change.is_deleted or not path.exists():
@@ -72,13 +75,14 @@ def _added_offsets(hunk: Hunk) -> set[int]:
 
 _IMPORT_PROBE = r"""
 import importlib.abc, sys
-import torch  # torch probes for triton itself at import; block every later import of it
-class NoTriton(importlib.abc.MetaPathFinder):
+import torch  # torch probes for triton itself at import; block every later import of it (and decord)
+BLOCKED = ("triton", "decord")  # absent on Ascend, macOS and CPU-wheel hosts
+class Blocked(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name == "triton" or name.startswith("triton."):
-            raise ImportError(f"{name} blocked: this check emulates a host without triton")
-sys.meta_path.insert(0, NoTriton())
-for name in [m for m in sys.modules if m == "triton" or m.startswith("triton.")]:
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} blocked: this check emulates a host without triton and decord")
+sys.meta_path.insert(0, Blocked())
+for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED]:
     del sys.modules[name]
 sys.path.insert(0, sys.argv[1])
 import sam3
@@ -88,7 +92,7 @@ print("imported", sam3.__file__)
 
 
 def import_without_triton(tree: Path, timeout: float = 300) -> str | None:
-    """None if `import sam3` from `tree` succeeds on CPU with triton blocked, else the error line."""
+    """None if `import sam3` from `tree` succeeds on CPU with triton and decord blocked, else the error line."""
     proc = subprocess.run([sys.executable, "-c", _IMPORT_PROBE, str(Path(tree).resolve())],
                           capture_output=True, text=True, timeout=timeout,
                           env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""})
@@ -96,3 +100,46 @@ def import_without_triton(tree: Path, timeout: float = 300) -> str | None:
         return None
     lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
     return f"import sam3 without triton failed: {lines[-1] if lines else proc.returncode}"
+
+
+_TINY_CPU_RUN = r"""
+import importlib.abc, sys
+import numpy as np, torch
+BLOCKED = ("triton", "decord")  # absent on Ascend, macOS and CPU-wheel hosts
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} blocked: this check emulates a host without triton and decord")
+sys.meta_path.insert(0, Blocked())
+for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED]:
+    del sys.modules[name]
+sys.path.insert(0, sys.argv[1])
+import sam3
+assert sam3.__file__.startswith(sys.argv[1]), sam3.__file__
+from PIL import Image
+from sam3.model.sam3_image_processor import Sam3Processor
+from npu_compat.sam3.tiny import build_tiny_sam3_image_model
+torch.manual_seed(0)
+model = build_tiny_sam3_image_model(seed=0).to("cpu").eval()
+processor = Sam3Processor(model, confidence_threshold=0.0)  # no device argument: follows the model
+image = Image.fromarray(np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+state = processor.set_text_prompt(prompt="person", state=processor.set_image(image))
+state = processor.add_geometric_prompt(box=[0.5, 0.5, 0.5, 0.5], label=True, state=state)
+scores = state["scores"]
+assert len(scores) > 0 and bool(torch.isfinite(scores).all()) and scores.device.type == "cpu", scores
+assert not any(m.startswith("npu_compat.shim") or m == "npu_compat.apply" for m in sys.modules)
+print("tiny sam3 ran on cpu:", len(scores), "detections")
+"""
+
+
+def tiny_cpu_run(tree: Path, timeout: float = 600) -> str | None:
+    """None if the tree's sam3 runs the tiny image model on CPU with no shim, triton and decord blocked
+    (text then box prompt, default `Sam3Processor` device), else the error line."""
+    repo = Path(__file__).resolve().parents[2]  # npu_compat itself, for the tiny model's builder
+    env = {**__import__("os").environ, "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(repo)}
+    proc = subprocess.run([sys.executable, "-c", _TINY_CPU_RUN, str(Path(tree).resolve())], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=Path(tree).resolve())
+    if proc.returncode == 0:
+        return None
+    lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
+    return f"tiny sam3 on cpu failed: {lines[-1] if lines else proc.returncode}"

@@ -15,6 +15,8 @@ from npu_compat.patchset.hunks import FilePatch
 from npu_compat.patchset.paths import resolve_inside
 from npu_compat.patchset.series import Patch
 
+MIXED = "mixed"  # a patch with some hunks applied and some already present
+
 
 @dataclass
 class FileReport:
@@ -34,12 +36,24 @@ class PatchReport:
 
     @property
     def status(self) -> str:
-        """reject > fuzz > offset > already-applied > exact, over all hunks."""
+        """reject > fuzz > mixed > offset > already-applied > exact, over all hunks.
+
+        `mixed`: some hunks applied and others were already present. The tree is right, but
+        `git apply` of this patch fails: refresh it (the present hunks drop out)."""
         states = {h.status for h in self.hunk_results} or {"exact"}
-        for worst in (REJECT, FUZZ, OFFSET):
+        for worst in (REJECT, FUZZ):
             if worst in states:
                 return worst
+        if ALREADY in states and states != {ALREADY}:
+            return MIXED
+        if OFFSET in states:
+            return OFFSET
         return ALREADY if states == {ALREADY} else "exact"
+
+    @property
+    def already_present(self) -> int:
+        """How many hunks were already present in the tree."""
+        return sum(h.status == ALREADY for h in self.hunk_results)
 
 
 @dataclass
@@ -51,8 +65,8 @@ class SeriesReport:
         return all(p.status != REJECT for p in self.patches)
 
     def strict_ok(self) -> bool:
-        """No reject and no fuzz (offset is accepted, as Yocto and dpkg do)."""
-        return all(p.status not in (REJECT, FUZZ) for p in self.patches)
+        """No reject, no fuzz, no mixed patch (offset is accepted, as Yocto and dpkg do)."""
+        return all(p.status not in (REJECT, FUZZ, MIXED) for p in self.patches)
 
 
 def read_lines(path: Path) -> list[str]:

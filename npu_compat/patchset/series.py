@@ -12,7 +12,9 @@ from npu_compat.patchset.errors import PatchError
 from npu_compat.patchset.hunks import FilePatch, parse_diff
 
 HEADER_FIELDS = ("Description", "Base-Version", "Upstream-Status", "Reason")
-_STATUS = re.compile(r"^(Pending|Accepted|Backport|Submitted \S+.*|Inappropriate \S.*)$")
+_STATUS = re.compile(r"^(Pending|Accepted|Backport( \S.*)?|Submitted \S+.*|Inappropriate \S.*)$")
+# `sam3==0.1.4` (a release) or `sam3@99d02f2` (a git revision: 7 to 40 hex digits)
+_BASE = re.compile(r"^(?P<package>[A-Za-z0-9_.-]+)(==(?P<version>[^\s@]+)|@(?P<rev>[0-9a-f]{7,40}))$")
 _DIFF_START = re.compile(r"^(---( |$)|diff |Index: |\+\+\+ )")
 
 
@@ -34,9 +36,31 @@ class Patch:
 
     @property
     def base_version(self) -> str | None:
-        """The version in `Base-Version: sam3==X`, or None."""
-        value = self.header.get("Base-Version", "")
-        return value.split("==", 1)[1].strip() if "==" in value else None
+        """The version in `Base-Version: sam3==X`, or None (also for a git revision)."""
+        match = _BASE.match(self.header.get("Base-Version", "").strip())
+        return match.group("version") if match else None
+
+    @property
+    def base(self) -> str | None:
+        """The whole `Base-Version` value when well formed (`sam3==X` or `sam3@REV`), else None."""
+        value = self.header.get("Base-Version", "").strip()
+        return value if _BASE.match(value) else None
+
+
+def base_label(package: str, version: str | None = None, rev: str | None = None) -> str:
+    """`package==version` or `package@rev` (rev shortened to 7 hex digits): a valid Base-Version."""
+    label = f"{package}=={version}" if version else f"{package}@{(rev or '')[:7]}"
+    if not _BASE.match(label):
+        raise PatchError(f"{label!r} is not a Base-Version (sam3==X or sam3@<7+ hex digits>)")
+    return label
+
+
+def parse_base(value: str) -> tuple[str, str | None, str | None]:
+    """(package, version, rev) of a Base-Version value; PatchError if malformed."""
+    match = _BASE.match(value.strip())
+    if not match:
+        raise PatchError(f"Base-Version {value!r} is not of the form sam3==X or sam3@<git rev>")
+    return match.group("package"), match.group("version"), match.group("rev")
 
 
 def split_header(text: str) -> tuple[dict[str, str], str]:
@@ -62,10 +86,11 @@ def header_problems(header: dict[str, str]) -> list[str]:
     problems = [f"missing header field {key}:" for key in HEADER_FIELDS if not header.get(key)]
     status = header.get("Upstream-Status")
     if status and not _STATUS.match(status):
-        problems.append(f"Upstream-Status {status!r} is not Pending / Submitted <url> / Inappropriate <why>")
+        problems.append(f"Upstream-Status {status!r} is not Pending / Backport [<commit>] / Submitted <url> / "
+                        "Inappropriate <why>")
     base = header.get("Base-Version")
-    if base and not re.match(r"^[A-Za-z0-9_.-]+==\S+$", base):
-        problems.append(f"Base-Version {base!r} is not of the form sam3==X")
+    if base and not _BASE.match(base):
+        problems.append(f"Base-Version {base!r} is not of the form sam3==X or sam3@<git rev>")
     return problems
 
 

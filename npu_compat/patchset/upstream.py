@@ -88,8 +88,25 @@ def extracted_wheel(version: str, package: str = PACKAGE) -> Path:
     return target
 
 
-def git_tree(repo: str, rev: str) -> Path:
-    """A checkout of `repo` at `rev` (clone cached by repo URL)."""
+# Git revisions the repository knows, and the variable naming a snapshot of each (a folder holding
+# its sam3/, e.g. from `git archive REV sam3 pyproject.toml | tar -x`). CI cannot reach GitHub.
+SNAPSHOT_ENVS: dict[str, str] = {"99d02f2": "SAM3_MAIN_SRC"}
+
+
+def snapshot_for(rev: str) -> Path | None:
+    """The snapshot folder of a known revision from its variable, or None when unset."""
+    for known, env in SNAPSHOT_ENVS.items():
+        if rev.startswith(known) or known.startswith(rev):
+            value = os.environ.get(env)
+            if value and (Path(value) / PACKAGE).is_dir():
+                return Path(value)
+    return None
+
+
+def _git_clone(repo: str) -> Path:
+    """A bare clone of `repo` (a local bare repository is used as is); cached by repo URL."""
+    if Path(repo).is_dir() and (Path(repo) / "HEAD").is_file() and (Path(repo) / "objects").is_dir():
+        return Path(repo)
     key = hashlib.sha256(repo.encode()).hexdigest()[:16]
     clone = cache_dir() / "git" / key
     if not clone.is_dir():
@@ -97,7 +114,32 @@ def git_tree(repo: str, rev: str) -> Path:
         proc = subprocess.run(["git", "clone", "--quiet", "--bare", repo, str(clone)], capture_output=True, text=True)
         if proc.returncode != 0:
             raise PatchError(f"git clone {repo} failed: {proc.stderr.strip().splitlines()[-1:]}; check the URL")
-    proc = subprocess.run(["git", "-C", str(clone), "archive", "--format=tar", rev], capture_output=True)
+    return clone
+
+
+def git_revision(repo: str, rev: str) -> tuple[str, str]:
+    """(full commit id, commit date YYYY-MM-DD) of `rev` in `repo`."""
+    proc = subprocess.run(["git", "--git-dir", str(_git_clone(repo)), "log", "-1", "--format=%H %cs", f"{rev}^{{commit}}"],
+                          capture_output=True, text=True)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise PatchError(f"{repo}: revision {rev!r} not found; pass git:REPO@REV with an existing commit, tag or branch")
+    sha, date = proc.stdout.split()
+    return sha, date
+
+
+def split_git_source(source: str) -> tuple[str, str]:
+    """(repo, rev) of `git:REPO@REV` (rev defaults to HEAD)."""
+    repo, sep, rev = source[len("git:"):].rpartition("@")
+    if not sep or not repo:
+        repo, rev = source[len("git:"):], "HEAD"
+    return repo, rev
+
+
+def git_tree(repo: str, rev: str) -> Path:
+    """A checkout of `repo` at `rev` (clone cached by repo URL; a local bare repository is read in place)."""
+    clone = _git_clone(repo)
+    proc = subprocess.run(["git", "--git-dir", str(clone), "archive", "--format=tar", rev, PACKAGE],
+                          capture_output=True)
     if proc.returncode != 0:
         raise PatchError(f"{repo}: revision {rev!r} not found ({proc.stderr.decode().strip()[-120:]}); "
                          "pass git:REPO@REV with an existing commit, tag or branch")
@@ -123,9 +165,40 @@ def resolve_source(source: str) -> Path:
             raise PatchError(f"--upstream {source!r}: {path} has no {PACKAGE}/ folder; point at the folder holding it")
         return path
     if source.startswith("git:"):
-        spec = source[len("git:"):]
-        repo, sep, rev = spec.rpartition("@")
-        if not sep or not repo:
-            repo, rev = spec, "HEAD"
-        return git_tree(repo, rev)
+        return git_tree(*split_git_source(source))
     raise PatchError(f"--upstream {source!r} not understood; use pypi:sam3==X, dir:PATH, git:REPO@REV or all")
+
+
+def source_label(source: str, as_label: str | None = None) -> str:
+    """The Base-Version a tree from `source` is: `sam3==X` for pypi:, `sam3@<rev>` for git:
+    (the commit `rev` resolves to); a dir: tree cannot tell, so `as_label` must say it."""
+    from npu_compat.patchset.series import base_label, parse_base
+
+    if as_label:
+        parse_base(as_label)  # PatchError if malformed
+        return as_label
+    if source.startswith("pypi:") and "==" in source:
+        package, version = (part.strip() for part in source[len("pypi:"):].split("==", 1))
+        return base_label(package, version=version)
+    if source.startswith("git:"):
+        sha, _ = git_revision(*split_git_source(source))
+        return base_label(PACKAGE, rev=sha)
+    raise PatchError(f"--upstream {source!r} does not say which sam3 it is; add --as sam3==X or --as sam3@<git rev>")
+
+
+def base_source(base_version: str) -> str:
+    """The --upstream source of a series' Base-Version: the wheel of `sam3==X`, or the snapshot
+    of a known `sam3@REV` from its variable."""
+    from npu_compat.patchset.series import parse_base
+
+    package, version, rev = parse_base(base_version)
+    if version:
+        return f"pypi:{package}=={version}"
+    assert rev is not None
+    snapshot = snapshot_for(rev)
+    if snapshot is None:
+        env = next((e for k, e in SNAPSHOT_ENVS.items() if rev.startswith(k) or k.startswith(rev)), None)
+        hint = f"set {env} to a snapshot of it or " if env else ""
+        raise PatchError(f"the series is based on {base_version}: {hint}pass --base dir:PATH (a folder holding "
+                         "sam3/ at that revision)")
+    return f"dir:{snapshot}"

@@ -37,7 +37,7 @@ def _kernel_module(replacement: str):  # type: ignore[no-untyped-def]
 def _bpe(ctx: Context, rule: Rule, original: Any) -> Any:
     from npu_compat.sam3.vocab import find_bpe
 
-    hit, key, cat, explicit = ctx.report.hit, rule.key, rule.category.value, ctx.options.bpe_path
+    hit, key, cat, explicit = ctx.report.hit, rule.key, rule.category.value, ctx.options.pack_options.get("sam3", {}).get("bpe_path")
 
     @functools.wraps(original)
     def _create_text_encoder(bpe_path: str) -> Any:
@@ -106,6 +106,7 @@ def sam3_rules(target: Target) -> list[Rule]:
         ]
     from npu_compat.sam3.video import video_rules  # video fixes: npu_compat/sam3/video.py
 
+    rules += importlib.import_module("npu_compat.sam3.scoped_imports").RULES  # sam3 main: pkg_resources, decord
     return rules + video_rules(target)
 
 

@@ -1,7 +1,10 @@
-"""Shared fixtures: the real sam3 0.1.4 wheel from PyPI (cached), the committed series."""
+"""Shared fixtures: the real sam3 0.1.4 wheel from PyPI (cached), the committed series, and
+sam3 main at 99d02f2 when a snapshot of it is given in $SAM3_MAIN_SRC (CI cannot reach GitHub:
+tests that need it skip)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -12,6 +15,19 @@ from npu_compat.patchset.upstream import extracted_wheel
 
 REPO = Path(__file__).resolve().parents[2]
 SERIES = REPO / "patches" / "series"
+MAIN_SERIES = REPO / "patches" / "sam3-main-99d02f2" / "series"
+MAIN_ENV = "SAM3_MAIN_SRC"
+MAIN_HOWTO = ("set SAM3_MAIN_SRC to a folder holding sam3/ of facebookresearch/sam3 at 99d02f2 "
+              "(git archive 99d02f2 sam3 pyproject.toml | tar -x); see docs/patches.md")
+
+
+def main_snapshot() -> Path | None:
+    """The sam3 main snapshot named by $SAM3_MAIN_SRC, or None."""
+    value = os.environ.get(MAIN_ENV)
+    if not value:
+        return None
+    path = Path(value)
+    return path if (path / "sam3" / "model_builder.py").is_file() else None
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +47,17 @@ def sam3_copy(sam3_014: Path, tmp_path: Path) -> Path:
     target = tmp_path / "upstream"
     shutil.copytree(sam3_014, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def sam3_main() -> Path:
+    """Folder holding the pristine `sam3/` of main at 99d02f2 (read-only); skips without it."""
+    path = main_snapshot()
+    if path is None:
+        pytest.skip(f"no sam3 main snapshot: {MAIN_HOWTO}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def main_series_patches():
+    return load_series(MAIN_SERIES)

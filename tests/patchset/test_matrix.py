@@ -1,28 +1,90 @@
-"""The committed matrix equals a fresh one over every sam3 release on PyPI."""
+"""The committed matrices (one per series directory): wheel rows equal a fresh build over every
+sam3 release on PyPI; git rows (produced from a snapshot CI cannot reach) are well formed, and
+equal a fresh build when $SAM3_MAIN_SRC names the snapshot."""
 
+import copy
 import json
 
-from npu_compat.patchset.matrix import build_matrix, matrix_differences, to_markdown
+import pytest
+
+from npu_compat.patchset.matrix import (build_matrix, matrix_differences, revision_format_problems, revision_row,
+                                        to_markdown)
+from npu_compat.patchset.series import load_series
 from npu_compat.patchset.upstream import extracted_wheel, pypi_versions
+from tests.patchset.conftest import MAIN_SERIES, SERIES, main_snapshot
 
-from pathlib import Path
-
-PATCHES = Path(__file__).resolve().parents[2] / "patches"
+SERIES_FILES = {"0.1.4": SERIES, "main@99d02f2": MAIN_SERIES}
 
 
-def test_committed_matrix_is_current(series_patches):
-    versions = pypi_versions()
-    assert "0.0.1" in versions and "0.1.4" in versions
-    fresh = build_matrix(series_patches, versions, extracted_wheel)
-    committed = json.loads((PATCHES / "matrix.json").read_text())
+def _committed(series):
+    return json.loads((series.parent / "matrix.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def versions():
+    found = pypi_versions()
+    assert "0.0.1" in found and "0.1.4" in found
+    return found
+
+
+@pytest.mark.parametrize("base", SERIES_FILES)
+def test_committed_wheel_rows_are_current(base, versions):
+    series = SERIES_FILES[base]
+    committed = _committed(series)
+    fresh = build_matrix(load_series(series), versions, extracted_wheel, committed["revisions"])
     assert matrix_differences(committed, fresh) == []
-    assert (PATCHES / "matrix.md").read_text() == to_markdown(fresh)
+    assert (series.parent / "matrix.md").read_text() == to_markdown(fresh)
     assert fresh["versions"]["0.0.1"]["result"] == "n/a"
-    assert fresh["versions"]["0.1.4"]["result"] == "ok"
+    row = fresh["versions"]["0.1.4"]
+    if base == "0.1.4":
+        assert row == {**row, "result": "ok", "imports": "ok", "tiny_cpu": "ok"}
+    else:  # main's series is not for the wheel: it rejects there and the tree is not tried
+        assert row["result"] == "fail" and row["imports"] == "not run"
 
 
-def test_differences_are_reported_per_cell(series_patches):
+@pytest.mark.parametrize("base", SERIES_FILES)
+def test_committed_git_rows_are_well_formed(base):
+    committed = _committed(SERIES_FILES[base])
+    assert revision_format_problems(committed) == []
+    row = committed["revisions"]["sam3@99d02f2"]
+    assert row["commit"].startswith("99d02f2") and row["date"] == "2026-01-27"
+    expected = "ok" if base == "main@99d02f2" else "fail"
+    assert row["result"] == expected
+
+
+@pytest.mark.parametrize("base", SERIES_FILES)
+def test_git_rows_match_the_snapshot(base):
+    snapshot = main_snapshot()
+    if snapshot is None:
+        pytest.skip("no sam3 main snapshot: set SAM3_MAIN_SRC (see docs/patches.md); CI checks the git rows' form")
+    series = SERIES_FILES[base]
+    committed = _committed(series)
+    old = committed["revisions"]["sam3@99d02f2"]
+    fresh = revision_row(load_series(series), snapshot, old["commit"], old["date"])
+    rebuilt = {**committed, "revisions": {"sam3@99d02f2": fresh}}
+    assert matrix_differences(committed, rebuilt, only={"sam3@99d02f2"}) == []
+
+
+def test_format_problems_are_found():
+    committed = _committed(MAIN_SERIES)
+    cases = {
+        "commit": ("commit", "99d02f2"),
+        "date": ("date", "27/01/2026"),
+        "does not follow": ("result", "fail"),  # every cell fine and the tree ran: the result must be ok
+        "unknown cells": ("patches", {name: "great" for name in committed["series"]}),
+    }
+    for expected, (key, value) in cases.items():
+        broken = copy.deepcopy(committed)
+        broken["revisions"]["sam3@99d02f2"][key] = value
+        problems = revision_format_problems(broken)
+        assert any(expected in p for p in problems), (key, problems)
+
+
+def test_differences_are_reported_per_cell():
     base = {"series": ["a"], "versions": {"0.1.4": {"result": "ok", "patches": {"a": "exact"}}}}
     worse = {"series": ["a"], "versions": {"0.1.4": {"result": "fail", "patches": {"a": "reject(1/1)"}}}}
     [line] = matrix_differences(base, worse)
     assert "0.1.4" in line and "reject" in line
+    later = {"series": ["a"], "revisions": {"sam3@abcdef0": {"produced": "2027-01-01", "result": "ok"}}}
+    earlier = {"series": ["a"], "revisions": {"sam3@abcdef0": {"produced": "2026-01-01", "result": "ok"}}}
+    assert matrix_differences(earlier, later) == []  # the day a row was produced is not a change

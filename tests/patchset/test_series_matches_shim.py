@@ -1,8 +1,12 @@
 """The two routes check each other: patched sam3 running the CUDA-user demo's steps with
 device="cpu" and no shim gives the same outputs as unmodified sam3 running the demo
-script itself under the shim (same seed, same tiny model): max abs diff <= 1e-6."""
+script itself under the shim (same seed, same tiny model): max abs diff <= 1e-6.
+
+For each base: sam3==0.1.4 (the wheel, always) and sam3 main at 99d02f2 (with its own series;
+only when $SAM3_MAIN_SRC names a snapshot)."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -49,31 +53,54 @@ def _max_abs_diff(a, b) -> float:
     return abs(float(a) - float(b))
 
 
+@pytest.fixture(scope="module", params=["0.1.4", "main@99d02f2"])
+def base(request):
+    """(pristine tree, its series): the 0.1.4 wheel, or the main snapshot (skips without it)."""
+    if request.param == "0.1.4":
+        return request.getfixturevalue("sam3_014"), request.getfixturevalue("series_patches")
+    return request.getfixturevalue("sam3_main"), request.getfixturevalue("main_series_patches")
+
+
 @pytest.fixture(scope="module")
-def patched_tree(sam3_014, series_patches):
-    report, tree = apply_series(sam3_014, series_patches)
+def patched_tree(base):
+    pristine, patches = base
+    report, tree = apply_series(pristine, patches)
     assert report.applied
     yield tree
     shutil.rmtree(tree.parent)
 
 
+def _env(upstream: Path | None) -> dict:
+    """No CUDA; `upstream` (a pristine tree) first on sys.path when given, else site-packages' sam3."""
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    if upstream is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(upstream), str(REPO), env.get("PYTHONPATH", "")])
+    return env
+
+
 def _no_shim(tree: Path, out: Path) -> subprocess.CompletedProcess:
     code = NO_SHIM_RUNNER.format(demo=str(DEMO), **ARGS)
     return subprocess.run([sys.executable, "-c", code, str(tree), str(out)], cwd=REPO, capture_output=True,
-                          text=True, timeout=600, env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""})
+                          text=True, timeout=600, env=_env(None))
 
 
-def test_patched_cpu_run_equals_unmodified_sam3_under_shim(patched_tree, tmp_path):
+def _sam3_file(env: dict) -> str:
+    probe = "import importlib.util; print(importlib.util.find_spec('sam3').origin)"  # main cannot import bare
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd="/", env=env).stdout
+
+
+def test_patched_cpu_run_equals_unmodified_sam3_under_shim(base, patched_tree, sam3_014, tmp_path):
+    pristine = base[0]
+    env = _env(None if pristine == sam3_014 else pristine)  # the wheel is the venv's sam3
     shim_out = tmp_path / "shim"
     proc = subprocess.run([sys.executable, "-m", "npu_compat.apply", "--device", "cpu", "--log-level", "quiet",
                            "--", str(DEMO), "--model", "tiny", "--dtype", "fp32", "--seed", str(ARGS["seed"]),
                            "--threshold", str(ARGS["threshold"]), "--prompt", ARGS["prompt"], "--box", ARGS["box"],
-                           "--out", str(shim_out)], cwd=REPO, capture_output=True, text=True, timeout=600,
-                          env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""})
+                           "--out", str(shim_out)], cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     shimmed = json.loads((shim_out / "result.json").read_text())
-    assert "site-packages" in subprocess.run(
-        [sys.executable, "-c", "import sam3; print(sam3.__file__)"], capture_output=True, text=True, cwd="/").stdout
+    expected_home = "site-packages" if pristine == sam3_014 else str(pristine)
+    assert expected_home in _sam3_file(env)
 
     proc = _no_shim(patched_tree, tmp_path / "patched.json")
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -87,7 +114,8 @@ def test_patched_cpu_run_equals_unmodified_sam3_under_shim(patched_tree, tmp_pat
         assert abs(shimmed[route]["mask_logit_mean"] - patched[route]["mask_logit_mean"]) <= 1e-6
 
 
-def test_unpatched_sam3_cannot_run_the_same_steps_without_shim(sam3_014, tmp_path):
-    """Control: the same no-shim runner on pristine 0.1.4 fails (Sam3Processor defaults to cuda)."""
-    proc = _no_shim(sam3_014, tmp_path / "pristine.json")
+def test_unpatched_sam3_cannot_run_the_same_steps_without_shim(base, tmp_path):
+    """Control: the same no-shim runner on the pristine tree fails (Sam3Processor defaults to cuda;
+    main does not even import: pkg_resources, decord)."""
+    proc = _no_shim(base[0], tmp_path / "pristine.json")
     assert proc.returncode != 0 and not (tmp_path / "pristine.json").exists()

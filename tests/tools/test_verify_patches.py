@@ -24,7 +24,7 @@ def test_help_explains_every_command():
 def test_check_on_014_is_exact_and_imports():
     proc = _run("check", "--upstream", "pypi:sam3==0.1.4")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "RESULT: OK" in proc.stdout and "import sam3 (CPU torch, triton blocked): ok" in proc.stdout
+    assert "RESULT: OK" in proc.stdout and "import sam3 (CPU torch, triton and decord blocked): ok" in proc.stdout
     assert "offset" not in proc.stdout and "fuzz" not in proc.stdout
 
 
@@ -76,3 +76,21 @@ def test_scan_lists_uncovered_sites():
     proc = _run("scan")
     assert proc.returncode == 1 and "CUDA-specific lines not covered" in proc.stdout
     assert "sam3/" in proc.stdout
+
+
+def test_refresh_from_a_dir_needs_a_real_base_version(tmp_path):
+    proc = _run("refresh", "--upstream", f"dir:{tmp_path}", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    (tmp_path / "sam3").mkdir()
+    proc = _run("refresh", "--upstream", f"dir:{tmp_path}", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "--as sam3==X" in proc.stderr
+    proc = _run("refresh", "--upstream", f"dir:{tmp_path}", "--as", "dir:/x", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "sam3@<git rev>" in proc.stderr and not (tmp_path / "out").exists()
+
+
+def test_matrix_row_for_a_dir_needs_its_revision(tmp_path):
+    (tmp_path / "sam3").mkdir()
+    proc = _run("matrix", "--upstream", f"dir:{tmp_path}", "--as", "sam3==9.9")
+    assert proc.returncode == 2 and "git revision" in proc.stderr
+    proc = _run("matrix", "--upstream", f"dir:{tmp_path}", "--as", "sam3@abcdef0")
+    assert proc.returncode == 2 and "full 40-digit commit id" in proc.stderr

@@ -1,0 +1,215 @@
+"""The shim follows the program: every Python process a shimmed script starts runs shimmed too.
+
+``propagate(session)`` (called by ``apply()``) puts three things in ``os.environ`` for the
+processes this one starts, and ``restore_env`` takes them out again at ``revert()``:
+
+- ``NPU_COMPAT_SHIM_OPTIONS``: the session's options as JSON (device, strict, packs...);
+- ``NPU_COMPAT_PROCESS_DIR``: a folder where each child writes its own report at exit,
+  named by rank and pid (``rank1-pid4242.json``, or ``pid4242.json`` without ``RANK``);
+- ``PYTHONPATH`` with ``npu_compat/child_boot`` first: its ``sitecustomize`` arms the same
+  torch-import hook as the ``.pth`` file (``npu_compat.autoapply``), then runs any other
+  ``sitecustomize`` as usual.
+
+That reaches ``multiprocessing`` spawn and forkserver children, ``torch.multiprocessing.spawn``,
+DataLoader workers, ``torchrun`` workers and any ``subprocess`` that keeps the environment.
+Forked children inherit the patched process itself; an at-fork handler makes them write their
+own report too. The process that created the folder (the root) merges every child report
+into its own at exit (``finish``), in ``processes``, and removes the folder.
+"""
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from npu_compat.shim import Session, ShimOptions
+
+OPTIONS_ENV = "NPU_COMPAT_SHIM_OPTIONS"
+PROCESS_DIR_ENV = "NPU_COMPAT_PROCESS_DIR"
+BOOT_DIR = str(Path(__file__).resolve().parent / "child_boot")
+_ENV_KEYS = (OPTIONS_ENV, PROCESS_DIR_ENV, "PYTHONPATH")
+_FORK_HANDLER_SET = False
+
+
+# ---- options across the exec boundary -----------------------------------------------------
+def options_to_json(options: "ShimOptions") -> str:
+    return json.dumps(dataclasses.asdict(options), default=str)
+
+
+def options_from_json(text: str) -> "ShimOptions":
+    """The inverse of :func:`options_to_json`; fields this version does not know are dropped."""
+    from npu_compat.shim import ShimOptions
+
+    data = json.loads(text)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(ShimOptions):
+        if f.name not in data:
+            continue
+        value, default = data[f.name], f.default
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            value = type(default)(**value)
+        elif isinstance(default, tuple) and isinstance(value, list):
+            value = tuple(value)
+        values[f.name] = value
+    return ShimOptions(**values)
+
+
+def inherited_options() -> "ShimOptions | None":
+    """The options a shimmed parent passed down, or None when this process is not its child."""
+    text = os.environ.get(OPTIONS_ENV)
+    return options_from_json(text) if text else None
+
+
+# ---- the parent side ----------------------------------------------------------------------
+def propagate(session: "Session") -> None:
+    """Make every process started from now on run shimmed, with this session's options."""
+    env = os.environ
+    session.saved_env = {key: env.get(key) for key in _ENV_KEYS}
+    session.is_child = bool(env.get(PROCESS_DIR_ENV))
+    if not session.is_child:
+        session.process_dir = tempfile.mkdtemp(prefix="npu_compat-processes-")
+        env[PROCESS_DIR_ENV] = session.process_dir
+        atexit.register(shutil.rmtree, session.process_dir, True)  # if neither finish() nor revert() ran
+    opts = session.options
+    if opts.device is None:  # children use the device this process resolved, not their own auto pick
+        opts = dataclasses.replace(opts, device=str(session.target.device()))
+    env[OPTIONS_ENV] = options_to_json(opts)
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != BOOT_DIR]
+    env["PYTHONPATH"] = os.pathsep.join([BOOT_DIR, *parts])
+    _set_fork_handler()
+    if session.is_child:
+        _finish_in_mp_child(session)
+
+
+def _finish_in_mp_child(session: "Session") -> None:
+    """A multiprocessing child leaves by ``os._exit`` (fork, forkserver): no atexit, but its
+    finalizers run. Register one now if this already is such a child, and one after
+    multiprocessing's own post-fork reset in case it is about to become one (the shim is often
+    applied while the child unpickles its target, before that reset)."""
+    mp = sys.modules.get("multiprocessing")
+    if mp is None:
+        return
+    import multiprocessing.util as mp_util
+
+    if mp.parent_process() is not None:
+        _register_mp_finalizer(session)
+    mp_util.register_after_fork(session, _register_mp_finalizer)
+
+
+def restore_env(session: "Session") -> None:
+    for key, value in session.saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    session.saved_env = {}
+
+
+def _set_fork_handler() -> None:
+    global _FORK_HANDLER_SET
+    if not _FORK_HANDLER_SET and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        _FORK_HANDLER_SET = True
+
+
+def _after_fork_in_child() -> None:
+    """A forked child keeps the patched process: it counts its own calls and reports as a child."""
+    from npu_compat import shim
+
+    session = shim.current()
+    if session is None:
+        return
+    root_dir = session.process_dir or os.environ.get(PROCESS_DIR_ENV)
+    session.is_child, session.process_dir, session.finished = True, None, False
+    if root_dir:
+        os.environ[PROCESS_DIR_ENV] = root_dir
+    session.report.sites.clear()
+    session.report.processes = []
+    mp_util = sys.modules.get("multiprocessing.util")
+    if mp_util is not None:  # a multiprocessing child: finalizers, after multiprocessing's reset
+        mp_util.register_after_fork(session, _register_mp_finalizer)
+
+
+def _register_mp_finalizer(session: "Session") -> None:
+    import multiprocessing.util as mp_util
+
+    mp_util.Finalize(session, finish, args=(session,), exitpriority=100)
+
+
+# ---- reports ------------------------------------------------------------------------------
+def process_identity() -> dict[str, Any]:
+    env = os.environ
+    ident: dict[str, Any] = {"pid": os.getpid(), "parent_pid": os.getppid()}
+    for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        if env.get(key, "").isdigit():
+            ident[key.lower()] = int(env[key])
+    return ident
+
+
+def _child_report_name(ident: dict[str, Any]) -> str:
+    rank = f"rank{ident['rank']}-" if "rank" in ident else ""
+    return f"{rank}pid{ident['pid']}.json"
+
+
+def write_child_report(session: "Session") -> Path | None:
+    """This process's report, into the root's folder (skipped when the root has finished)."""
+    folder = os.environ.get(PROCESS_DIR_ENV)
+    if not folder or not os.path.isdir(folder):
+        return None
+    return session.report.write_json(Path(folder) / _child_report_name(session.report.process))
+
+
+def collect(session: "Session") -> None:
+    """Root only: read every child report into ``report.processes``, then remove the folder."""
+    folder = session.process_dir
+    if not folder:
+        return
+    _join_children()
+    found = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            found.append(json.loads(path.read_text()))
+        except (OSError, ValueError):
+            continue  # a child killed mid-write leaves only its temp file; a torn file is skipped
+    found.sort(key=lambda r: (r.get("process", {}).get("rank", -1), r.get("process", {}).get("pid", 0)))
+    session.report.processes = found
+    shutil.rmtree(folder, ignore_errors=True)
+    session.process_dir = None
+
+
+def _join_children() -> None:
+    """Non-daemonic multiprocessing children still running are waited for, as Python's exit would."""
+    mp = sys.modules.get("multiprocessing")
+    if mp is None:
+        return
+    for child in mp.active_children():
+        if not child.daemon:
+            child.join()
+
+
+def finish(session: "Session", report_path: str | None = None, summary: bool | None = None) -> Path | None:
+    """At exit, once per process: a child writes its report for the root; the root merges the
+    children's, writes ``report_path`` (``{pid}`` and ``{rank}`` expand) and logs the summary."""
+    from npu_compat.report import LOG
+
+    if session.finished:
+        return None
+    session.finished = True
+    if session.is_child:
+        write_child_report(session)
+    else:
+        collect(session)
+    path = None
+    if report_path:
+        ident = session.report.process
+        path = session.report.write_json(report_path.replace("{pid}", str(ident["pid"])).replace("{rank}", str(ident.get("rank", ""))))
+    if summary if summary is not None else not session.is_child:
+        LOG.warning("%s", session.report.summary(path))
+    return path

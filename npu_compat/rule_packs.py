@@ -1,0 +1,118 @@
+"""Rule packs: client rule tables (one model, one library) that register with the shim.
+
+The core knows no client by name. A pack is a :class:`RulePack` (a name and a function from
+the target to rule rows) and reaches the shim in one of three ways, all found at ``apply()``:
+
+- a folder inside this package with a ``rule_pack.py`` that defines ``PACK``
+  (``npu_compat/sam3/rule_pack.py`` is the first);
+- an entry point in the ``npu_compat.rule_packs`` group of any installed distribution,
+  ``name = "module:PACK"`` (a third-party pack needs no edit of the kit);
+- :func:`register` from Python, before ``apply()``.
+
+``ShimOptions.packs_off`` (``--no-pack NAME``) leaves a pack out; naming a pack that does not
+exist is an error, so a typo never leaves the pack on silently.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from npu_compat.errors import NpuCompatError
+
+if TYPE_CHECKING:
+    from npu_compat.patcher import Rule
+    from npu_compat.target import Target
+
+ENTRY_POINT_GROUP = "npu_compat.rule_packs"
+PACK_MODULE = "rule_pack"  # npu_compat/<folder>/rule_pack.py
+PACK_ATTR = "PACK"
+
+
+@dataclass(frozen=True)
+class RulePack:
+    """A named set of rule rows for one client."""
+
+    name: str
+    rules: Callable[["Target"], list["Rule"]]
+    description: str = ""
+
+
+_REGISTERED: dict[str, RulePack] = {}
+_DISCOVERED: dict[str, tuple[str, Callable[[], RulePack]]] | None = None
+
+
+def register(pack: RulePack) -> None:
+    """Add a pack for the next ``apply()`` (and every one after it)."""
+    if not isinstance(pack, RulePack):
+        raise NpuCompatError(f"register() got {type(pack).__name__}, not a RulePack", "pass npu_compat.rule_packs.RulePack(name, rules)")
+    _REGISTERED[pack.name] = pack
+
+
+def unregister(name: str) -> None:
+    """Remove a pack added by :func:`register` (no error if it is not there)."""
+    _REGISTERED.pop(name, None)
+
+
+def _folder_packs() -> dict[str, tuple[str, Callable[[], RulePack]]]:
+    found: dict[str, tuple[str, Callable[[], RulePack]]] = {}
+    root = Path(__file__).resolve().parent
+    for entry in sorted(root.iterdir()):
+        if (entry / f"{PACK_MODULE}.py").is_file():
+            module = f"{__package__}.{entry.name}.{PACK_MODULE}"
+            found[entry.name] = (module, lambda m=module: getattr(importlib.import_module(m), PACK_ATTR))
+    return found
+
+
+def _entry_point_packs() -> dict[str, tuple[str, Callable[[], RulePack]]]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: (ep.value.split(":")[0], ep.load) for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _discovered() -> dict[str, tuple[str, Callable[[], RulePack]]]:
+    """Folder and entry-point packs by name (cached: found once per process)."""
+    global _DISCOVERED
+    if _DISCOVERED is None:
+        found = _folder_packs()
+        for name, (module, load) in _entry_point_packs().items():
+            if name in found and found[name][0] != module:
+                raise NpuCompatError(f"two rule packs are named '{name}' ({found[name][0]} and {module})",
+                                     "uninstall one of the distributions that provide them")
+            found.setdefault(name, (module, load))
+        _DISCOVERED = found
+    return _DISCOVERED
+
+
+def available() -> list[str]:
+    """Names of every pack the next ``apply()`` can install."""
+    return sorted({*_discovered(), *_REGISTERED})
+
+
+def enabled_packs(packs_off: Iterable[str] = ()) -> list[RulePack]:
+    """The packs to install, in name order, without those in ``packs_off``."""
+    off = set(packs_off)
+    names = available()
+    unknown = sorted(off - set(names))
+    if unknown:
+        raise NpuCompatError(f"no rule pack named {', '.join(map(repr, unknown))}",
+                             f"known packs: {', '.join(names) or 'none'}")
+    packs = []
+    for name in names:
+        if name in off:
+            continue
+        if name in _REGISTERED:
+            packs.append(_REGISTERED[name])
+            continue
+        module, load = _discovered()[name]
+        try:
+            pack = load()
+        except Exception as exc:  # a broken pack must name itself
+            raise NpuCompatError(f"rule pack '{name}' ({module}) failed to load: {exc}",
+                                 f"fix it or leave it out with --no-pack {name}") from exc
+        if not isinstance(pack, RulePack):
+            raise NpuCompatError(f"rule pack '{name}' ({module}) is a {type(pack).__name__}, not a RulePack",
+                                 f"define {PACK_ATTR} = RulePack(...) there")
+        packs.append(pack)
+    return packs
