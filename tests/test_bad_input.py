@@ -288,3 +288,14 @@ def test_as_a_user_runs_it(argv, words, fx, tmp_path):
     assert_one_line_error(done.returncode, done.stderr, words)
     assert list(tmp_path.iterdir()) == [], "nothing written"
     assert time.perf_counter() - start < 60
+
+
+def test_demo_device_conflicting_with_the_shims(tmp_path, capsys, clean_shim):
+    """``python -m npu_compat.apply --device cpu -- tools/sam3_demo.py --device cuda``: one device too many."""
+    import npu_compat
+
+    npu_compat.apply(device="cpu")
+    before = snapshot(tmp_path)
+    code = call("sam3_demo", ["--model", "tiny", "--device", "cuda", "--out", tmp_path / "out"])
+    assert_one_line_error(code, capsys.readouterr().err, "already runs this script on cpu")
+    assert snapshot(tmp_path) == before

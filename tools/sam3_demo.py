@@ -142,6 +142,10 @@ def run(args: Any) -> str:
     if args.device:
         import npu_compat
 
+        active = npu_compat.current()
+        if active is not None and not str(active.target.device()).startswith(args.device.split(":")[0]):
+            raise inputs.InputError(f"--device {args.device} but the shim already runs this script on "
+                                    f"{active.target.device()}", "pass the device once: to npu_compat.apply or to the script")
         npu_compat.apply(device=args.device)
     torch.manual_seed(args.seed)
     torch.cuda.manual_seed_all(args.seed)
