@@ -6,125 +6,213 @@ Run it through the shim to put it on any device:
 
     python -m npu_compat.apply --report out/migration-report.json -- tools/sam3_demo.py --out out
 
-It writes ``<out>/overlay.png`` and ``<out>/result.json``. Without ``--checkpoint`` the
-weights are random (the shim prints a loud notice) and the masks mean nothing.
+(``--device D`` after the script name applies the shim for D from inside the script instead.)
+It prints one line per stage (build, set_image, text prompt, box prompt, write) with its time and
+writes ``<out>/overlay.png`` and ``<out>/result.json``. Without ``--checkpoint`` the weights are
+random: the masks mean nothing, the overlay is stamped RANDOM WEIGHTS, and it shows the
+``--top-k`` highest-scoring detections whatever their score (real weights: those above
+``--threshold``).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
-import numpy as np
-import torch
-from PIL import Image
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+from npu_compat.workloads import inputs  # noqa: E402
+from npu_compat.workloads.checkpoints import PARTIAL_FLAG  # noqa: E402
+from npu_compat.workloads.cli_parser import OneLineParser, fail, quiet_upstream_warnings  # noqa: E402
+
+PROG = "sam3_demo.py"
+RANDOM_MARK = "RANDOM WEIGHTS"
 
 
-def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> OneLineParser:
+    import argparse
+
+    p = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", choices=["sam3", "tiny"], default="sam3", help="full SAM3, or the tiny test model")
     p.add_argument("--checkpoint", help="path to sam3.pt (default: random weights)")
+    p.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
     p.add_argument("--image", help="image file (default: scikit-image's astronaut sample)")
-    p.add_argument("--prompt", default="person", help="text prompt")
-    p.add_argument("--box", default="0.5,0.5,0.5,0.5", help="box prompt cx,cy,w,h normalised to [0,1]")
-    p.add_argument("--threshold", type=float, default=0.5, help="confidence threshold")
+    p.add_argument("--prompt", default="person", type=inputs.prompt_text, help="text prompt")
+    p.add_argument("--box", default="0.5,0.5,0.5,0.5", type=inputs.parse_box, help=inputs.BOX_HELP)
+    p.add_argument("--threshold", type=inputs.unit_interval, default=0.5, help="confidence threshold in [0,1]")
+    p.add_argument("--top-k", type=inputs.positive_int, default=3,
+                   help="with random weights, draw this many highest-scoring detections per prompt (default 3)")
     p.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16", help="autocast dtype on the GPU")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", help="apply the shim for this device from inside the script (npu, cuda, xpu, mps, cpu)")
+    p.add_argument("--seed", type=int, default=0, help="seed for random weights")
     p.add_argument("--out", default="out", help="output folder")
-    return p.parse_args()
+    return p
+
+
+def stage(number: int, name: str, detail: str = "") -> float:
+    print(f"[{number}/5] {name}{' ' + detail if detail else ''} ...", flush=True)
+    return time.perf_counter()
+
+
+def done(number: int, name: str, start: float, note: str = "") -> float:
+    seconds = time.perf_counter() - start
+    print(f"[{number}/5] {name} done in {seconds:.1f} s{'; ' + note if note else ''}", flush=True)
+    return seconds
 
 
 def load_image(path: str | None) -> Image.Image:
     if path:
-        return Image.open(path).convert("RGB")
+        return inputs.load_image(path)
     from skimage import data
 
     return Image.fromarray(data.astronaut())
 
 
-def overlay(image: Image.Image, masks: np.ndarray, boxes: np.ndarray) -> Image.Image:
+def pick(state: dict, threshold: float, top_k: int, random_weights: bool) -> dict[str, Any]:
+    """Detections to draw: above ``threshold``, or with random weights the ``top_k`` best whatever their score."""
+    scores = state["scores"].float().cpu()
+    order = torch.argsort(scores, descending=True)
+    keep = order[:top_k] if random_weights else order[scores[order] > threshold]
+    logits = state["masks_logits"]
+    return {"scores": scores[keep].tolist(), "boxes": state["boxes"].float().cpu()[keep].tolist(),
+            "masks": state["masks"].squeeze(1).cpu()[keep].numpy().astype(bool),
+            "above_threshold": int((scores > threshold).sum()),
+            "mask_logit_mean": float(logits.float().mean().cpu()) if logits.numel() else 0.0}
+
+
+def _font(size: int) -> Any:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow built without FreeType
+        return ImageFont.load_default()
+
+
+def overlay(image: Image.Image, groups: list[tuple[str, dict[str, Any]]], random_weights: bool) -> Image.Image:
+    """Masks tinted, boxes and ``label score`` drawn; a RANDOM WEIGHTS banner across the top when so."""
     canvas = np.asarray(image).astype(np.float32)
     rng = np.random.default_rng(0)
-    for mask in masks:
-        color = rng.uniform(60, 255, size=3)
-        canvas[mask] = 0.5 * canvas[mask] + 0.5 * color
+    colored = []
+    painted = np.zeros(canvas.shape[:2], bool)  # each pixel is tinted once, so the photo stays visible
+    for label, det in groups:
+        for mask, box, score in zip(det["masks"], det["boxes"], det["scores"]):
+            color = tuple(int(c) for c in rng.uniform(60, 255, size=3))
+            fresh = mask & ~painted
+            canvas[fresh] = 0.6 * canvas[fresh] + 0.4 * np.asarray(color, np.float32)
+            painted |= mask
+            colored.append((label, box, score, color))
     out = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
-    from PIL import ImageDraw
-
     draw = ImageDraw.Draw(out)
-    for x0, y0, x1, y1 in boxes.tolist():
-        draw.rectangle([x0, y0, x1, y1], outline=(255, 0, 0), width=2)
+    small = _font(max(12, out.height // 40))
+    for label, (x0, y0, x1, y1), score, color in colored:
+        draw.rectangle([x0, y0, x1, y1], outline=color, width=max(2, out.height // 200))
+        draw.text((x0 + 4, y0 + 4), f"{label} {score:.2f}", fill=color, font=small, stroke_width=1, stroke_fill=(0, 0, 0))
+    if random_weights:
+        band = banner_height(out.height)
+        draw.rectangle([0, 0, out.width, band], fill=(200, 0, 0))
+        draw.text((out.width // 2, band // 2), f"{RANDOM_MARK}: masks are meaningless", fill=(255, 255, 255),
+                  font=_font(int(band * 0.6)), anchor="mm")
     return out
 
 
-def to_json(state: dict) -> dict:
-    return {
-        "boxes": state["boxes"].float().cpu().tolist(),
-        "scores": state["scores"].float().cpu().tolist(),
-        "mask_areas": state["masks"].flatten(1).sum(1).cpu().tolist(),
-        "mask_logit_mean": float(state["masks_logits"].float().mean().cpu()) if state["masks_logits"].numel() else 0.0,
-    }
+def banner_height(height: int) -> int:
+    return max(20, height // 14)
 
 
-def main() -> None:
-    args = parse_args()
+def to_json(det: dict[str, Any]) -> dict[str, Any]:
+    return {"scores": det["scores"], "boxes": det["boxes"], "mask_areas": [int(m.sum()) for m in det["masks"]],
+            "above_threshold": det["above_threshold"], "mask_logit_mean": det["mask_logit_mean"]}
+
+
+def run(args: Any) -> str:
+    from npu_compat.workloads.model_loading import build_model
+
+    image = load_image(args.image)  # every input is checked before the model is built
+    out_dir = inputs.check_output_dir(args.out)
+    if args.checkpoint:
+        from npu_compat.workloads.checkpoints import check_path
+
+        check_path(args.checkpoint)
+    if args.device:
+        import npu_compat
+
+        active = npu_compat.current()
+        if active is not None and not str(active.target.device()).startswith(args.device.split(":")[0]):
+            raise inputs.InputError(f"--device {args.device} but the shim already runs this script on "
+                                    f"{active.target.device()}", "pass the device once: to npu_compat.apply or to the script")
+        npu_compat.apply(device=args.device)
     torch.manual_seed(args.seed)
     torch.cuda.manual_seed_all(args.seed)
     if not torch.cuda.is_available():
-        raise SystemExit("This script needs a CUDA GPU.")
-
+        raise inputs.InputError("no CUDA device, and the shim is not applied",
+                                "run it through python -m npu_compat.apply -- tools/sam3_demo.py, or pass --device")
     from sam3.model.sam3_image_processor import Sam3Processor
 
-    t0 = time.perf_counter()
-    if args.model == "tiny":
-        from npu_compat.sam3.tiny import build_tiny_sam3_image_model
-
-        model = build_tiny_sam3_image_model(seed=args.seed)
-    else:
-        from sam3.model_builder import build_sam3_image_model
-
-        model = build_sam3_image_model(checkpoint_path=args.checkpoint, load_from_HF=False)
+    random_weights = args.checkpoint is None
+    t = stage(1, "build", f"{args.model} model" + (" (random weights)" if random_weights else f" from {args.checkpoint}"))
+    model = build_model(args.model, args.checkpoint, None, args.seed, args.allow_partial_checkpoint)
     model = model.cuda().eval()
-    processor = Sam3Processor(model, confidence_threshold=args.threshold)
-    image = load_image(args.image)
+    processor = Sam3Processor(model, confidence_threshold=0.0 if random_weights else args.threshold)
     torch.cuda.synchronize()
-    t_load = time.perf_counter() - t0
+    seconds = {"build": done(1, "build", t)}
 
-    box = [float(v) for v in args.box.split(",")]
     with torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.dtype == "bf16"):
-        t0 = time.perf_counter()
+        t = stage(2, "set_image", f"{image.width}x{image.height} (the image encoder: the slow stage)")
         state = processor.set_image(image)
         torch.cuda.synchronize()
-        t_image = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        seconds["set_image"] = done(2, "set_image", t)
+        t = stage(3, "text prompt", repr(args.prompt))
         state = processor.set_text_prompt(prompt=args.prompt, state=state)
         torch.cuda.synchronize()
-        t_text = time.perf_counter() - t0
-        text_result = to_json(state)
-        state = processor.add_geometric_prompt(box=box, label=True, state=state)
+        text = pick(state, args.threshold, args.top_k, random_weights)
+        seconds["text_prompt"] = done(3, "text prompt", t, f"{text['above_threshold']} above {args.threshold}")
+        t = stage(4, "box prompt", ",".join(f"{v:g}" for v in args.box))
+        state = processor.add_geometric_prompt(box=list(args.box), label=True, state=state)
         torch.cuda.synchronize()
-        box_result = to_json(state)
+        box = pick(state, args.threshold, args.top_k, random_weights)
+        seconds["box_prompt"] = done(4, "box prompt", t, f"{box['above_threshold']} above {args.threshold}")
 
-    os.makedirs(args.out, exist_ok=True)
-    masks = state["masks"].squeeze(1).cpu().numpy().astype(bool)
-    overlay(image, masks, state["boxes"].float().cpu().numpy()).save(os.path.join(args.out, "overlay.png"))
+    t = stage(5, "write", str(out_dir))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    picture = overlay(image, [(args.prompt, text), ("box", box)], random_weights)
+    _save_atomic(out_dir / "overlay.png", lambda p: picture.save(p, format="PNG"))
     result = {
-        "device": str(next(model.parameters()).device),
-        "model": args.model,
-        "checkpoint": args.checkpoint,
-        "prompt": args.prompt,
-        "text": text_result,
-        "box": box_result,
-        "seconds": {"load": t_load, "set_image": t_image, "set_text_prompt": t_text},
+        "device": str(next(model.parameters()).device), "model": args.model, "checkpoint": args.checkpoint,
+        "random_weights": random_weights, "prompt": args.prompt, "box_cxcywh": list(args.box),
+        "threshold": args.threshold, "drawn": "top_k" if random_weights else "above_threshold", "top_k": args.top_k,
+        "text": to_json(text), "box": to_json(box), "seconds": seconds,
         "peak_memory_bytes": torch.cuda.max_memory_allocated(),
     }
-    with open(os.path.join(args.out, "result.json"), "w") as fh:
-        json.dump(result, fh, indent=2)
-    print(f"segmented '{args.prompt}': {len(text_result['scores'])} objects from text, "
-          f"{len(box_result['scores'])} with the box; set_image {t_image:.2f}s, prompt {t_text:.2f}s; "
-          f"wrote {args.out}/overlay.png and result.json")
+    _save_atomic(out_dir / "result.json", lambda p: p.write_text(json.dumps(result, indent=2)))
+    seconds["write"] = done(5, "write", t)
+    drawn = "top" if random_weights else "above threshold"
+    return (f"segmented '{args.prompt}': drew {len(text['scores'])} text and {len(box['scores'])} box detections "
+            f"({drawn}){' on RANDOM WEIGHTS' if random_weights else ''}; wrote {out_dir}/overlay.png and result.json")
+
+
+def _save_atomic(path: Path, write: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    quiet_upstream_warnings()
+    args = build_parser().parse_args(argv)
+    from npu_compat.errors import NpuCompatError
+
+    try:
+        print(run(args))
+    except NpuCompatError as err:
+        return fail(PROG, err)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from npu_compat.env import check, host, versions
+from npu_compat.workloads.cli_parser import OneLineParser
 
 EPILOG = """\
 Each finding is ok, warn or fail; a fail prints the fix and the docs/env.md section.
@@ -22,7 +23,7 @@ torch_npu is never imported: versions come from package metadata."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m npu_compat.env", epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Check an Ascend environment (OS, driver, CANN, npu-smi, torch / torch_npu / "
@@ -38,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true", help="print findings as JSON")
         p.add_argument("--no-video", action="store_true", help="skip the decord decode probe")
         p.add_argument("--only", help="comma-separated finding names to report (e.g. cann,set_env "
-                       "to vet a base image before anything is installed)")
+                       "to vet a base image before anything is installed); names: platform, npu, driver, cann, "
+                       "set_env, torch, torch_npu, torchvision, triton, numpy, sam3, combination, video")
     con = sub.add_parser("constraints", help="print a pip constraints file for a line")
     con.add_argument("--line", choices=versions.known_lines())
     con.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -46,8 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FINDINGS = ("platform", "npu", "driver", "cann", "set_env", "torch", "torch_npu", "torchvision", "triton",
+            "numpy", "sam3", "combination", "video")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "only", None):
+        unknown = sorted(set(args.only.split(",")) - set(FINDINGS))
+        if unknown:
+            sys.stderr.write(f"python -m npu_compat.env: error: --only {','.join(unknown)}: no such finding; "
+                             f"choose from {','.join(FINDINGS)}\n")
+            return 2
     if args.command == "lines":
         for name in versions.known_lines():
             print(f"{name}\t{versions.get_line(name).description}")
@@ -55,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "constraints":
         text = versions.constraints_text(args.line)
         if args.output:
+            from npu_compat.workloads.inputs import check_output_file, InputError
+
+            try:
+                check_output_file(args.output, "--output")
+            except InputError as err:
+                sys.stderr.write(f"python -m npu_compat.env: error: {err}\n")
+                return 2
             Path(args.output).write_text(text)
         else:
             sys.stdout.write(text)

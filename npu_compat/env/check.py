@@ -220,9 +220,13 @@ def check_video(probe: VideoProbe | None, packages: dict[str, str | None]) -> Fi
             return Finding("video", "fail", f"decord cannot load FFmpeg: {err}", "register the "
                            "FFmpeg prefix: echo PREFIX/lib > /etc/ld.so.conf.d/ffmpeg.conf && ldconfig",
                            "libswscale")
-        return Finding("video", "warn", f"decord does not import ({err}); video input unavailable",
+        cv2 = packages.get("opencv-python-headless") or packages.get("opencv-python")
+        effect = (f"mp4 input still works through cv2 (opencv {cv2}); decord is the optional second decoder"
+                  if cv2 else "no mp4 decoder: video input works only from frame folders")
+        return Finding("video", "warn", f"decord does not import ({err}); {effect}",
                        f"pip install decord2=={versions.load_table()['decord']['decord2']} "
-                       "(aarch64 wheel) or env/build_decord.sh", "decord")
+                       "(aarch64 wheel) or env/build_decord.sh" + ("" if cv2 else "; or pip install opencv-python-headless"),
+                       "decord")
     if probe.error or probe.frames != 12 or probe.halves is None:
         return Finding("video", "fail", f"decord {probe.decord} ({wheel}) imports but did not decode "
                        f"the test clip: {probe.error or f'{probe.frames} frames'}",

@@ -25,7 +25,7 @@ DRIVER_INFO = f"{ASCEND}/driver/version.info"
 SET_ENV_SCRIPTS = (f"{ASCEND}/ascend-toolkit/set_env.sh", f"{ASCEND}/cann/set_env.sh")
 TOOLKIT_HOMES = (f"{ASCEND}/ascend-toolkit/latest", f"{ASCEND}/cann")
 PACKAGES = ("torch", "torch-npu", "torchvision", "triton-ascend", "triton", "numpy", "sam3",
-            "decord", "decord2")
+            "decord", "decord2", "opencv-python-headless", "opencv-python")
 CLIP = Path(__file__).with_name("clips") / "halves_h264.mp4"
 
 _VIDEO_PROBE = r"""

@@ -8,8 +8,10 @@
 Examples:
   python -m npu_compat.parity capture --model tiny --out inv.json
   python -m npu_compat.parity replay --inventory inv.json --device cuda --dtype bf16 --out-md replay.md
-  python -m npu_compat.parity e2e --model full --checkpoint sam3.pt --device npu --precision bf16
-  python -m npu_compat.parity coverage          # regenerates docs/npu-coverage.md
+  python -m npu_compat.parity e2e --model sam3 --checkpoint sam3.pt --device npu --precision bf16
+  python -m npu_compat.parity coverage --out-md coverage.md
+
+--model is sam3 (the full model; 'full' is accepted as an old name) or tiny, as in tools/.
 
 Exit status: 0 pass, 1 parity failure, 2 usage or setup error (one line on stderr).
 """
@@ -19,8 +21,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from npu_compat.errors import KernelListError
+from npu_compat.errors import KernelListError, NpuCompatError
 from npu_compat.parity import ParityError
+from npu_compat.workloads.checkpoints import PARTIAL_FLAG
+from npu_compat.workloads.cli_parser import OneLineParser, quiet_upstream_warnings
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_INVENTORIES = {"tiny SAM3, fp32": DATA / "sam3_inventory_tiny_fp32.json",
@@ -28,11 +32,24 @@ DEFAULT_INVENTORIES = {"tiny SAM3, fp32": DATA / "sam3_inventory_tiny_fp32.json"
 DTYPES = {"as-captured": None, "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Checkpoint and output paths, before any model is built (or sam3 imported)."""
+    from npu_compat.workloads.checkpoints import read_checkpoint
+    from npu_compat.workloads.inputs import check_output_file
+
+    for name in ("out", "out_json", "out_md"):
+        if getattr(args, name, None):
+            check_output_file(getattr(args, name), "--" + name.replace("_", "-"))
+    if getattr(args, "checkpoint", None):
+        read_checkpoint(args.checkpoint)  # memory-mapped: cheap; a file that is not a checkpoint stops here
+
+
 def _capture(args: argparse.Namespace) -> int:
     from npu_compat.parity.sam3_runs import capture_sam3
 
     inventory = capture_sam3(args.model, args.device, tuple(args.runs.split(",")), args.autocast == "bf16",
-                             record_ranges=not args.no_ranges, seed=args.seed, checkpoint=args.checkpoint)
+                             record_ranges=not args.no_ranges, seed=args.seed, checkpoint=args.checkpoint,
+                             allow_partial=args.allow_partial_checkpoint)
     inventory.save(args.out)
     print(f"captured {len(inventory)} distinct calls of {len(inventory.ops())} ops "
           f"({sum(e.count for e in inventory)} calls) -> {args.out}")
@@ -67,7 +84,8 @@ def _e2e(args: argparse.Namespace) -> int:
 
     _check_device(args.device)
     inputs = synthetic_inputs(args.seed, prompts=tuple(args.prompt), with_boxes=args.boxes)
-    result = e2e_sam3(args.model, args.device, args.precision, args.reference, inputs, args.checkpoint, args.seed)
+    result = e2e_sam3(args.model, args.device, args.precision, args.reference, inputs, args.checkpoint, args.seed,
+                      allow_partial=args.allow_partial_checkpoint)
     if args.out_json:
         write_json_atomic(args.out_json, result.as_dict())
     if args.out_md:
@@ -91,13 +109,15 @@ def _coverage(args: argparse.Namespace) -> int:
             report = coverage_report(inventory, load_kernel_list(version))
             reports.append((label, report))
             print(f"{label}: {report.summary()}")
-    command = " ".join(["python -m npu_compat.parity coverage"]
+    command = " ".join(["python -m npu_compat.parity coverage --out-md docs/npu-coverage.md"]
                        + [f"--inventory {p}" for p in args.inventory or ()]
                        + [f"--torch-npu {v}" for v in args.torch_npu or ()])
     if args.out_md:
         write_text_atomic(args.out_md, coverage_markdown(reports, command))
     if args.out_json:
         write_json_atomic(args.out_json, [{"inventory": label, **r.as_dict()} for label, r in reports])
+    if not args.out_md and not args.out_json:
+        print("(no file written: pass --out-md FILE for the Markdown tables, --out-json FILE for JSON)")
     return 0
 
 
@@ -112,14 +132,26 @@ def _check_device(device: str) -> None:
         raise ParityError(str(err)) from None
 
 
+MODEL_HELP = "sam3 (the full model; 'full' is an old name for it) or tiny (the small test model)"
+
+
+def _model(text: str) -> str:
+    """``sam3``/``tiny`` as in every tool; ``full`` is kept as an alias. Internally the full model is 'full'."""
+    names = {"sam3": "full", "full": "full", "tiny": "tiny"}
+    if text not in names:
+        raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from 'sam3', 'tiny')")
+    return names[text]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m npu_compat.parity", description=__doc__,
+    parser = OneLineParser(prog="python -m npu_compat.parity", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     cap = sub.add_parser("capture", help="record the aten ops of SAM3 image runs")
-    cap.add_argument("--model", choices=("tiny", "full"), default="tiny", help="tiny test model or full SAM3")
+    cap.add_argument("--model", type=_model, default="tiny", help=MODEL_HELP)
     cap.add_argument("--checkpoint", help="sam3.pt for the full model (random init without it)")
+    cap.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
     cap.add_argument("--device", default="cpu", help="device to run on (cpu, cuda, npu, xpu, mps)")
     cap.add_argument("--autocast", choices=("none", "bf16"), default="none", help="run under bf16 autocast")
     cap.add_argument("--runs", default="image,text,box,batched", help="comma-separated: image,text,box,batched")
@@ -141,8 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(run=_replay)
 
     e2e = sub.add_parser("e2e", help="stage-wise SAM3 pipeline parity: device vs CPU")
-    e2e.add_argument("--model", choices=("tiny", "full"), default="tiny")
-    e2e.add_argument("--checkpoint")
+    e2e.add_argument("--model", type=_model, default="tiny", help=MODEL_HELP)
+    e2e.add_argument("--checkpoint", help="sam3.pt for the full model (random init without it)")
+    e2e.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
     e2e.add_argument("--device", default="cpu")
     e2e.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                      help="device run: IEEE fp32 (TF32/HF32 off) or bf16 autocast")
@@ -157,20 +190,22 @@ def build_parser() -> argparse.ArgumentParser:
     cov = sub.add_parser("coverage", help="inventory ops without NPU kernels in torch_npu releases")
     cov.add_argument("--inventory", action="append", help="inventory JSON (repeatable; default: committed tiny SAM3)")
     cov.add_argument("--torch-npu", action="append", help="torch_npu version or kernel-list JSON (default: all kept)")
-    cov.add_argument("--out-md", default="docs/npu-coverage.md")
+    cov.add_argument("--out-md", help="write the Markdown tables here (the repo's copy is docs/npu-coverage.md)")
     cov.add_argument("--out-json")
     cov.set_defaults(run=_coverage)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_upstream_warnings()
     args = build_parser().parse_args(argv)
     if getattr(args, "prompt", ()) is None:
         args.prompt = ["a cat", "a dog"]
     try:
+        _check_inputs(args)
         return args.run(args)
-    except (ParityError, KernelListError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (ParityError, KernelListError, NpuCompatError, ValueError) as err:
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
 

@@ -32,7 +32,7 @@ PORTABLE_OP = {
     "_scaled_dot_product_efficient_attention": "scaled_dot_product_attention",
     "_scaled_dot_product_cudnn_attention": "scaled_dot_product_attention",
 }
-LIMITS_SOURCE = "torch_npu 2.7.1 API support tables, as summarised in FACTS.md §3 (read, not run)"
+LIMITS_SOURCE = "API support tables of the torch_npu 2.7.1 documentation (read, not run)"
 MATMUL_OPS = {"mm", "bmm", "addmm", "baddbmm", "matmul", "addmv", "mv", "dot", "addbmm"}
 
 

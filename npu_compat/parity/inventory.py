@@ -150,7 +150,7 @@ class Inventory:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
             raise ParityError(f"inventory {path} not found; create one with "
-                              "`python -m npu_compat.parity capture --out {path}`") from None
+                              f"`python -m npu_compat.parity capture --out {path}`") from None
         except json.JSONDecodeError as err:
             raise ParityError(f"inventory {path} is not valid JSON ({err}); capture it again") from None
         if data.get("format") != FORMAT:

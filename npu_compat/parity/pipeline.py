@@ -146,8 +146,24 @@ def run_pipeline(model: torch.nn.Module, inputs: PipelineInputs, device: str | t
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     target = torch.device(device)
     dtype = torch.float64 if precision == "fp64" else torch.float32
-    runner = copy.deepcopy(model).to(device=target, dtype=dtype).eval()
+    runner = cast_real_tensors(copy.deepcopy(model).to(device=target), dtype).eval()
     return run_stages(runner, inputs, target, precision)
+
+
+def cast_real_tensors(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """Cast floating parameters and buffers to ``dtype``, complex ones to its complex twin.
+
+    ``Module.to(dtype=float32)`` casts complex buffers too, keeping only the real part: SAM3's
+    RoPE frequencies (``freqs_cis``, complex64) would become cos() alone, which torch warns about
+    ("Casting complex values to real discards the imaginary part") and which is not SAM3.
+    """
+    complex_dtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+    for tensor in list(module.parameters()) + list(module.buffers()):
+        if tensor.is_floating_point():
+            tensor.data = tensor.data.to(dtype)
+        elif tensor.is_complex():
+            tensor.data = tensor.data.to(complex_dtype)
+    return module
 
 
 def run_stages(runner: torch.nn.Module, inputs: PipelineInputs, device: torch.device,

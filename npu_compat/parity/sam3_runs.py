@@ -8,6 +8,7 @@ them). The video path is not captured here yet.
 from __future__ import annotations
 
 import contextlib
+import io
 from typing import Iterator
 
 import torch
@@ -34,30 +35,44 @@ def sam3_on(device: str) -> Iterator[None]:
             npu_compat.revert()
 
 
-def build_model(kind: str = "tiny", checkpoint: str | None = None, seed: int = 0) -> torch.nn.Module:
-    """``tiny`` (seconds on a CPU) or ``full`` (840 M parameters; random init without a checkpoint)."""
+def build_model(kind: str = "tiny", checkpoint: str | None = None, seed: int = 0,
+                allow_partial: bool = False) -> torch.nn.Module:
+    """``tiny`` (seconds on a CPU) or ``full`` (840 M parameters; random init without a checkpoint).
+
+    A checkpoint goes through :mod:`npu_compat.workloads.checkpoints`: read (and refused if it is
+    not one) before the build, its keys checked against the model.
+    """
+    from npu_compat.workloads import checkpoints
+
+    if kind not in ("tiny", "full"):
+        raise ValueError(f"model must be 'sam3' or 'tiny', got {kind!r}")
+    state = checkpoints.read_checkpoint(checkpoint) if checkpoint else None
     if kind == "tiny":
         from npu_compat.sam3.tiny import build_tiny_sam3_image_model
 
-        return build_tiny_sam3_image_model(seed=seed)
-    if kind != "full":
-        raise ValueError(f"model must be 'tiny' or 'full', got {kind!r}")
+        model = build_tiny_sam3_image_model(seed=seed)
+        if state is not None:
+            checkpoints.load_checkpoint(model, checkpoint, allow_partial, state=state)
+        return model
     from sam3.model_builder import build_sam3_image_model
 
     from npu_compat.sam3.tiny import init_uninitialised_text_params
     from npu_compat.sam3.vocab import find_bpe
 
     torch.manual_seed(seed)
-    model = build_sam3_image_model(bpe_path=str(find_bpe(None)), device="cpu", eval_mode=True,
-                                   checkpoint_path=checkpoint, load_from_HF=False)
-    if checkpoint is None:
+    with contextlib.redirect_stdout(io.StringIO()):  # upstream prints every missing key; checked below
+        model = build_sam3_image_model(bpe_path=str(find_bpe(None)), device="cpu", eval_mode=True,
+                                       checkpoint_path=checkpoint, load_from_HF=False)
+    if state is None:
         init_uninitialised_text_params(model, torch.Generator().manual_seed(seed + 1))
+    else:
+        checkpoints.check_keys(model, checkpoints.image_model_state(state, model), checkpoint, allow_partial)
     return model.eval()
 
 
 def capture_sam3(kind: str = "tiny", device: str = "cpu", runs: tuple[str, ...] = RUNS,
                  autocast_bf16: bool = False, record_ranges: bool = True, seed: int = 0,
-                 checkpoint: str | None = None) -> Inventory:
+                 checkpoint: str | None = None, allow_partial: bool = False) -> Inventory:
     """Build the model under the shim for ``device`` and record every aten op of ``runs``."""
     from sam3.model.sam3_image_processor import Sam3Processor
 
@@ -70,7 +85,7 @@ def capture_sam3(kind: str = "tiny", device: str = "cpu", runs: tuple[str, ...] 
     autocast = (torch.autocast(device_type=target.type, dtype=torch.bfloat16) if autocast_bf16
                 else contextlib.nullcontext())
     with sam3_on(device):
-        model = build_model(kind, checkpoint, seed).to(target).eval()
+        model = build_model(kind, checkpoint, seed, allow_partial).to(target).eval()
         processor = Sam3Processor(model, device=device, confidence_threshold=0.0)
         image = inputs.image.numpy().transpose(1, 2, 0)
         with autocast:
@@ -105,7 +120,8 @@ def _sam3_version() -> str:
 
 
 def e2e_sam3(kind: str = "tiny", device: str = "cpu", precision: str = "fp32", reference: str = "fp32",
-             inputs: PipelineInputs | None = None, checkpoint: str | None = None, seed: int = 0) -> E2EResult:
+             inputs: PipelineInputs | None = None, checkpoint: str | None = None, seed: int = 0,
+             allow_partial: bool = False) -> E2EResult:
     """Run the pipeline on ``device`` and on the CPU reference with the same weights and inputs.
 
     The model is built under the shim of each side (sam3 creates caches on "cuda" while it is
@@ -113,7 +129,7 @@ def e2e_sam3(kind: str = "tiny", device: str = "cpu", precision: str = "fp32", r
     """
     inputs = inputs or synthetic_inputs(seed)
     with sam3_on("cpu"):
-        reference_model = build_model(kind, checkpoint, seed)
+        reference_model = build_model(kind, checkpoint, seed, allow_partial)
         reference_stages = run_pipeline(reference_model, inputs, "cpu", reference)
     if torch.device(device).type == "cpu":
         device_model = reference_model
@@ -121,7 +137,7 @@ def e2e_sam3(kind: str = "tiny", device: str = "cpu", precision: str = "fp32", r
             device_stages = run_pipeline(device_model, inputs, device, precision)
     else:
         with sam3_on(device):
-            device_model = build_model(kind, checkpoint, seed)
+            device_model = build_model(kind, checkpoint, seed, allow_partial)
             device_model.load_state_dict(reference_model.state_dict())
             device_stages = run_pipeline(device_model, inputs, device, precision)
     return compare_pipelines(device_stages, reference_stages, precision, device=device,

@@ -22,7 +22,7 @@ RANDOM_WEIGHTS_NOTICE = (
     "\n" + "!" * 78 + "\n"
     "!! npu_compat: NO CHECKPOINT GIVEN - SAM3 IS RUNNING WITH RANDOM WEIGHTS.\n"
     "!! Masks, boxes and scores are meaningless. Pass --checkpoint /path/to/sam3.pt\n"
-    "!! (sam3.pt is gated on Hugging Face; see docs/ for where users get it).\n" + "!" * 78 + "\n"
+    "!! (sam3.pt: gated repo facebook/sam3 on Hugging Face; README.md, Checkpoint).\n" + "!" * 78 + "\n"
 )
 
 

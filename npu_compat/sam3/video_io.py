@@ -117,7 +117,10 @@ def frame_paths(folder: str | os.PathLike[str]) -> list[Path]:
 def _read_folder(folder: str, fps: float) -> tuple[np.ndarray, float]:
     from PIL import Image
 
-    frames = [np.asarray(Image.open(p).convert("RGB")) for p in frame_paths(folder)]
+    try:
+        frames = [np.asarray(Image.open(p).convert("RGB")) for p in frame_paths(folder)]
+    except (OSError, ValueError) as exc:
+        raise VideoIOError(f"a frame in '{folder}' cannot be decoded ({exc})", "remove or re-export that frame") from None
     if len({f.shape for f in frames}) != 1:
         raise VideoIOError(f"frames in '{folder}' differ in size", "resize them to one size")
     return np.stack(frames), fps
@@ -159,6 +162,9 @@ def write_video(path: str | os.PathLike[str], frames: Sequence[np.ndarray] | np.
             writer.write(cv2.cvtColor(np.ascontiguousarray(frame, dtype=np.uint8), cv2.COLOR_RGB2BGR))
     finally:
         writer.release()
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the overlay gets the user's usual permissions
     os.replace(tmp, out)
     return out
 

@@ -5,7 +5,7 @@ close_session); the shim must already be applied so the predictor lands on the t
 Per-frame JSON (``frames.json``, written atomically)::
 
     {"video": ..., "num_frames": T, "width": W, "height": H, "fps": f, "model": ..., "device": ...,
-     "prompts": {...}, "timings_s": {"load": ..., "prompt": ..., "propagate": ..., "write": ...},
+     "prompts": {"text", "text_frame", "boxes_cxcywh" (fractions of the frame), "points" (pixels)}, "timings_s": {"load": ..., "prompt": ..., "propagate": ..., "write": ...},
      "frames": [{"frame_index": t, "objects": [{"obj_id": i, "score": p, "box_xywh": [x, y, w, h] (pixels),
                                                 "area": n, "mask_rle": {"size": [H, W], "counts": "..."}}]}]}
 """
@@ -41,10 +41,11 @@ class VideoJob:
     out_dir: str
     text: str | None = None
     text_frame: int = 0
-    boxes: tuple[tuple[float, float, float, float], ...] = ()  # xywh pixels, on text_frame
+    boxes: tuple[tuple[float, float, float, float], ...] = ()  # cx,cy,w,h as fractions of the frame, on text_frame
     points: tuple[PointPrompt, ...] = ()
     model: str = "tiny"
     checkpoint: str | None = None
+    allow_partial_checkpoint: bool = False
     seed: int = 0
     video_backend: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -62,15 +63,27 @@ def parse_point(spec: str) -> PointPrompt:
 
 
 def parse_box(spec: str) -> tuple[float, float, float, float]:
+    """``cx,cy,w,h`` as fractions of the frame, inside it: the same box meaning as every other tool."""
+    import argparse
+
+    from npu_compat.workloads.inputs import parse_box as parse_fraction_box
+
     try:
-        x, y, w, h = (float(v) for v in spec.split(","))
-    except ValueError as exc:
-        raise NpuCompatError(f"bad --box '{spec}'", "write X,Y,W,H in pixels, e.g. 10,20,50,40") from exc
-    return x, y, w, h
+        return parse_fraction_box(spec)
+    except argparse.ArgumentTypeError as exc:
+        raise NpuCompatError(f"bad --box: {exc}", "write cx,cy,w,h as fractions of the frame, e.g. 0.5,0.5,0.3,0.4") from None
 
 
-def build_predictor(model: str, checkpoint: str | None, seed: int) -> Any:
-    """Upstream's predictor for ``sam3`` (random weights without a checkpoint: no download) or the tiny one."""
+def build_predictor(model: str, checkpoint: str | None, seed: int, allow_partial: bool = False) -> Any:
+    """Upstream's predictor for ``sam3`` (random weights without a checkpoint: no download) or the tiny one.
+
+    A checkpoint is read first (a file that is not one is refused before the build); the tiny
+    model's keys are checked by :func:`npu_compat.workloads.checkpoints.load_checkpoint`, the full
+    model's by upstream's strict loader (its error becomes one line).
+    """
+    from npu_compat.workloads import checkpoints
+
+    state = checkpoints.read_checkpoint(checkpoint) if checkpoint else None
     if checkpoint is None:
         from npu_compat.sam3.random_init import RANDOM_WEIGHTS_NOTICE
 
@@ -79,14 +92,52 @@ def build_predictor(model: str, checkpoint: str | None, seed: int) -> Any:
     if model == "tiny":
         from npu_compat.sam3.tiny_video import tiny_video_predictor_class
 
-        return tiny_video_predictor_class()(seed=seed)
+        predictor = tiny_video_predictor_class()(seed=seed)
+        if state is not None:
+            checkpoints.check_keys(predictor.model, state, checkpoint, allow_partial)
+            predictor.model.load_state_dict(state, strict=False)
+        return predictor
     from sam3.model_builder import build_sam3_video_predictor
 
     from npu_compat.sam3.random_init import RANDOM_INIT_ENV
 
     if checkpoint is None:
         os.environ[RANDOM_INIT_ENV] = "1"  # read by the sam3.video.random_init row: no HF download
-    return build_sam3_video_predictor(checkpoint_path=checkpoint)
+        return build_sam3_video_predictor(checkpoint_path=None)
+    del state
+    try:
+        return build_sam3_video_predictor(checkpoint_path=checkpoint, strict_state_dict_loading=not allow_partial)
+    except RuntimeError as err:
+        if "state_dict" not in str(err):
+            raise
+        first = str(err).splitlines()[0]
+        raise checkpoints.CheckpointError(f"checkpoint {checkpoint} does not match the video model ({first[:160]})",
+                                          f"pass sam3.pt, or {checkpoints.PARTIAL_FLAG} to load only the matching keys") from None
+
+
+def validate_job(job: VideoJob, video: Any) -> None:
+    """Prompts against the video, and the output folder, before any model is built."""
+    from npu_compat.workloads.inputs import check_output_dir
+
+    if job.text is None and not job.boxes:
+        raise NpuCompatError("no text or box prompt given", "pass --text and/or --box (--point refines their objects)")
+    last = video.num_frames - 1
+    if not 0 <= job.text_frame <= last:
+        raise NpuCompatError(f"--text-frame {job.text_frame} is outside the video ({video.num_frames} frames)",
+                             f"use 0..{last}")
+    for p in job.points:
+        if not 0 <= p.frame <= last:
+            raise NpuCompatError(f"--point frame {p.frame} is outside the video", f"use 0..{last}")
+        if not (0 <= p.x < video.width and 0 <= p.y < video.height):
+            raise NpuCompatError(f"--point {p.x:g},{p.y:g} is outside the {video.width}x{video.height} frame",
+                                 f"use x in 0..{video.width - 1}, y in 0..{video.height - 1} (pixels)")
+        if p.label not in (0, 1):
+            raise NpuCompatError(f"--point label {p.label}", "use 1 (positive) or 0 (negative)")
+    check_output_dir(job.out_dir)
+    if job.checkpoint:
+        from npu_compat.workloads.checkpoints import check_path
+
+        check_path(job.checkpoint)
 
 
 def _rle(mask: np.ndarray) -> dict[str, Any]:
@@ -127,6 +178,9 @@ def _write_json(path: Path, data: Any) -> None:
     with os.fdopen(fd, "w") as fh:
         json.dump(data, fh, indent=1)
         fh.write("\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results get the user's usual permissions
     os.replace(tmp, path)
 
 
@@ -145,16 +199,12 @@ def run_video_job(job: VideoJob, predictor: Any | None = None) -> dict[str, Any]
     """Text/box prompt, propagate, then each point prompt and a forward propagation from its frame;
     write ``overlay.mp4`` and ``frames.json`` under ``job.out_dir``. A frame's result is its latest output."""
     out_dir = Path(job.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     start = time.perf_counter()
     video = read_video(job.video, job.video_backend)
-    if job.text is None and not job.boxes:
-        raise NpuCompatError("no text or box prompt given", "pass --text and/or --box (--point refines their objects)")
-    for p in job.points:
-        if not 0 <= p.frame < video.num_frames:
-            raise NpuCompatError(f"--point frame {p.frame} is outside the video", f"use 0..{video.num_frames - 1}")
-    predictor = predictor or build_predictor(job.model, job.checkpoint, job.seed)
+    validate_job(job, video)
+    predictor = predictor or build_predictor(job.model, job.checkpoint, job.seed, job.allow_partial_checkpoint)
+    out_dir.mkdir(parents=True, exist_ok=True)
     session = predictor.handle_request({"type": "start_session", "resource_path": job.video})["session_id"]
     timings["load"] = time.perf_counter() - start
     w, h = video.width, video.height
@@ -162,7 +212,7 @@ def run_video_job(job: VideoJob, predictor: Any | None = None) -> dict[str, Any]
     if job.text is not None:
         request["text"] = job.text
     if job.boxes:
-        request["bounding_boxes"] = [[x / w, y / h, bw / w, bh / h] for x, y, bw, bh in job.boxes]
+        request["bounding_boxes"] = [[cx - bw / 2, cy - bh / 2, bw, bh] for cx, cy, bw, bh in job.boxes]  # upstream: xywh fractions
         request["bounding_box_labels"] = [1] * len(job.boxes)
     t0 = time.perf_counter()
     predictor.handle_request(request)
@@ -188,7 +238,7 @@ def run_video_job(job: VideoJob, predictor: Any | None = None) -> dict[str, Any]
     timings["write"] = time.perf_counter() - t0
     result = {"video": job.video, "num_frames": video.num_frames, "width": w, "height": h, "fps": video.fps,
               "decoder": video.backend, "model": job.model, "checkpoint": job.checkpoint,
-              "prompts": {"text": job.text, "text_frame": job.text_frame, "boxes_xywh": [list(b) for b in job.boxes],
+              "prompts": {"text": job.text, "text_frame": job.text_frame, "boxes_cxcywh": [list(b) for b in job.boxes],
                           "points": [vars(p) for p in job.points]},
               "timings_s": {k: round(v, 3) for k, v in timings.items()}, "frames": frames_json}
     _write_json(out_dir / "frames.json", result)

@@ -9,6 +9,7 @@ Layout of one run with ``--output-json preds.json``:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -26,7 +27,7 @@ from npu_compat.workloads.stage_timer import StageTimer, format_summary, summari
 class CocoEvalConfig:
     coco_ann: str
     coco_img: str = ""
-    output_json: str = "sam3_coco_predictions.json"
+    output_json: str = "out/sam3_coco_predictions.json"
     max_images: int = -1
     warmup: int = 3
     eval: bool = False
@@ -37,6 +38,7 @@ class CocoEvalConfig:
     prompt_batch: int = 16
     model: str = "sam3"
     checkpoint: str | None = None
+    allow_partial_checkpoint: bool = False
     dtype: str = "fp32"
     sequential: bool = False
     seed: int = 0
@@ -120,7 +122,7 @@ def _infer(config: CocoEvalConfig, session: Any, shard: sharding.ShardInfo, coco
     timer = StageTimer(synchronizer(device), warmup=config.warmup)
     skipped = 0
     with torch.inference_mode(), autocast_for(device, config.dtype):
-        model = build_model(config.model, config.checkpoint, device, config.seed)
+        model = build_model(config.model, config.checkpoint, device, config.seed, config.allow_partial_checkpoint)
         runner = ImageRunner(model, device, [c["name"] for c in cats], [c["id"] for c in cats], config, timer)
         pending: tuple[int, Any] | None = None
         bar = tqdm(todo, desc=f"coco rank {shard.rank}" if shard.distributed else "coco", unit="img",
@@ -184,12 +186,48 @@ def evaluate_file(config: CocoEvalConfig, coco: Any | None = None) -> dict[str, 
     return metrics
 
 
-def run_coco_eval(config: CocoEvalConfig, session: Any, shard: sharding.ShardInfo | None = None) -> dict[str, Any]:
-    """The whole run on this rank; rank 0 returns the merged summary (others return their own part)."""
-    shard = shard or sharding.shard_from_env()
+def validate(config: CocoEvalConfig) -> Any:
+    """Every input checked before a model is built; returns the loaded COCO ground truth."""
+    from npu_compat.workloads import inputs
+    from npu_compat.workloads.checkpoints import read_checkpoint
+
     coco = coco_metrics.load_coco(config.coco_ann)
     if config.eval_only:
+        return coco
+    if not config.coco_img:
+        raise inputs.InputError("no image folder given", "pass --coco-img /path/to/val2017")
+    if not Path(config.coco_img).is_dir():
+        raise inputs.InputError(f"image folder {config.coco_img} does not exist or is not a folder",
+                                "pass --coco-img with the folder of the images named in --coco-ann")
+    if config.max_images == 0 or config.max_images < -1:
+        raise inputs.InputError(f"--max-images {config.max_images}", "give a number >= 1, or -1 for all images")
+    inputs.check_output_file(config.output_json, "--output-json")
+    if config.checkpoint:
+        read_checkpoint(config.checkpoint)  # memory-mapped, so cheap; refuses a file that is not a checkpoint
+    if config.resume:
+        for path in results_log.log_files(parts_dir(config.output_json)):
+            for _ in results_log.read_entries(path):  # a corrupt line stops here, before the build
+                pass
+    return coco
+
+
+def run_coco_eval(config: CocoEvalConfig, session: Any, shard: sharding.ShardInfo | None = None,
+                  coco: Any | None = None) -> dict[str, Any]:
+    """The whole run on this rank; rank 0 returns the merged summary (others return their own part).
+
+    Rank 0 holds ``<output-json>.lock`` for the run: a second run on the same output is refused.
+    """
+    from npu_compat.workloads.run_lock import run_lock
+
+    shard = shard or sharding.shard_from_env()
+    coco = coco or validate(config)
+    if config.eval_only:
         return {"metrics": evaluate_file(config, coco)}
+    with run_lock(config.output_json) if shard.is_main else contextlib.nullcontext():
+        return _run(config, session, shard, coco)
+
+
+def _run(config: CocoEvalConfig, session: Any, shard: sharding.ShardInfo, coco: Any) -> dict[str, Any]:
     image_ids = sorted(coco.getImgIds())
     if config.max_images > 0:
         image_ids = image_ids[:config.max_images]
@@ -215,7 +253,7 @@ def run_coco_eval(config: CocoEvalConfig, session: Any, shard: sharding.ShardInf
     timings = summarize(_merge_timings(folder))
     results_log.write_json_atomic(sidecar(config.output_json, "timings"), timings)
     summary: dict[str, Any] = {"images": len(image_ids), "done": len(ok_ids), "skipped": skipped,
-                               "records": len(records), "timings_ms": timings,
+                               "records": len(records), "timings_ms": timings, "output_json": str(config.output_json),
                                "mode": "sequential" if config.sequential else "batched"}
     if config.eval:
         summary["metrics"] = coco_metrics.evaluate_all(coco, records, ok_ids)
@@ -227,7 +265,8 @@ def format_run_summary(summary: dict[str, Any]) -> str:
     lines = []
     if "images" in summary:
         lines.append(f"{summary['mode']}: {summary['done']}/{summary['images']} images done, "
-                     f"{summary['skipped']} skipped (missing or corrupt), {summary['records']} predictions")
+                     f"{summary['skipped']} skipped (missing or corrupt), {summary['records']} predictions"
+                     + (f" -> {summary['output_json']}" if summary.get("output_json") else ""))
     if summary.get("timings_ms"):
         lines.append(format_summary(summary["timings_ms"]))
     if summary.get("metrics"):

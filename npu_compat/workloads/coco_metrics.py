@@ -31,6 +31,11 @@ def load_coco(path: str | Path) -> Any:
     if not isinstance(data, dict) or not {"images", "categories"} <= set(data):
         raise CocoInputError(f"{p} is not a COCO instances file (needs 'images' and 'categories' lists)",
                              "pass a COCO instances_*.json file, not a results or captions file")
+    if not data["images"]:
+        raise CocoInputError(f"{p} lists no images ('images' is empty)", "pass an annotation file with images")
+    if not data["categories"]:
+        raise CocoInputError(f"{p} lists no categories (they are the text prompts)",
+                             "pass an annotation file with categories")
     known = {c["id"] for c in data["categories"]}
     for ann in data.get("annotations", []):
         if ann.get("category_id") not in known:

@@ -25,6 +25,7 @@ class InferConfig:
     boxes: Sequence[Sequence[float]] = ()  # [cx, cy, w, h] normalised to [0, 1], positive
     model: str = "sam3"
     checkpoint: str | None = None
+    allow_partial_checkpoint: bool = False
     threshold: float = 0.5
     dtype: str = "fp32"
     prompt_batch: int = 16
@@ -33,18 +34,43 @@ class InferConfig:
 
 
 def list_images(inputs: Sequence[str]) -> list[Path]:
+    """Files named, plus the image files (by suffix) of folders named, in order."""
+    from npu_compat.workloads.inputs import InputError
+
     found: list[Path] = []
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            found += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
+            found += sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
         elif p.is_file():
             found.append(p)
         else:
-            raise FileNotFoundError(f"{p} is neither an image file nor a folder; pass an existing path")
+            raise InputError(f"{p} is neither an image file nor a folder", "pass an existing path")
     if not found:
-        raise FileNotFoundError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {', '.join(inputs)}")
+        raise InputError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in {', '.join(inputs)}",
+                         "pass image files or a folder that holds some")
     return found
+
+
+def validate(config: InferConfig) -> list[Path]:
+    """Everything checked before a model is built; returns the images to run.
+
+    Files named on the command line are decoded here (a bad one stops the run); images found in a
+    folder are decoded when their turn comes, and a bad one is skipped, said and counted.
+    """
+    from npu_compat.workloads import inputs
+    from npu_compat.workloads.checkpoints import check_path
+
+    if not config.prompts and not config.boxes:
+        raise inputs.InputError("nothing to segment", "give --prompt TEXT and/or --box cx,cy,w,h")
+    images = list_images(config.inputs)
+    for item in config.inputs:
+        if Path(item).is_file():
+            inputs.load_image(item)
+    inputs.check_output_dir(config.out)
+    if config.checkpoint:
+        check_path(config.checkpoint)
+    return images
 
 
 def draw_overlay(image: Any, detections: list[dict[str, Any]]) -> Any:
@@ -93,30 +119,46 @@ def _processor_detections(name: str, scores: torch.Tensor, boxes_xyxy: torch.Ten
             for s, b, r in zip(scores.float().tolist(), boxes_xyxy.float().tolist(), rles)]
 
 
-def run_image_inference(config: InferConfig, session: Any) -> list[dict[str, Any]]:
-    """Run every image; returns one summary per image (paths written, detection count, stage seconds)."""
-    from PIL import Image
+def _write_atomic(path: Path, write: Any) -> None:
+    import os
 
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def run_image_inference(config: InferConfig, session: Any, images: list[Path] | None = None,
+                        on_skip: Any = None) -> list[dict[str, Any]]:
+    """Run every image; returns one summary per image (paths written, detection count, stage seconds).
+
+    A folder image that cannot be decoded gets a summary ``{"image", "skipped": reason}`` (and
+    ``on_skip(path, reason)`` is called) and the run goes on.
+    """
     from npu_compat.sam3 import batched_prompts as bp
+    from npu_compat.workloads.inputs import InputError, load_image
     from npu_compat.workloads.model_loading import autocast_for, build_model, synchronizer
 
-    if not config.prompts and not config.boxes:
-        raise ValueError("nothing to segment: give --prompt and/or --box")
-    images = list_images(config.inputs)
+    images = validate(config) if images is None else images
     device = session.target.device()
     sync = synchronizer(device)
     out_dir = Path(config.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summaries = []
+    summaries: list[dict[str, Any]] = []
     with torch.inference_mode(), autocast_for(device, config.dtype):
         start = time.perf_counter()
-        model = build_model(config.model, config.checkpoint, device, config.seed)
+        model = build_model(config.model, config.checkpoint, device, config.seed, config.allow_partial_checkpoint)
         processor = bp.make_processor(model, device, config.threshold)
         text = bp.encode_prompts(model, list(config.prompts), device) if config.prompts else None
         sync()
         load_s = time.perf_counter() - start
+        out_dir.mkdir(parents=True, exist_ok=True)
         for path in images:
-            image = Image.open(path).convert("RGB")
+            try:
+                image = load_image(path)
+            except InputError as err:
+                summaries.append({"image": str(path), "skipped": str(err)})
+                if on_skip is not None:
+                    on_skip(path, str(err))
+                continue
             seconds = {"load": load_s}
             t = time.perf_counter()
             feats = bp.encode_image(processor, image)
@@ -129,7 +171,7 @@ def run_image_inference(config: InferConfig, session: Any) -> list[dict[str, Any
                 outputs.append((list(config.prompts), r.scores, r.boxes_cxcywh, r.mask_logits))
             for box in config.boxes:
                 state = processor.add_geometric_prompt(box=list(box), label=True, state=dict(feats.state))
-                box_detections.append((f"box {box}", state["scores"], state["boxes"], state["masks"].squeeze(1)))
+                box_detections.append((f"box {list(box)}", state["scores"], state["boxes"], state["masks"].squeeze(1)))
             sync()
             seconds["prompt"] = time.perf_counter() - t
             t = time.perf_counter()
@@ -137,13 +179,14 @@ def run_image_inference(config: InferConfig, session: Any) -> list[dict[str, Any
                           for d in _detections(names, s, b, m, config.threshold, feats.height, feats.width)]
             detections += [d for name, s, b, m in box_detections for d in _processor_detections(name, s, b, m)]
             overlay = out_dir / f"{path.stem}.overlay.png"
-            draw_overlay(image, detections).save(overlay)
+            picture = draw_overlay(image, detections)
+            _write_atomic(overlay, lambda p: picture.save(p, format="PNG"))
             seconds["postprocess"] = time.perf_counter() - t
             result = {"image": str(path), "height": feats.height, "width": feats.width, "model": config.model,
                       "checkpoint": config.checkpoint, "device": str(device), "threshold": config.threshold,
                       "detections": detections, "seconds": seconds}
             json_path = out_dir / f"{path.stem}.json"
-            json_path.write_text(json.dumps(result))
+            _write_atomic(json_path, lambda p: p.write_text(json.dumps(result)))
             summaries.append({"image": str(path), "overlay": str(overlay), "json": str(json_path),
                               "detections": len(detections), "seconds": seconds})
     return summaries

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 from typing import Any, Callable
 
 import torch
@@ -9,23 +10,34 @@ import torch
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def build_model(kind: str, checkpoint: str | None, device: torch.device, seed: int = 0) -> torch.nn.Module:
-    """``kind`` 'sam3' (random weights with the shim's loud notice when ``checkpoint`` is None) or 'tiny'."""
+def build_model(kind: str, checkpoint: str | None, device: torch.device | None, seed: int = 0,
+                allow_partial: bool = False) -> torch.nn.Module:
+    """``kind`` 'sam3' (random weights with the shim's loud notice when ``checkpoint`` is None) or 'tiny'.
+
+    A checkpoint is read (and refused if it is not one) before the model is built, and its keys are
+    checked against the model (:mod:`npu_compat.workloads.checkpoints`). ``device`` None: left where
+    the builder put it.
+    """
+    from npu_compat.workloads import checkpoints
+
+    if kind not in ("sam3", "tiny"):
+        raise ValueError(f"unknown model {kind!r}; use 'sam3' or 'tiny'")
+    state = checkpoints.read_checkpoint(checkpoint) if checkpoint else None
     torch.manual_seed(seed)  # every rank builds the same random weights
     if kind == "tiny":
         from npu_compat.sam3.tiny import build_tiny_sam3_image_model
 
         model = build_tiny_sam3_image_model(seed=seed)
-        if checkpoint:
-            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-            model.load_state_dict(state.get("model", state) if isinstance(state, dict) else state)
-    elif kind == "sam3":
+        if state is not None:
+            checkpoints.load_checkpoint(model, checkpoint, allow_partial, state=state)
+    else:
         from sam3.model_builder import build_sam3_image_model
 
-        model = build_sam3_image_model(checkpoint_path=checkpoint, load_from_HF=False)
-    else:
-        raise ValueError(f"unknown model {kind!r}; use 'sam3' or 'tiny'")
-    return model.to(device).eval()
+        with contextlib.redirect_stdout(io.StringIO()):  # upstream prints every missing key; checked below
+            model = build_sam3_image_model(checkpoint_path=checkpoint, load_from_HF=False)
+        if state is not None:
+            checkpoints.check_keys(model, checkpoints.image_model_state(state, model), checkpoint, allow_partial)
+    return (model if device is None else model.to(device)).eval()
 
 
 def autocast_for(device: torch.device, dtype: str) -> contextlib.AbstractContextManager:

@@ -2,7 +2,8 @@
 
 A line is ``{"image_id": int, "status": "ok" | "skipped", "records": [...], "error": str}``.
 A run killed at any point leaves complete lines plus at most one torn last line; ``ResultsLog``
-cuts the torn tail off when it opens the file, so ``--resume`` skips exactly the images whose
+cuts the torn tail off when it opens the file (any other unreadable line stops the run with
+:class:`ResultsLogError`, naming the file and line), so ``--resume`` skips exactly the images whose
 line is complete and redoes the rest. Several logs (one per rank) live in one folder.
 """
 from __future__ import annotations
@@ -12,6 +13,12 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+from npu_compat.errors import NpuCompatError
+
+
+class ResultsLogError(NpuCompatError):
+    """A results log holds a complete line that is not an entry (a torn last line is not an error)."""
 
 
 @dataclass
@@ -33,11 +40,17 @@ def read_entries(path: str | os.PathLike) -> Iterator[ImageEntry]:
     if not p.exists():
         return
     with p.open("rb") as fh:
-        for raw in fh:
+        for number, raw in enumerate(fh, 1):
             if not raw.endswith(b"\n"):
                 break
-            obj = json.loads(raw)
-            yield ImageEntry(int(obj["image_id"]), obj["status"], obj.get("records", []), obj.get("error", ""))
+            try:
+                obj = json.loads(raw)
+                entry = ImageEntry(int(obj["image_id"]), str(obj["status"]), obj.get("records", []), obj.get("error", ""))
+            except (ValueError, KeyError, TypeError) as err:
+                raise ResultsLogError(f"results log {p} line {number} is corrupt ({type(err).__name__})",
+                                      "delete that line (its image is redone) or the whole log, then --resume "
+                                      "again") from None
+            yield entry
 
 
 class ResultsLog:

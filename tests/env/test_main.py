@@ -46,3 +46,13 @@ def test_help_explains_and_bad_line_is_refused() -> None:
     assert "known-good combinations" in helptext and "Exit status" in helptext
     bad = run("--line", "cann9-910")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_only_knows_every_finding_the_check_can_report():
+    """--only refuses unknown names; the list it checks against must hold every name run_checks emits."""
+    from npu_compat.env.__main__ import FINDINGS
+    from npu_compat.env import check, host
+
+    facts = host.gather(npu_smi=lambda: None, video=None)
+    names = {f.name for f in check.run_checks(facts)} | {f.name for f in check.run_checks(facts, build=True)}
+    assert names <= set(FINDINGS)

@@ -51,3 +51,17 @@ def test_end_to_end_on_cpu(tmp_path):
             assert len(obj["box_xywh"]) == 4 and 0.0 <= obj["score"] <= 1.0
             total += 1
     assert total > 0, "the tiny model (detection threshold 0) yields objects"
+
+
+def test_outputs_get_the_users_usual_permissions(tmp_path):
+    import os
+
+    video = write_video(tmp_path / "v.mp4", synthetic_video(2, 48, 64), fps=4)
+    out = tmp_path / "out"
+    done = run_python(str(TOOL), str(video), "--model", "tiny", "--device", "cpu", "--text", "x", "--out", str(out),
+                      timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("frames.json", "overlay.mp4"):
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask, name

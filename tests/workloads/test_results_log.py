@@ -45,3 +45,20 @@ def test_write_json_atomic_leaves_no_temp_file(tmp_path):
     write_json_atomic(tmp_path / "out.json", {"a": 1})
     assert json.loads((tmp_path / "out.json").read_text()) == {"a": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_a_corrupt_complete_line_names_file_and_line(tmp_path):
+    import pytest
+
+    from npu_compat.workloads.results_log import ResultsLogError, read_entries
+
+    log = tmp_path / "rank-0.jsonl"
+    good = '{"image_id": 1, "status": "ok", "records": [], "error": ""}'
+    log.write_text(f"{good}\n{good.replace('1', '2')}\n{{garbage\n{good}\n")
+    with pytest.raises(ResultsLogError, match=rf"{log} line 3 is corrupt"):
+        list(read_entries(log))
+    log.write_text(f'{good}\n{{"status": "ok"}}\n')  # valid JSON, not an entry
+    with pytest.raises(ResultsLogError, match="line 2"):
+        list(read_entries(log))
+    log.write_text(f"{good}\n{{torn")  # a torn last line is not an error
+    assert [e.image_id for e in read_entries(log)] == [1]
