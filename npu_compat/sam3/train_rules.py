@@ -26,12 +26,36 @@ MOD = Category.MODIFIED
 KIT_CONFIGS = "pkg://npu_compat.training"
 CONFIG_PATH_ENV = "SAM3_TRAIN_CONFIG_PATH"
 SAM3_TRAIN_MODULE = "sam3.train"
+PROVIDER = "npu_compat"
 
 
 def extra_search_path() -> list[str]:
     """Search-path entries added to sam3's trainer compositions, in priority order."""
     folders = [p for p in os.environ.get(CONFIG_PATH_ENV, "").split(os.pathsep) if p]
     return [f"file://{os.path.abspath(p)}" for p in folders] + [KIT_CONFIGS]
+
+
+def add_search_path() -> list[str]:
+    """Append :func:`extra_search_path` to the initialised Hydra's search path, after the main
+    source; returns the entries added (none if they are there already)."""
+    from hydra.core.config_search_path import SearchPathQuery
+    from hydra.core.global_hydra import GlobalHydra
+
+    loader = GlobalHydra.instance().config_loader()
+    search_path = loader.get_search_path()
+    present = {e.path for e in search_path.get_path()}
+    entries = [e for e in extra_search_path() if e not in present]
+    anchor = SearchPathQuery(provider="main", path=None)
+    for existing in search_path.get_path():
+        if existing.provider == PROVIDER:
+            anchor = SearchPathQuery(provider=PROVIDER, path=existing.path)
+    for entry in entries:  # after sam3.train (and earlier entries), before Hydra's schema source
+        search_path.append(provider=PROVIDER, path=entry, anchor=anchor)
+        anchor = SearchPathQuery(provider=PROVIDER, path=entry)
+    if entries:
+        # the same call Hydra makes for a hydra.searchpath in the primary config
+        loader.repository.initialize_sources(search_path)
+    return entries
 
 
 def _add_search_path(ctx: Context, rule: Rule, original: Any) -> Any:
@@ -48,19 +72,9 @@ def _add_search_path(ctx: Context, rule: Rule, original: Any) -> Any:
             super().__init__(*args, **kwargs)
             if signature.bind(self, *args, **kwargs).arguments.get("config_module") != SAM3_TRAIN_MODULE:
                 return
-            from hydra.core.config_search_path import SearchPathQuery
-            from hydra.core.global_hydra import GlobalHydra
-
-            loader = GlobalHydra.instance().config_loader()
-            search_path = loader.get_search_path()
-            entries = extra_search_path()
-            anchor = SearchPathQuery(provider="main", path=None)
-            for entry in entries:  # after sam3.train, before Hydra's schema source
-                search_path.append(provider="npu_compat", path=entry, anchor=anchor)
-                anchor = SearchPathQuery(provider="npu_compat", path=entry)
-            # the same call Hydra makes for a hydra.searchpath in the primary config
-            loader.repository.initialize_sources(search_path)
-            hit(key, cat, f"pkg://{SAM3_TRAIN_MODULE}", entries)
+            entries = add_search_path()
+            if entries:
+                hit(key, cat, f"pkg://{SAM3_TRAIN_MODULE}", entries)
 
     initialize_config_module.__module__ = original.__module__
     initialize_config_module.__qualname__ = original.__qualname__
@@ -99,4 +113,4 @@ def sam3_train_rules(target: Target) -> list[Rule]:
     ]
 
 
-__all__ = ["sam3_train_rules", "extra_search_path", "KIT_CONFIGS", "CONFIG_PATH_ENV"]
+__all__ = ["sam3_train_rules", "extra_search_path", "add_search_path", "KIT_CONFIGS", "CONFIG_PATH_ENV"]
