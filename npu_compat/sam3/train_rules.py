@@ -81,6 +81,14 @@ def _add_search_path(ctx: Context, rule: Rule, original: Any) -> Any:
     return initialize_config_module
 
 
+def needs_grad_scaler(amp_dtype: str) -> bool:
+    """Whether AMP in ``amp_dtype`` (the trainer's ``optim.amp.amp_dtype``) needs loss scaling: float16 only."""
+    import torch
+    from sam3.train.utils.train_utils import get_amp_type
+
+    return get_amp_type(amp_dtype) == torch.float16
+
+
 def _setup_components(ctx: Context, rule: Rule, original: Any) -> Any:
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
 
@@ -90,10 +98,9 @@ def _setup_components(ctx: Context, rule: Rule, original: Any) -> Any:
         amp = getattr(getattr(self, "optim_conf", None), "amp", None)
         scaler = getattr(self, "scaler", None)
         if amp is not None and amp.enabled and scaler is not None and scaler.is_enabled():
-            import torch
-            from sam3.train.utils.train_utils import get_amp_type
+            if not needs_grad_scaler(amp.amp_dtype):
+                import torch
 
-            if get_amp_type(amp.amp_dtype) != torch.float16:
                 hit(key, cat, f"GradScaler(enabled=True) for {amp.amp_dtype}", "GradScaler(enabled=False)")
                 self.scaler = torch.amp.GradScaler(str(self.device.type), enabled=False)
         return out
@@ -113,4 +120,4 @@ def sam3_train_rules(target: Target) -> list[Rule]:
     ]
 
 
-__all__ = ["sam3_train_rules", "extra_search_path", "add_search_path", "KIT_CONFIGS", "CONFIG_PATH_ENV"]
+__all__ = ["sam3_train_rules", "extra_search_path", "add_search_path", "needs_grad_scaler", "KIT_CONFIGS", "CONFIG_PATH_ENV"]
