@@ -18,8 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.training.trainer_runs import loss_curve as _curve
 from tests.training.trainer_runs import (
+    RESUME_RTOL,
     ROOT,
+    STEPS,
+    TWO_PROCESS_RTOL,
     free_port,
     needs_train_extra,
     run,
@@ -29,17 +33,6 @@ from tests.training.trainer_runs import (
 )
 
 pytestmark = needs_train_extra
-
-STEPS = 4  # 4 photos, global batch 2, 2 epochs
-TWO_PROCESS_RTOL = 1e-4  # docs/training.md: same seed and global batch, 1 vs 2 processes (fp32)
-RESUME_RTOL = 1e-5  # docs/training.md: killed and resumed vs uninterrupted (fp32)
-
-
-def _curve(log_dir: Path) -> list[float]:
-    from npu_compat.training.step_log import loss_curve
-
-    return loss_curve(log_dir / "steps")
-
 
 @pytest.fixture(scope="module")
 def reference(sample_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -17,6 +17,10 @@ MISSING_TRAIN_EXTRA = [m for m in TRAIN_EXTRA if importlib.util.find_spec(m) is 
 needs_train_extra = pytest.mark.skipif(bool(MISSING_TRAIN_EXTRA),
                                        reason=f"needs the 'train' extra (missing: {', '.join(MISSING_TRAIN_EXTRA)})")
 
+STEPS = 4  # 4 photos, global batch 2, 2 epochs
+TWO_PROCESS_RTOL = 1e-4  # docs/training.md: same seed and global batch, 1 vs 2 processes (fp32)
+RESUME_RTOL = 1e-5  # docs/training.md: killed and resumed vs uninterrupted (fp32)
+
 SHIM = [sys.executable, "-m", "npu_compat.apply", "--device", "cpu"]
 TRAIN_PY = ["-m", "sam3.train.train", "-c", CONFIG, "--use-cluster", "0"]
 
@@ -55,3 +59,10 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def loss_curve(log_dir: Path) -> list[float]:
+    """The run's per-step global loss (mean over ranks) from its step logs."""
+    from npu_compat.training.step_log import loss_curve as curve
+
+    return curve(log_dir / "steps")
