@@ -2,13 +2,14 @@
 
 - ``sam3.train.configs``: ``sam3/train/train.py`` composes its ``-c`` config from the package
   ``sam3.train`` (``initialize_config_module("sam3.train")``), and the 0.1.4 wheel ships no
-  configs there. ``initialize_config_module("sam3.train")`` gets search-path entries appended
-  for each folder in ``$SAM3_TRAIN_CONFIG_PATH`` (``os.pathsep``-separated) and for this kit's
+  configs there. ``hydra.initialize_config_module`` becomes a subclass that, for ``"sam3.train"``,
+  appends search-path entries for each folder in ``$SAM3_TRAIN_CONFIG_PATH`` (``os.pathsep``-separated) and for this kit's
   configs (``pkg://npu_compat.training``), so ``-c configs/skimage_sample/tiny_ft.yaml`` or a
   user's own ``-c configs/<name>.yaml`` under one of those folders is found. Configs inside
   ``sam3.train`` (a source checkout) keep priority. Other modules' initialisation is untouched.
   (A ``hydra.searchpath`` override cannot do this: Hydra looks the primary config up in the main
-  source before it reads the override.)
+  source before it reads the override. The row swaps the ``hydra`` attribute, which ``train.py``
+  imports, because the lazy hook finds owners by module and the class name is lower-case.)
 - ``sam3.train.grad_scaler``: the trainer enables its ``GradScaler`` whenever AMP is on; only
   float16 needs loss scaling (bfloat16 has float32's exponent range), so with any other AMP dtype
   the scaler is swapped for a disabled one (``scale`` returns the loss, ``step`` just steps).
@@ -112,8 +113,8 @@ def sam3_train_rules(target: Target) -> list[Rule]:
     """The trainer's rows; installed lazily (hydra and sam3.train import when the trainer starts)."""
     return [
         Rule("sam3.train.configs", "hydra", "initialize_config_module", _add_search_path, MOD,
-             "sam3.train compositions also search pkg://npu_compat.training and $SAM3_TRAIN_CONFIG_PATH "
-             "(the 0.1.4 wheel ships no configs)", lazy=True),
+             "initialize_config_module('sam3.train') also searches $SAM3_TRAIN_CONFIG_PATH and "
+             "pkg://npu_compat.training (the 0.1.4 wheel ships no configs)", lazy=True),
         Rule("sam3.train.grad_scaler", "sam3.train.trainer.Trainer", "_setup_components", _setup_components, MOD,
              "the trainer's GradScaler is disabled unless AMP runs in float16 (the only dtype that needs loss "
              "scaling)", lazy=True),
