@@ -127,9 +127,15 @@ def test_killed_run_resumes_from_its_checkpoint(reference: Path, sample_root: Pa
 
 
 def test_bf16_amp_runs_without_a_grad_scaler(sample_root: Path, tmp_path: Path) -> None:
+    import importlib.util
+
     env = train_env(sample_root, tmp_path, SAM3_TRAIN_AMP="true", SAM3_TRAIN_AMP_DTYPE="bfloat16",
                     SAM3_TRAIN_EPOCHS="1")
-    run(single_process_command(tmp_path / "report.json"), env)
+    # the script-path form of the command: python -m npu_compat.apply -- .../sam3/train/train.py
+    script = importlib.util.find_spec("sam3.train.train").origin
+    command = single_process_command(tmp_path / "report.json")
+    command[command.index("-m", 3):command.index("-c")] = ["--", script]
+    run(command, env)
     curve = _curve(tmp_path)
     assert len(curve) == 2 and all(math.isfinite(v) for v in curve)
     calls = [c for c in json.loads((tmp_path / "report.json").read_text())["calls"] if c["rule"] == "sam3.train.grad_scaler"]
