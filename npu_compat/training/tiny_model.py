@@ -1,9 +1,10 @@
 """The tiny SAM3 (``npu_compat.sam3.tiny``) set up for sam3's trainer.
 
 ``build_sam3_image_model(eval_mode=False)`` gives the model upstream's training matcher, turns
-activation checkpointing on and leaves it in train mode; this does the same for the tiny model, with more queries than the
-tiny inference model (the sample set has up to 24 objects per photo). Hydra instantiates it
-from the training config, like upstream's configs instantiate ``build_sam3_image_model``.
+activation checkpointing on and leaves it in train mode. This does the same for the tiny model,
+with more queries than the tiny inference model (the sample set has up to 24 objects per photo).
+Hydra instantiates it from the training config, as upstream's configs instantiate
+``build_sam3_image_model``.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from torch import nn
 TRAIN_QUERIES = 32
 
 
-def _config(num_queries: int, resolution: int):  # type: ignore[no-untyped-def]
+def _config(num_queries: int, resolution: int) -> Any:
     from dataclasses import replace
 
     from npu_compat.sam3.tiny import TinyConfig
