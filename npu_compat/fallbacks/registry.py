@@ -120,6 +120,15 @@ class FallbackRegistry:
             counter.first_site = _first_user_frame(depth + 1)
         counter.count += 1
 
+    def record_external(self, op: str, action: str, level: str, depth: int = 1) -> None:
+        """Count a fallback the kit did not install (torch_npu's own CPU fallback, seen by its warning)."""
+        counter = self.counters.get(op)
+        if counter is None:
+            counter = self.counters[op] = OpCounter(op, action, level)
+        if counter.first_site is None:
+            counter.first_site = _first_user_frame(depth + 1)
+        counter.count += 1
+
     def as_dict(self) -> dict[str, Any]:
         return {op: c.as_dict() for op, c in sorted(self.counters.items())}
 

@@ -1,0 +1,93 @@
+"""The simulated npu: a TEST DOUBLE of the Ascend stack (torch_npu on CANN and an NPU).
+
+``--simulate torch_npu==2.7.1.post2`` (or ``NPU_COMPAT_SIMULATE=torch_npu==2.7.1.post2``) puts
+``npu_compat/sim/stand_in`` first on ``sys.path``, so the kit's own ``import torch_npu`` (in
+``npu_compat/npu.py``) finds the stand-in, which calls :func:`install`. That registers ``npu`` on
+PrivateUse1 with PyTorch's Python-backend support, a ``torch.npu`` device module, and a
+dispatcher that runs an aten op on the device only if that release's kernel list has it.
+Data lives on the host; numerics, speed, memory formats and graph capture are not simulated.
+Nothing in the shim imports this package. Docs: docs/simulated-npu.md.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+DEVICES_ENV = "NPU_COMPAT_SIM_DEVICES"
+
+
+@dataclass
+class SimulatedRuntime:
+    version: str
+    npu: ModuleType
+    library: Any  # the torch.library.Library holding the PrivateUse1 fallback; kept alive here
+
+    @property
+    def label(self) -> str:
+        return f"simulated npu (torch_npu {self.version})"
+
+
+_RUNTIME: SimulatedRuntime | None = None
+
+
+def install(version: str | None = None) -> SimulatedRuntime:
+    """Register the simulated npu for ``version`` (default: from ``NPU_COMPAT_SIMULATE``). Once per process."""
+    global _RUNTIME
+    from npu_compat.npu import simulated_version
+
+    version = version or simulated_version()
+    if not version:
+        raise RuntimeError("the simulated npu needs a torch_npu version: NPU_COMPAT_SIMULATE=torch_npu==VERSION")
+    if _RUNTIME is not None:
+        if _RUNTIME.version != version:
+            raise RuntimeError(f"{_RUNTIME.label} is already installed in this process; cannot switch to {version}")
+        return _RUNTIME
+    import torch
+    from torch.utils.backend_registration import _setup_privateuseone_for_python_backend
+
+    from npu_compat.npu_kernels import load_kernel_list
+    from npu_compat.sim import dispatch
+    from npu_compat.sim.device_module import build_module
+    from npu_compat.sim.kernel_rules import KernelRules
+
+    rules = KernelRules(load_kernel_list(version))
+    dispatch.STATE = dispatch.DeviceState(rules, int(os.environ.get(DEVICES_ENV, "2")))
+    module = build_module()
+    _setup_privateuseone_for_python_backend("npu", backend_module=module)
+    library = torch.library.Library("_", "IMPL")
+    library.fallback(dispatch.factory_fallback, "PrivateUse1")
+    # torch_npu registers autocast kernels in C++; here autocast passes ops through uncast
+    library.fallback(torch.library.fallthrough_kernel, "AutocastPrivateUse1")
+    factories = torch.library.Library("aten", "IMPL")
+    dispatch.register_factories(factories)
+    _without_pinned_memory(torch)
+    _RUNTIME = SimulatedRuntime(version, module, (library, factories))
+    return _RUNTIME
+
+
+def _without_pinned_memory(torch: Any) -> None:
+    """A Python backend cannot supply torch's pinned-memory allocator (PrivateUse1 hooks from Python
+    lack getPinnedMemoryAllocator), so ``pin_memory()`` returns the host tensor as it is, and says so
+    in ``torch.npu``'s call log. Hardware pins it; nothing else differs for the data."""
+    from npu_compat.sim.device_module import CALLS
+
+    original = torch.Tensor.pin_memory
+
+    def pin_memory(self: Any, device: Any = None) -> Any:
+        if self.device.type != "cpu":
+            return original(self, device) if device is not None else original(self)
+        CALLS.append(("Tensor.pin_memory (simulated: not pinned)", (), {}))
+        return self
+
+    pin_memory.__doc__ = original.__doc__
+    torch.Tensor.pin_memory = pin_memory
+
+
+def runtime() -> SimulatedRuntime | None:
+    """The installed simulated runtime, or None."""
+    return _RUNTIME
+
+
+__all__ = ["install", "runtime", "SimulatedRuntime", "DEVICES_ENV"]
