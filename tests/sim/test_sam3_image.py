@@ -56,11 +56,15 @@ def test_values_equal_the_cpu_target_run(demo, tmp_path):
                       timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cpu = json.loads((tmp_path / "cpu" / "result.json").read_text())
+    # Not bit-equal: on the device, ops torch_npu does not list decompose as they do on any backend
+    # (linear -> t + mm), while the CPU target runs fused CPU kernels. The tiny model's random mask
+    # logits sit near 0, so a few pixels flip: mask areas get a relative tolerance.
     for route in ("text", "box"):
-        for key in ("boxes", "scores", "mask_areas"):
-            # 1e-4, not bit-equal: the device path dispatches some ops differently from the CPU
-            # target (an unlisted composite decomposes, as torch does for any backend)
+        for key in ("boxes", "scores"):
             assert _close(demo["result"][route][key], cpu[route][key], 1e-4), (route, key)
+        assert abs(demo["result"][route]["mask_logit_mean"] - cpu[route]["mask_logit_mean"]) <= 1e-4
+        for sim_area, cpu_area in zip(demo["result"][route]["mask_areas"], cpu[route]["mask_areas"], strict=True):
+            assert abs(sim_area - cpu_area) <= 0.01 * max(cpu_area, 100), (route, sim_area, cpu_area)
 
 
 def _close(a, b, tol: float = 1e-6) -> bool:
