@@ -244,7 +244,11 @@ def run(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if limit is not None:
             raise RuntimeError(f"{name}: {limit.text} on the NPU (torch_npu {state.rules.version} limits table; "
                                f"{state.label()})")
-    out = func(*host_of(args), **_host_kwargs(func, kwargs, device))
+    host_kwargs = _host_kwargs(func, kwargs, device)
+    if device is not None and "generator" not in host_kwargs and _is_random(func):
+        out = _with_device_rng(device, func, host_of(args), host_kwargs)
+    else:
+        out = func(*host_of(args), **host_kwargs)
     COUNTERS.op(name, fallback=status == MISSING)
     base = func._schema.name.split("::", 1)[1]
     if base in SYNC_OPS:
@@ -260,6 +264,31 @@ def run(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         with torch.inference_mode(False):  # a view of a normal tensor is normal, also in inference mode
             return on_device(out, device)
     return on_device(out, device)
+
+
+_RANDOM: dict[str, bool] = {}
+
+
+def _is_random(func: Any) -> bool:
+    """Some overload of the op takes a generator (``randn`` has ``randn.generator``)."""
+    name = func._schema.name
+    if name not in _RANDOM:
+        packet = func._overloadpacket
+        _RANDOM[name] = any(a.name == "generator" for o in packet.overloads()
+                            for a in getattr(packet, o)._schema.arguments)
+    return _RANDOM[name]
+
+
+def _with_device_rng(device: torch.device, func: Any, args: Any, kwargs: dict[str, Any]) -> Any:
+    """Run a random op whose overload takes no generator on the device's RNG, not the host's."""
+    host = torch.random.default_generator
+    saved = host.get_state()
+    host.set_state(_state().generators[device.index or 0].get_state())
+    try:
+        return func(*args, **kwargs)
+    finally:
+        _state().generators[device.index or 0].set_state(host.get_state())
+        host.set_state(saved)
 
 
 def _is_view(func: Any) -> bool:
