@@ -49,6 +49,7 @@ def install(version: str | None = None) -> SimulatedRuntime:
 
     from npu_compat.npu_kernels import load_kernel_list
     from npu_compat.sim import dispatch
+    from npu_compat.sim.autocast import register_autocast
     from npu_compat.sim.device_module import build_module
     from npu_compat.sim.kernel_rules import KernelRules
 
@@ -58,10 +59,11 @@ def install(version: str | None = None) -> SimulatedRuntime:
     _setup_privateuseone_for_python_backend("npu", backend_module=module)
     library = torch.library.Library("_", "IMPL")
     library.fallback(dispatch.factory_fallback, "PrivateUse1")
-    # torch_npu registers autocast kernels in C++; here autocast passes ops through uncast
+    # torch_npu registers autocast kernels in C++; here the listed ops get Python ones, the rest pass
     library.fallback(torch.library.fallthrough_kernel, "AutocastPrivateUse1")
     factories = torch.library.Library("aten", "IMPL")
     dispatch.register_factories(factories)
+    register_autocast(factories)
     _without_pinned_memory(torch)
     _RUNTIME = SimulatedRuntime(version, module, (library, factories))
     return _RUNTIME

@@ -244,11 +244,11 @@ def run(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if limit is not None:
             raise RuntimeError(f"{name}: {limit.text} on the NPU (torch_npu {state.rules.version} limits table; "
                                f"{state.label()})")
-    host_kwargs = _host_kwargs(func, kwargs, device)
+    host_args, host_kwargs = host_of(args), _host_kwargs(func, kwargs, device)
     if device is not None and "generator" not in host_kwargs and _is_random(func):
-        out = _with_device_rng(device, func, host_of(args), host_kwargs)
+        out = _with_device_rng(device, func, host_args, host_kwargs)
     else:
-        out = func(*host_of(args), **host_kwargs)
+        out = func(*host_args, **host_kwargs)
     COUNTERS.op(name, fallback=status == MISSING)
     base = func._schema.name.split("::", 1)[1]
     if base in SYNC_OPS:

@@ -49,6 +49,13 @@ class SimulatedNpuTensor(torch.Tensor):
                 kind = _COMBINED[cls] = type(f"SimulatedNpu{cls.__name__}", (SimulatedNpuTensor, cls), {})
         return SimulatedNpuTensor.__new__(kind, self._host, self.device)
 
+    def tolist(self) -> Any:  # type: ignore[override]
+        """As on a device: a copy to the host (one d2h copy and sync), then the values."""
+        from npu_compat.sim.counters import COUNTERS
+
+        COUNTERS.copy("d2h")
+        return self._host.tolist()
+
     def __repr__(self, *, tensor_contents: Any = None) -> str:  # noqa: D105
         with torch._C.DisableTorchFunctionSubclass():
             return f"{self._host!r} (simulated {self.device})"
