@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 DEVICES_ENV = "NPU_COMPAT_SIM_DEVICES"
+LOG_ENV = "NPU_COMPAT_SIM_LOG"  # a folder: each process writes sim-<pid>.json there at exit
 
 
 @dataclass
@@ -65,6 +66,11 @@ def install(version: str | None = None) -> SimulatedRuntime:
     dispatch.register_factories(factories)
     register_autocast(factories)
     _without_pinned_memory(torch)
+    _register_hccl()
+    if os.environ.get(LOG_ENV):
+        import atexit
+
+        atexit.register(write_process_log, os.environ[LOG_ENV])
     _RUNTIME = SimulatedRuntime(version, module, (library, factories))
     return _RUNTIME
 
@@ -87,9 +93,48 @@ def _without_pinned_memory(torch: Any) -> None:
     torch.Tensor.pin_memory = pin_memory
 
 
+def _register_hccl() -> None:
+    """``hccl`` as a gloo process group on the host: enough for barriers and host-tensor
+    collectives across ranks; collectives on device tensors are not simulated."""
+    import torch.distributed as dist
+
+    if not dist.is_available() or "hccl" in dist.Backend.backend_list:
+        return
+
+    def create(store: Any, rank: int, size: int, timeout: Any) -> Any:
+        return dist.ProcessGroupGloo(store, rank, size, timeout)
+
+    dist.Backend.register_backend("hccl", create, devices=["cpu"])
+
+
+def process_log() -> dict[str, Any]:
+    """What this process did on the simulated npu: devices used, counters, torch_npu fallbacks."""
+    from npu_compat.sim import counters, dispatch
+    from npu_compat.sim.tensor import USED
+
+    state = dispatch.STATE
+    return {"backend": _RUNTIME.label if _RUNTIME else None, "pid": os.getpid(),
+            "rank": os.environ.get("RANK"), "local_rank": os.environ.get("LOCAL_RANK"),
+            "devices_used": [f"npu:{i}" for i in sorted(USED)], "counters": counters.snapshot(),
+            "torch_npu_fallbacks": dict(state.fallbacks) if state else {}}
+
+
+def write_process_log(folder: str) -> None:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="sim-", suffix=".tmp", dir=out)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(process_log(), handle, indent=1)
+    os.replace(tmp, out / f"sim-{os.getpid()}.json")
+
+
 def runtime() -> SimulatedRuntime | None:
     """The installed simulated runtime, or None."""
     return _RUNTIME
 
 
-__all__ = ["install", "runtime", "SimulatedRuntime", "DEVICES_ENV"]
+__all__ = ["install", "runtime", "process_log", "write_process_log", "SimulatedRuntime", "DEVICES_ENV", "LOG_ENV"]

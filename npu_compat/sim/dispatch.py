@@ -29,8 +29,11 @@ from npu_compat.sim.tensor import SimulatedNpuTensor, host_of, on_device, tensor
 
 DISABLE_ENV = "TORCH_NPU_FALLBACK_CPU_DISABLE"
 COPY_OPS = frozenset({"aten::copy_", "aten::_to_copy", "aten::_copy_from", "aten::_copy_from_and_resize"})
-# ops whose index arguments may stay on the host, as CUDA and torch_npu allow
-MIXED_OK = COPY_OPS | frozenset({"aten::index.Tensor", "aten::index_put_", "aten::index_put", "aten::_index_put_impl_"})
+# ops whose index arguments may stay on the host, as CUDA and torch_npu allow, and
+# metadata queries that compare a host and a device tensor without touching data
+MIXED_OK = COPY_OPS | frozenset({"aten::index.Tensor", "aten::index_put_", "aten::index_put", "aten::_index_put_impl_",
+                                 "aten::_has_compatible_shallow_copy_type", "aten::is_same_size",
+                                 "aten::_has_same_storage_numel", "aten::is_set_to"})
 SYNC_OPS = {"_local_scalar_dense": "item", "nonzero": "nonzero", "_unique2": "unique", "unique_dim": "unique",
             "unique_consecutive": "unique", "masked_select": "masked_select", "equal": "equal",
             "is_nonzero": "is_nonzero", "repeat_interleave": "repeat_interleave"}

@@ -16,6 +16,7 @@ import torch
 
 # host data of live device tensors (by id, weakly), for memory statistics; each knows its device index
 LIVE: "weakref.WeakValueDictionary[int, torch.Tensor]" = weakref.WeakValueDictionary()
+USED: set[int] = set()  # device indices this process has made tensors on
 
 
 class SimulatedNpuTensor(torch.Tensor):
@@ -30,6 +31,7 @@ class SimulatedNpuTensor(torch.Tensor):
                                                 device=device, requires_grad=False)
         t._host = host
         host._sim_npu_index = device.index
+        USED.add(device.index)
         LIVE[id(host)] = host
         return t
 
@@ -96,4 +98,4 @@ def tensors_in(values: Any) -> list[torch.Tensor]:
     return found
 
 
-__all__ = ["LIVE", "SimulatedNpuTensor", "is_device_tensor", "host_of", "on_device", "tensors_in"]
+__all__ = ["LIVE", "USED", "SimulatedNpuTensor", "is_device_tensor", "host_of", "on_device", "tensors_in"]
