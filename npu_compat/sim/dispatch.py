@@ -193,8 +193,11 @@ def _missing(func: Any, device: torch.device | None) -> None:
                            f"{DISABLE_ENV}=1 forbids the CPU fallback ({state.label()}: not in its kernel list)")
     if name not in state.warned:
         state.warned.add(name)
+        from npu_compat.fallbacks.registry import user_depth
+
         warnings.warn(f"The operator '{name}' is not currently supported on the NPU backend and will fall back to "
-                      f"run on the CPU. This may have performance implications. ({state.label()})", stacklevel=3)
+                      f"run on the CPU. This may have performance implications. ({state.label()})",
+                      stacklevel=1 + user_depth(1))
     state.fallbacks[name] += 1
     _report_fallback(name)
 
