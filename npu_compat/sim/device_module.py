@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import types
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import torch
 
@@ -284,16 +284,12 @@ def init() -> None:
     return None
 
 
-class _AmpNamespace(types.SimpleNamespace):
-    pass
-
-
 def _autocast(*args: Any, **kwargs: Any) -> Any:
     CALLS.append(("amp.autocast", args, kwargs))
     return torch.autocast("npu", *args, **kwargs)
 
 
-amp = _AmpNamespace(autocast=_autocast, GradScaler=lambda *a, **k: torch.amp.GradScaler("npu", *a, **k))
+amp = types.SimpleNamespace(autocast=_autocast, GradScaler=lambda *a, **k: torch.amp.GradScaler("npu", *a, **k))
 
 
 # ---- runtime knobs the kit sets (torch_npu.npu.*) ---------------------------------------------
@@ -313,14 +309,17 @@ def is_jit_compile_false() -> bool:
     return not _JIT[0]
 
 
+_NOT_API = {"build_module", "recorded", "CALLS", "LIVE", "dispatch", "functools", "contextlib", "types", "torch",
+            "Any", "Callable", "COUNTERS", "annotations"}
+
+
 def build_module() -> types.ModuleType:
-    """A fresh ``torch.npu`` module object holding this module's API."""
+    """A fresh ``torch.npu`` module object holding this module's API (public names and ``_is_in_bad_fork``)."""
     module = types.ModuleType("torch.npu", "torch.npu of the simulated npu (a test double of the Ascend stack)")
-    for name, value in globals().items():
-        if not name.startswith("__") and name not in {"build_module", "recorded", "CALLS", "LIVE", "dispatch",
-                                                      "functools", "contextlib", "types", "torch", "Any",
-                                                      "Callable", "Iterator", "COUNTERS"}:
-            setattr(module, name, value)
+    for name, value in list(globals().items()):
+        if name in _NOT_API or (name.startswith("_") and name != "_is_in_bad_fork"):
+            continue
+        setattr(module, name, value)
     return module
 
 
