@@ -82,16 +82,31 @@ def test_report_says_simulated_and_lists_the_runtime_settings(demo):
     assert f"simulated npu (torch_npu {VERSION})" in demo["stderr"]
 
 
-def test_fallbacks_that_fired_equal_the_coverage_prediction(demo):
+def _predicted(version: str, inventory: str) -> set[str]:
+    """The parity coverage report's prediction: the inventory's ops that the release lacks or limits."""
     from npu_compat.npu_kernels import load_kernel_list
     from npu_compat.parity.coverage import MISSING, coverage_report
     from npu_compat.parity.inventory import Inventory
 
-    inventory = Inventory.load(ROOT / "npu_compat" / "data" / "sam3_inventory_tiny_fp32.json")
-    predicted = coverage_report(inventory, load_kernel_list(VERSION))
-    expected = {_base(op.op) for op in predicted.by_status(MISSING)} | {_base(hit.op) for hit in predicted.limits}
+    captured = Inventory.load(ROOT / "npu_compat" / "data" / f"sam3_inventory_tiny_{inventory}.json")
+    predicted = coverage_report(captured, load_kernel_list(version))
+    return {_base(op.op) for op in predicted.by_status(MISSING)} | {_base(hit.op) for hit in predicted.limits}
+
+
+def test_fallbacks_that_fired_equal_the_coverage_prediction(demo):
     fired = {_base(op) for op in demo["report"]["fallbacks"]}
-    assert fired == expected and fired  # a non-empty set: the comparison says something
+    assert fired == _predicted(VERSION, "fp32") and fired  # a non-empty set: the comparison says something
+
+
+@pytest.mark.parametrize("version,dtype,inventory", [("2.14.0", "fp32", "fp32"), (VERSION, "bf16", "bf16")])
+def test_the_routes_agree_for_another_release_and_under_autocast(tmp_path, version, dtype, inventory):
+    proc = run_python("-m", "npu_compat.apply", "--device", "npu", "--simulate", f"torch_npu=={version}",
+                      "--report", str(tmp_path / "r.json"), "--", str(DEMO), "--model", "tiny", "--dtype", dtype,
+                      "--out", str(tmp_path / "out"), env={"CUDA_VISIBLE_DEVICES": ""}, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["target"]["backend"] == f"simulated npu (torch_npu {version})"
+    assert {_base(op) for op in report["fallbacks"]} == _predicted(version, inventory)
 
 
 def test_with_the_cpu_fallback_disabled_the_first_missing_op_fails_the_run(tmp_path):
