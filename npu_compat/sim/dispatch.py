@@ -256,6 +256,12 @@ def run(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     else:
         out = func(*host_args, **host_kwargs)
     COUNTERS.op(name, fallback=status == MISSING)
+    if status == MISSING:  # torch_npu's CPU fallback copies every device argument over and the results back
+        for _ in (t for t in tensors_in((*args, *kwargs.values())) if isinstance(t, SimulatedNpuTensor)):
+            COUNTERS.copy("d2h")
+        if device is not None and not func._schema.is_mutable:
+            for _ in tensors_in(out if isinstance(out, (tuple, list)) else (out,)):
+                COUNTERS.copy("h2d")
     base = func._schema.name.split("::", 1)[1]
     if base in SYNC_OPS:
         COUNTERS.sync(SYNC_OPS[base])

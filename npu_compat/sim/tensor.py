@@ -51,6 +51,10 @@ class SimulatedNpuTensor(torch.Tensor):
                 kind = _COMBINED[cls] = type(f"SimulatedNpu{cls.__name__}", (SimulatedNpuTensor, cls), {})
         return SimulatedNpuTensor.__new__(kind, self._host, self.device)
 
+    def numpy(self, *, force: bool = False) -> Any:  # type: ignore[override]
+        raise TypeError(f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to copy the "
+                        "tensor to host memory first.")
+
     def tolist(self) -> Any:  # type: ignore[override]
         """As on a device: a copy to the host (one d2h copy and sync), then the values."""
         from npu_compat.sim.counters import COUNTERS

@@ -37,9 +37,13 @@ def test_a_device_run_counts_copies_syncs_and_ops_per_region():
             back = y.cpu()
             torch.npu.synchronize()
         z = y.to("npu:1")
+        with counters.region("cpu fallback"):
+            torch.linalg.eigvalsh(x @ x.T)  # no kernel in 2.7.1.post2: to the host and back
         out.update(counters.snapshot())
     """))
     run, compute, syncs = out["run"], out["regions"]["compute"], out["regions"]["host syncs"]
-    assert (run["h2d"], run["d2h"], run["d2d"]) == (1, 1, 1)
+    fallback = out["regions"]["cpu fallback"]
+    assert (fallback["fallback_ops"], fallback["d2h"], fallback["h2d"]) == (1, 1, 2)  # eigh returns 2 tensors
+    assert (run["h2d"] - fallback["h2d"], run["d2h"] - fallback["d2h"], run["d2d"]) == (1, 1, 1)
     assert compute["by_op"] == {"aten::mm": 1, "aten::relu": 1} and compute["syncs"] == 0
     assert syncs["sync_by_kind"] == {"item": 1, "nonzero": 1, "d2h copy": 1, "synchronize": 1}
