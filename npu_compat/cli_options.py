@@ -33,6 +33,10 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--internal-format", choices=list(_TRI), default="off", help="npu: private tensor formats (default off)")
     g.add_argument("--conv-hf32", choices=list(_TRI), default="keep", help="npu: HF32 for fp32 convolutions (default keep)")
     g.add_argument("--matmul-hf32", choices=list(_TRI), default="keep", help="npu: HF32 for fp32 matmuls (default keep)")
+    from npu_compat.npu import SimulateAction  # sets NPU_COMPAT_SIMULATE; the simulator itself is never imported here
+
+    g.add_argument("--simulate", action=SimulateAction, metavar="torch_npu==X", help="npu: run on the simulated npu, "
+                   "a test double of torch_npu X's kernel coverage on the host (docs/simulated-npu.md)")
 
 
 def shim_options(args: argparse.Namespace) -> ShimOptions:

@@ -5,8 +5,12 @@ so every entry point here checks first and turns failures into one-line errors w
 """
 from __future__ import annotations
 
+import argparse
 import importlib.metadata
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -16,10 +20,54 @@ from packaging.version import InvalidVersion, Version
 from npu_compat.errors import TargetError
 
 _LOADED: ModuleType | None = None
+SIMULATE_ENV = "NPU_COMPAT_SIMULATE"
+# the simulated npu's stand-in torch_npu (a test double of the Ascend stack); a path, never imported here
+SIM_STAND_IN = Path(__file__).resolve().parent / "sim" / "stand_in"
+PAIR_NOTES: list[str] = []  # under simulation: what the version-pair check would refuse on hardware
+
+
+def simulated_version(environ: dict[str, str] | None = None) -> str | None:
+    """The torch_npu release simulated under ``NPU_COMPAT_SIMULATE=torch_npu==X`` (``--simulate``), or None."""
+    env = os.environ if environ is None else environ
+    spec = env.get(SIMULATE_ENV, "").strip()
+    if not spec:
+        return None
+    name, sep, version = spec.partition("==")
+    if name.strip() != "torch_npu" or not sep or not version.strip():
+        raise TargetError(f"{SIMULATE_ENV}={spec!r} is not 'torch_npu==VERSION'",
+                          "use e.g. --simulate torch_npu==2.7.1.post2 (docs/simulated-npu.md)")
+    return version.strip()
+
+
+class SimulateAction(argparse.Action):
+    """``--simulate torch_npu==X``: check the spec, then set ``NPU_COMPAT_SIMULATE`` (child processes inherit it)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        try:
+            simulated_version({SIMULATE_ENV: str(values)})
+        except TargetError as err:
+            raise argparse.ArgumentError(self, str(err)) from None
+        os.environ[SIMULATE_ENV] = str(values)
+        setattr(namespace, self.dest, str(values))
+
+
+def backend_label() -> str:
+    """What runs behind device 'npu': ``simulated npu (torch_npu X)`` or ``torch_npu X``."""
+    sim = simulated_version()
+    if sim:
+        return f"simulated npu (torch_npu {sim})"
+    return f"torch_npu {installed_torch_npu_version() or '(not installed)'}"
 
 
 def installed_torch_npu_version() -> str | None:
-    """torch_npu's version from its metadata, without importing it (import needs CANN)."""
+    """torch_npu's version from its metadata, without importing it (import needs CANN).
+
+    Under simulation, the simulated release.
+    """
+    sim = simulated_version()
+    if sim:
+        return sim
     try:
         return importlib.metadata.version("torch_npu")
     except importlib.metadata.PackageNotFoundError:
@@ -74,7 +122,18 @@ def load_torch_npu() -> ModuleType:
             "device 'npu' needs torch_npu, which is not installed",
             "build the environment with env/ (docs/env.md), or choose --device cpu",
         )
-    check_version_pair(torch.__version__, version)
+    simulated = simulated_version() is not None
+    try:
+        check_version_pair(torch.__version__, version)
+    except TargetError as err:
+        if not simulated:
+            raise
+        # The simulator runs on the installed torch, so a pair hardware refuses is reported, not fatal.
+        note = f"simulated npu (torch_npu {version}): on hardware this pair is refused: {err}"
+        if note not in PAIR_NOTES:
+            PAIR_NOTES.append(note)
+    if simulated:
+        _put_stand_in_first()
     try:
         import torch_npu  # noqa: F401  (the one import of torch_npu in the kit)
     except (ImportError, OSError) as err:
@@ -82,8 +141,17 @@ def load_torch_npu() -> ModuleType:
             f"torch_npu {version} is installed but failed to import ({err})",
             "source /usr/local/Ascend/ascend-toolkit/set_env.sh and check CANN with python -m npu_compat.env",
         ) from err
+    if simulated and not getattr(torch_npu, "SIMULATED", False):
+        raise TargetError(f"{SIMULATE_ENV} is set but the real torch_npu was imported first",
+                          "unset NPU_COMPAT_SIMULATE on a real Ascend host, or simulate in a fresh process")
     _LOADED = torch_npu
     return torch_npu
+
+
+def _put_stand_in_first() -> None:
+    path = str(SIM_STAND_IN)
+    if path not in sys.path:
+        sys.path.insert(0, path)
 
 
 def npu_available() -> bool:

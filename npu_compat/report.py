@@ -153,7 +153,9 @@ class MigrationReport:
         skipped = [r for r in self.rules if r.status == "skipped"]
         total = sum(s.count for s in self.sites.values())
         head = (
-            f"npu_compat: target {self.target.get('device', '?')}; {len(by_rule)} rules fired at "
+            f"npu_compat: target {self.target.get('device', '?')}"
+            + (f" ({self.target['backend']})" if self.target.get("backend") else "")
+            + f"; {len(by_rule)} rules fired at "
             f"{len(self.sites)} call sites ({total} calls); {len(skipped)} rules skipped"
         )
         if report_path:

@@ -62,13 +62,19 @@ class Target:
         return torch.device(self.type, idx) if idx is not None else torch.device(self.type)
 
     def describe(self) -> dict[str, Any]:
-        return {
+        out = {
             "device": str(self.device()),
             "source": self.source,
             "pin_memory": self.caps.pin_memory,
             "autocast_dtypes": [str(d).replace("torch.", "") for d in self.caps.autocast_dtypes],
             "dist_backend": self.caps.dist_backend,
         }
+        if self.type == "npu":  # "torch_npu X", or "simulated npu (torch_npu X)" and what hardware would refuse
+            from npu_compat import npu
+
+            out["backend"] = npu.backend_label()
+            out.update({"notes": list(npu.PAIR_NOTES)} if npu.PAIR_NOTES else {})
+        return out
 
 
 def parse_device(spec: str) -> tuple[str, int | None]:

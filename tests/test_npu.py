@@ -1,55 +1,85 @@
-"""npu.py against a TEST DOUBLE of torch_npu: there is no CANN or Ascend hardware here.
-
-Nothing in this file is verified on an NPU; it checks our logic around torch_npu's API.
+"""npu.py against the simulated npu, a TEST DOUBLE of torch_npu: there is no CANN or Ascend
+hardware here. Nothing in this file is verified on an NPU; it checks our logic around torch_npu's API.
 """
-from types import SimpleNamespace
-
 import pytest
 
 from npu_compat import npu
 from npu_compat.errors import TargetError
 
 
-class TorchNpuDouble:
-    """Test double of the torch_npu calls the runtime profile makes (not the real package)."""
+SIM = {"NPU_COMPAT_SIMULATE": "torch_npu==2.7.1.post2"}
 
-    def __init__(self) -> None:
-        self.jit = True
-        self.calls: list[tuple[str, object]] = []
-        outer = self
-
-        def set_compile_mode(jit_compile: bool) -> None:
-            outer.calls.append(("set_compile_mode", jit_compile))
-            outer.jit = jit_compile
-
-        self.npu = SimpleNamespace(
-            set_compile_mode=set_compile_mode,
-            is_jit_compile_false=lambda: not outer.jit,
-            config=SimpleNamespace(allow_internal_format=True),
-            conv=SimpleNamespace(allow_hf32=True),
-            matmul=SimpleNamespace(allow_hf32=False),
-        )
-
-
-def test_npu_double_profile_applies_defaults_and_records_each_setting():
-    double = TorchNpuDouble()
-    changes = npu.apply_runtime_profile(npu.RuntimeProfile(), torch_npu=double)
-    assert double.calls == [("set_compile_mode", False)]
-    assert double.npu.config.allow_internal_format is False
-    assert double.npu.conv.allow_hf32 is True and double.npu.matmul.allow_hf32 is False  # HF32 knobs left alone
-    keys = {c.key: (c.old, c.new) for c in changes}
-    assert keys == {"npu.jit_compile": (True, False), "npu.allow_internal_format": (True, False)}
+# The runtime profile runs against the simulated npu (a TEST DOUBLE of the Ascend stack: the
+# stand-in torch_npu of npu_compat.sim, in a subprocess since it registers 'npu' for good).
+PROFILE = """
+import json, torch
+import npu_compat
+from npu_compat import npu
+from npu_compat.shim import ShimOptions
+def knobs():
+    n = torch.npu
+    return [n.is_jit_compile_false(), n.config.allow_internal_format, n.conv.allow_hf32, n.matmul.allow_hf32]
+torch_npu = npu.load_torch_npu()
+out = {"before": knobs()}
+session = npu_compat.apply(options=ShimOptions(device="npu", npu_profile=npu.RuntimeProfile(%s)))
+out["applied"] = knobs()
+out["settings"] = [s.key for s in session.settings]
+out["again"] = npu_compat.apply(device="npu") is session
+npu_compat.revert()
+out["reverted"] = knobs()
+out["calls"] = [c[0] for c in __import__("npu_compat.sim.device_module", fromlist=["CALLS"]).CALLS
+                if c[0] == "set_compile_mode"]
+print(json.dumps(out))
+"""
 
 
-def test_npu_double_hf32_options_and_exact_revert():
-    double = TorchNpuDouble()
-    profile = npu.RuntimeProfile(conv_hf32=False, matmul_hf32=True)
-    changes = npu.apply_runtime_profile(profile, torch_npu=double)
-    assert double.npu.conv.allow_hf32 is False and double.npu.matmul.allow_hf32 is True
-    npu.revert_runtime_profile(changes, torch_npu=double)
-    assert double.jit is True
-    assert double.npu.config.allow_internal_format is True
-    assert double.npu.conv.allow_hf32 is True and double.npu.matmul.allow_hf32 is False
+def _profile(args: str = "") -> dict:
+    import json
+
+    from tests.conftest import run_python
+
+    proc = run_python("-c", PROFILE % args, env=SIM)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_simulated_profile_applies_defaults_and_records_each_setting():
+    out = _profile()
+    # [jit_compile off?, internal format, conv hf32, matmul hf32]: torch_npu's defaults, then ours
+    assert out["before"] == [False, True, True, False]
+    assert out["applied"] == [True, False, True, False]  # HF32 knobs left alone
+    assert out["settings"] == ["npu.jit_compile", "npu.allow_internal_format"]
+    assert out["again"] is True
+    assert out["reverted"] == out["before"] and out["calls"] == ["set_compile_mode", "set_compile_mode"]
+
+
+def test_simulated_hf32_options_and_exact_revert():
+    out = _profile("conv_hf32=False, matmul_hf32=True")
+    assert out["applied"] == [True, False, False, True]
+    assert out["reverted"] == [False, True, True, False]
+
+
+def test_simulate_spec_is_checked():
+    assert npu.simulated_version({"NPU_COMPAT_SIMULATE": " torch_npu==2.7.1.post2 "}) == "2.7.1.post2"
+    assert npu.simulated_version({}) is None
+    for bad in ("2.7.1", "torch==2.7.1", "torch_npu=="):
+        with pytest.raises(TargetError, match="torch_npu==VERSION"):
+            npu.simulated_version({"NPU_COMPAT_SIMULATE": bad})
+
+
+def test_simulated_pair_mismatch_is_reported_not_fatal():
+    """The simulator runs on the installed torch: the pair hardware would refuse is a note."""
+    import json
+
+    from tests.conftest import run_python
+
+    code = ("import json; from npu_compat import npu; m = npu.load_torch_npu(); "
+            "print(json.dumps([m.__version__, m.SIMULATED, npu.backend_label(), npu.PAIR_NOTES]))")
+    proc = run_python("-c", code, env=SIM)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    version, simulated, label, notes = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (version, simulated, label) == ("2.7.1.post2", True, "simulated npu (torch_npu 2.7.1.post2)")
+    assert len(notes) == 1 and "needs torch 2.7.1" in notes[0] and "on hardware this pair is refused" in notes[0]
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule, run_fallback
+from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule, run_fallback, user_depth
 from npu_compat.patcher import Category, Context, Rule
 
 DISPATCH_KEYS = {"npu": "PrivateUse1", "cuda": "CUDA", "xpu": "XPU", "mps": "MPS", "cpu": "CPU"}
@@ -27,6 +27,13 @@ HOLDER = "npu_compat.fallbacks.dispatcher_level"
 
 def _attr_name(op: str) -> str:
     return "_library_" + "".join(ch if ch.isalnum() else "_" for ch in op)
+
+
+def canonical(aten: str) -> str:
+    """``aten::relu.default`` -> ``aten::relu``: the spelling of torch_npu's kernel lists and of
+    ``torch.library`` (which refuses ``default`` as an overload name); other overloads stay."""
+    name = aten if "::" in aten else f"aten::{aten}"
+    return name[: -len(".default")] if name.endswith(".default") else name
 
 
 def _resolve(aten: str) -> Any:
@@ -47,7 +54,7 @@ def dispatcher_rule(row: FallbackRule, registry: FallbackRegistry) -> Rule:
             from npu_compat.patcher import MISSING
 
             return MISSING
-        namespace, _, rest = row.aten.partition("::")
+        namespace, _, rest = canonical(row.aten).partition("::")
         op = _resolve(row.aten)
         hit = ctx.report.hit
         if row.when is not None:
@@ -57,7 +64,8 @@ def dispatcher_rule(row: FallbackRule, registry: FallbackRegistry) -> Rule:
 
         def kernel(*args: Any, **kwargs: Any) -> Any:
             registry.fire(row)
-            hit(rule.key, "fallback", f"{row.op} on {ctx.target.type}", row.action.value)
+            # the caller of a kernel is torch/_ops.py: attribute the hit to the first user frame
+            hit(rule.key, "fallback", f"{row.op} on {ctx.target.type}", row.action.value, depth=1 + user_depth(1))
             return run_fallback(row, op, args, kwargs)
 
         library = torch.library.Library(namespace, "IMPL")
@@ -86,10 +94,10 @@ def listed_ops(target_type: str, environ: dict[str, str] | None = None) -> list[
         from npu_compat import npu
 
         kernels = load_kernel_list(npu.installed_torch_npu_version() or "")
-        names = [n for n in names if not kernels.has_overload(n.partition("::")[2] or n)]
+        names = [n for n in names if not kernels.has_overload(canonical(n).partition("::")[2])]
     except Exception:  # no coverage data here: trust the option
         pass
-    return [_cpu_and_back(n if "::" in n else f"aten::{n}") for n in names]
+    return [_cpu_and_back(canonical(n)) for n in names]
 
 
 __all__ = ["dispatcher_rule", "listed_ops", "DISPATCH_KEYS", "OPS_ENV"]

@@ -79,6 +79,15 @@ class OpCounter:
                 "first_site": self.first_site}
 
 
+def user_depth(depth: int = 1) -> int:
+    """How many frames above the caller's frame (``depth`` up from here) the first user frame is:
+    a dispatcher kernel is called from ``torch/_ops.py``, which is not the call site."""
+    frame, extra = sys._getframe(depth + 1), 0
+    while frame is not None and is_internal_file(frame.f_code.co_filename):
+        frame, extra = frame.f_back, extra + 1
+    return depth + extra
+
+
 def _first_user_frame(depth: int) -> dict[str, Any] | None:
     frame = sys._getframe(depth + 1)
     while frame is not None:
@@ -116,6 +125,15 @@ class FallbackRegistry:
         counter = self.counters.get(rule.op)
         if counter is None:
             counter = self.counters[rule.op] = OpCounter(rule.op, rule.action.value, rule.level)
+        if counter.first_site is None:
+            counter.first_site = _first_user_frame(depth + 1)
+        counter.count += 1
+
+    def record_external(self, op: str, action: str, level: str, depth: int = 1) -> None:
+        """Count a fallback the kit did not install (torch_npu's own CPU fallback, seen by its warning)."""
+        counter = self.counters.get(op)
+        if counter is None:
+            counter = self.counters[op] = OpCounter(op, action, level)
         if counter.first_site is None:
             counter.first_site = _first_user_frame(depth + 1)
         counter.count += 1
@@ -224,4 +242,4 @@ def all_of(*conds: Condition) -> Condition:
 
 
 __all__ = ["Action", "FallbackRule", "FallbackRegistry", "OpCounter", "run_fallback", "map_tensors", "on_device",
-           "dtype_in", "arg_given", "all_of", "first_tensor"]
+           "dtype_in", "arg_given", "all_of", "first_tensor", "user_depth"]

@@ -86,6 +86,10 @@ def _e2e(args: argparse.Namespace) -> int:
     inputs = synthetic_inputs(args.seed, prompts=tuple(args.prompt), with_boxes=args.boxes)
     result = e2e_sam3(args.model, args.device, args.precision, args.reference, inputs, args.checkpoint, args.seed,
                       allow_partial=args.allow_partial_checkpoint)
+    if args.device.startswith("npu"):  # say what ran behind 'npu': "simulated npu (torch_npu X)" or "torch_npu X"
+        from npu_compat.npu import backend_label
+
+        result.device = f"{args.device} ({backend_label()})"
     if args.out_json:
         write_json_atomic(args.out_json, result.as_dict())
     if args.out_md:
@@ -177,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     e2e.add_argument("--checkpoint", help="sam3.pt for the full model (random init without it)")
     e2e.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
     e2e.add_argument("--device", default="cpu")
+    from npu_compat.npu import SimulateAction
+
+    e2e.add_argument("--simulate", action=SimulateAction, metavar="torch_npu==X",
+                     help="npu: the simulated npu, a test double of torch_npu X on the host (docs/simulated-npu.md)")
     e2e.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                      help="device run: IEEE fp32 (TF32/HF32 off) or bf16 autocast")
     e2e.add_argument("--reference", choices=("fp32", "fp64"), default="fp32", help="CPU reference precision")

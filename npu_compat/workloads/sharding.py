@@ -36,8 +36,18 @@ def shard_from_env(environ: Mapping[str, str] | None = None) -> ShardInfo:
 
 
 def device_for_rank(device: str | None, shard: ShardInfo) -> str | None:
-    """``npu`` -> ``npu:<local_rank>`` under torchrun; cpu and explicit indices stay as given."""
-    if not shard.distributed or device is None or device == "cpu" or ":" in device:
+    """``npu`` -> ``npu:<local_rank>`` under torchrun; cpu and explicit indices stay as given.
+
+    With no device given, the one the shim would pick (``NPU_COMPAT_DEVICE``, else auto-detection)
+    gets the rank's index too: otherwise every rank lands on device 0.
+    """
+    if not shard.distributed:
+        return device
+    if device is None:
+        from npu_compat.target import resolve_target
+
+        device = str(resolve_target(None).device())
+    if device == "cpu" or ":" in device:
         return device
     return f"{device}:{shard.local_rank}"
 

@@ -82,3 +82,25 @@ def test_listed_ops_from_the_option():
     assert [r.aten for r in rows] == ["aten::scatter_reduce.two", "aten::linalg_eigh"]
     assert all(r.action is Action.CPU and r.level == "dispatcher" for r in rows)
     assert listed_ops("cpu", env) == [] and listed_ops("npu", {}) == []
+
+
+def test_listed_ops_skip_ops_with_an_npu_kernel_in_any_spelling(monkeypatch):
+    """``aten::relu.default`` (how torch names the op) is ``relu`` in torch_npu's kernel list."""
+    monkeypatch.setenv("NPU_COMPAT_SIMULATE", "torch_npu==2.7.1.post2")  # the version only; nothing is imported
+    env = {"NPU_COMPAT_CPU_FALLBACK_OPS": "aten::relu.default,aten::add.Tensor,aten::_linalg_eigh.default"}
+    assert [r.aten for r in listed_ops("npu", env)] == ["aten::_linalg_eigh"]
+
+
+def test_a_default_overload_row_installs(session):
+    row = FallbackRule(op="test.scaled_add.default", targets=("cpu",), action=Action.ALTERNATIVE,
+                       aten="npu_compat_test::scaled_add.default", alternative=_reference, why="w", cost="c")
+    install_fallbacks(session.patcher.ctx, session.patcher, [row])
+    got, want = _call()
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_the_report_call_site_is_the_user_line_not_torch_ops(session):
+    install_fallbacks(session.patcher.ctx, session.patcher, [ROW])
+    _call()
+    sites = [c for c in session.report.calls() if c["rule"] == "fallback.test.scaled_add"]
+    assert [(s["file"], s["function"]) for s in sites] == [(__file__, "_call")]

@@ -18,3 +18,22 @@ def test_env_and_device_per_rank():
     assert device_for_rank("npu:5", shard) == "npu:5"
     assert device_for_rank("cpu", shard) == "cpu"
     assert device_for_rank("npu", shard_from_env({})) == "npu"
+
+
+def test_no_device_under_torchrun_takes_the_local_rank_on_the_simulated_npu():
+    """No --device: auto-detection finds the simulated npu (a test double of the Ascend stack),
+    and each rank still gets its own index, as docs/workloads.md promises."""
+    from tests.sim.conftest import run_sim
+
+    out = run_sim("""
+from npu_compat.workloads.sharding import ShardInfo, device_for_rank
+out["ranks"] = [device_for_rank(None, ShardInfo(rank, 2, rank)) for rank in (0, 1)]
+out["single"] = device_for_rank(None, ShardInfo(0, 1, 0))
+""")
+    assert out["ranks"] == ["npu:0", "npu:1"]
+    assert out["single"] is None  # one process: the shim resolves the device as always
+
+
+def test_no_device_from_the_environment_takes_the_local_rank(monkeypatch):
+    monkeypatch.setenv("NPU_COMPAT_DEVICE", "cpu")
+    assert device_for_rank(None, ShardInfo(1, 2, 1)) == "cpu"

@@ -1,0 +1,140 @@
+"""The simulated npu: a TEST DOUBLE of the Ascend stack (torch_npu on CANN and an NPU).
+
+``--simulate torch_npu==2.7.1.post2`` (or ``NPU_COMPAT_SIMULATE=torch_npu==2.7.1.post2``) puts
+``npu_compat/sim/stand_in`` first on ``sys.path``, so the kit's own ``import torch_npu`` (in
+``npu_compat/npu.py``) finds the stand-in, which calls :func:`install`. That registers ``npu`` on
+PrivateUse1 with PyTorch's Python-backend support, a ``torch.npu`` device module, and a
+dispatcher that runs an aten op on the device only if that release's kernel list has it.
+Data lives on the host; numerics, speed, memory formats and graph capture are not simulated.
+Nothing in the shim imports this package. Docs: docs/simulated-npu.md.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+DEVICES_ENV = "NPU_COMPAT_SIM_DEVICES"
+LOG_ENV = "NPU_COMPAT_SIM_LOG"  # a folder: each process writes sim-<pid>.json there at exit
+
+
+@dataclass
+class SimulatedRuntime:
+    version: str
+    npu: ModuleType
+    library: Any  # the torch.library.Library holding the PrivateUse1 fallback; kept alive here
+
+    @property
+    def label(self) -> str:
+        return f"simulated npu (torch_npu {self.version})"
+
+
+_RUNTIME: SimulatedRuntime | None = None
+
+
+def install(version: str | None = None) -> SimulatedRuntime:
+    """Register the simulated npu for ``version`` (default: from ``NPU_COMPAT_SIMULATE``). Once per process."""
+    global _RUNTIME
+    from npu_compat.npu import simulated_version
+
+    version = version or simulated_version()
+    if not version:
+        raise RuntimeError("the simulated npu needs a torch_npu version: NPU_COMPAT_SIMULATE=torch_npu==VERSION")
+    if _RUNTIME is not None:
+        if _RUNTIME.version != version:
+            raise RuntimeError(f"{_RUNTIME.label} is already installed in this process; cannot switch to {version}")
+        return _RUNTIME
+    import torch
+    from torch.utils.backend_registration import _setup_privateuseone_for_python_backend
+
+    from npu_compat.npu_kernels import load_kernel_list
+    from npu_compat.sim import dispatch
+    from npu_compat.sim.autocast import register_autocast
+    from npu_compat.sim.device_module import build_module
+    from npu_compat.sim.kernel_rules import KernelRules
+
+    rules = KernelRules(load_kernel_list(version))
+    dispatch.STATE = dispatch.DeviceState(rules, int(os.environ.get(DEVICES_ENV, "2")))
+    module = build_module()
+    _setup_privateuseone_for_python_backend("npu", backend_module=module)
+    library = torch.library.Library("_", "IMPL")
+    library.fallback(dispatch.factory_fallback, "PrivateUse1")
+    # torch_npu registers autocast kernels in C++; here the listed ops get Python ones, the rest pass
+    library.fallback(torch.library.fallthrough_kernel, "AutocastPrivateUse1")
+    factories = torch.library.Library("aten", "IMPL")
+    dispatch.register_factories(factories)
+    register_autocast(factories)
+    _without_pinned_memory(torch)
+    _register_hccl()
+    if os.environ.get(LOG_ENV):
+        import atexit
+
+        atexit.register(write_process_log, os.environ[LOG_ENV])
+    _RUNTIME = SimulatedRuntime(version, module, (library, factories))
+    return _RUNTIME
+
+
+def _without_pinned_memory(torch: Any) -> None:
+    """A Python backend cannot supply torch's pinned-memory allocator (PrivateUse1 hooks from Python
+    lack getPinnedMemoryAllocator), so ``pin_memory()`` returns the host tensor as it is, and says so
+    in ``torch.npu``'s call log. Hardware pins it; nothing else differs for the data."""
+    from npu_compat.sim.device_module import CALLS
+
+    original = torch.Tensor.pin_memory
+
+    def pin_memory(self: Any, device: Any = None) -> Any:
+        if self.device.type != "cpu":
+            return original(self, device) if device is not None else original(self)
+        CALLS.append(("Tensor.pin_memory (simulated: not pinned)", (), {}))
+        return self
+
+    pin_memory.__doc__ = original.__doc__
+    torch.Tensor.pin_memory = pin_memory
+
+
+def _register_hccl() -> None:
+    """``hccl`` as a gloo process group on the host: enough for barriers and host-tensor
+    collectives across ranks; collectives on device tensors are not simulated."""
+    import torch.distributed as dist
+
+    if not dist.is_available() or "hccl" in dist.Backend.backend_list:
+        return
+
+    def create(store: Any, rank: int, size: int, timeout: Any) -> Any:
+        return dist.ProcessGroupGloo(store, rank, size, timeout)
+
+    dist.Backend.register_backend("hccl", create, devices=["cpu"])
+
+
+def process_log() -> dict[str, Any]:
+    """What this process did on the simulated npu: devices used, counters, torch_npu fallbacks."""
+    from npu_compat.sim import counters, dispatch
+    from npu_compat.sim.tensor import USED
+
+    state = dispatch.STATE
+    return {"backend": _RUNTIME.label if _RUNTIME else None, "pid": os.getpid(),
+            "rank": os.environ.get("RANK"), "local_rank": os.environ.get("LOCAL_RANK"),
+            "devices_used": [f"npu:{i}" for i in sorted(USED)], "counters": counters.snapshot(),
+            "torch_npu_fallbacks": dict(state.fallbacks) if state else {}}
+
+
+def write_process_log(folder: str) -> None:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="sim-", suffix=".tmp", dir=out)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(process_log(), handle, indent=1)
+    os.replace(tmp, out / f"sim-{os.getpid()}.json")
+
+
+def runtime() -> SimulatedRuntime | None:
+    """The installed simulated runtime, or None."""
+    return _RUNTIME
+
+
+__all__ = ["install", "runtime", "process_log", "write_process_log", "SimulatedRuntime", "DEVICES_ENV", "LOG_ENV"]

@@ -1,0 +1,101 @@
+"""The simulated npu's dispatcher (a test double of the Ascend stack): device semantics as on
+hardware, values as the host computes them, kernel coverage from torch_npu 2.7.1.post2's list."""
+from __future__ import annotations
+
+from textwrap import dedent
+
+import pytest
+
+from tests.sim.conftest import raises, run_sim
+
+SAME_DEVICE = "Expected all tensors to be on the same device"
+
+
+@pytest.fixture(scope="module")
+def devices() -> dict:
+    return run_sim(dedent("""
+        a = torch.arange(6.0).reshape(2, 3).to("npu:1")
+        b = torch.ones(2, 3, device="npu:0")
+        out["a"] = [str(a.device), type(a).__name__]
+        out["b"] = str(b.device)
+        out["sum"] = (a + 1).cpu().tolist()
+        out["scalar"] = str((a * torch.tensor(2.0)).device)
+        base = torch.zeros(2, 3, device="npu:1"); base[0].add_(5)
+        out["view_write"] = base.cpu().tolist()
+        with torch.npu.device(1):
+            out["default_index"] = str(torch.empty(1, device="npu").device)
+    """) + raises("a + b") + raises("a + torch.zeros(2, 3)") + raises("torch.zeros(2, 3) + a"))
+
+
+def test_npu_indices_are_distinct_devices(devices):
+    assert devices["a"] == ["npu:1", "SimulatedNpuTensor"] and devices["b"] == "npu:0"
+    assert devices["default_index"] == "npu:1"
+
+
+def test_values_are_the_host_computation(devices):
+    assert devices["sum"] == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    assert devices["view_write"] == [[5.0, 5.0, 5.0], [0.0, 0.0, 0.0]]
+
+
+def test_cross_device_op_fails_as_on_hardware(devices):
+    assert SAME_DEVICE in devices["a + b"] and "npu:0" in devices["a + b"] and "npu:1" in devices["a + b"]
+
+
+def test_host_tensor_mixed_with_device_tensor_fails(devices):
+    for expr in ("a + torch.zeros(2, 3)", "torch.zeros(2, 3) + a"):
+        assert SAME_DEVICE in devices[expr] and "cpu" in devices[expr]
+    assert devices["scalar"] == "npu:1"  # a 0-dim host tensor is a scalar, allowed as on CUDA and NPU
+
+
+@pytest.fixture(scope="module")
+def coverage() -> dict:
+    code = dedent("""
+        x = torch.randn(4, 4).to("npu")
+        sym = x @ x.T
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            vals = torch.linalg.eigvalsh(sym)
+        out["warning"] = [str(w.message) for w in caught]
+        out["eig_device"] = str(vals.device)
+        out["eig_close"] = bool(torch.allclose(vals.cpu(), torch.linalg.eigvalsh(sym.cpu())))
+        out["fallbacks"] = dict(__import__("npu_compat.sim.dispatch", fromlist=["STATE"]).STATE.fallbacks)
+        d = torch.randn(3, 3, dtype=torch.float64).to("npu")
+        img = torch.randn(1, 1, 4, 4).to("npu")
+    """)
+    for expr in ("d @ d", "torch.sort(d)", "torch.topk(x, 2, sorted=False)",
+                 "torch.nn.functional.grid_sample(img.bfloat16(), torch.zeros(1, 2, 2, 2).to('npu').bfloat16())",
+                 "torch.nn.functional.interpolate(img, scale_factor=2.0)",
+                 "torch.nn.functional.interpolate(img, size=(8, 8))", "torch.topk(x, 2)"):
+        code += raises(expr)
+    return run_sim(code)
+
+
+def test_missing_kernel_runs_on_cpu_with_torch_npu_warning(coverage):
+    assert coverage["eig_device"] == "npu:0" and coverage["eig_close"]
+    assert any("is not currently supported on the NPU backend and will fall back to run on the CPU" in w
+               and "simulated npu (torch_npu 2.7.1.post2)" in w for w in coverage["warning"]), coverage["warning"]
+    assert set(coverage["fallbacks"]) == {"aten::_linalg_eigh"}
+
+
+def test_fallback_disabled_makes_the_missing_kernel_an_error():
+    out = run_sim("x = torch.randn(4, 4).to('npu')\n" + raises("torch.linalg.eigvalsh(x @ x.T)"),
+                  env={"TORCH_NPU_FALLBACK_CPU_DISABLE": "1"})
+    text = out["torch.linalg.eigvalsh(x @ x.T)"]
+    assert "aten::_linalg_eigh" in text and "TORCH_NPU_FALLBACK_CPU_DISABLE=1" in text
+
+
+@pytest.mark.parametrize("expr,limit", [
+    ("d @ d", "matmul has no fp64"),
+    ("torch.sort(d)", "sort has no fp64"),
+    ("torch.topk(x, 2, sorted=False)", "topk has no sorted=False"),
+    ("torch.nn.functional.grid_sample(img.bfloat16(), torch.zeros(1, 2, 2, 2).to('npu').bfloat16())",
+     "grid_sample has no bf16"),
+    ("torch.nn.functional.interpolate(img, scale_factor=2.0)", "interpolate does not take scale_factor"),
+])
+def test_documented_limits_are_errors(coverage, expr, limit):
+    assert limit in coverage[expr], coverage[expr]
+
+
+def test_calls_inside_the_limits_run(coverage):
+    assert coverage["torch.nn.functional.interpolate(img, size=(8, 8))"] == "no error"
+    assert coverage["torch.topk(x, 2)"] == "no error"
