@@ -118,3 +118,12 @@ def test_pool_workers_are_shimmed_and_report_for_every_start_method(tmp_path, me
     assert sum(c["count"] for w in fired for c in w["calls"]) == 4
     if method != "fork":  # a forked worker inherits the patched parent; with a fresh interpreter it fails
         assert _plain(script, method).returncode != 0
+
+
+def test_a_forked_child_that_exits_normally_reports_once_and_leaves_the_root_its_report(tmp_path):
+    proc, report = _shimmed(tmp_path, "--", str(SCRIPTS / "os_fork.py"))
+    assert "CHILD EXIT 0" in proc.stdout
+    assert proc.stderr.count("npu_compat: target cpu;") == 1  # the child ran its parent's exit path quietly
+    assert report["process"]["pid"] != report["processes"][0]["process"]["pid"]
+    assert [_rules(c) for c in report["processes"]] == [{"device.torch.zeros"}]
+    assert _plain(str(SCRIPTS / "os_fork.py")).stdout.count("CHILD EXIT 1") == 1  # the child fails without the shim
