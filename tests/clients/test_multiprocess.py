@@ -24,10 +24,13 @@ def _port() -> str:
 
 
 def _shimmed(tmp_path, *program, env=None):
-    report = tmp_path / "report.json"
+    """Run under the shim with a private TMPDIR, and check the root removed its process folder."""
+    report, tmp = tmp_path / "report.json", tmp_path / "tmp"
+    tmp.mkdir()
     proc = run_python("-m", "npu_compat.apply", "--device", "cpu", "--report", str(report), *program,
-                      env={"MASTER_PORT": _port(), **(env or {})}, timeout=120)
+                      env={"MASTER_PORT": _port(), "TMPDIR": str(tmp), **(env or {})}, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert not list(tmp.glob("npu_compat-processes-*")), "the root left its process folder behind"
     return proc, json.loads(report.read_text())
 
 
@@ -37,20 +40,6 @@ def _plain(*program):
 
 def _rules(child):
     return {c["rule"] for c in child["calls"]}
-
-
-def _no_leftover_folders(before):
-    import tempfile
-
-    now = set(Path(tempfile.gettempdir()).glob("npu_compat-processes-*"))
-    assert not (now - before), "the root left its process folder behind"
-
-
-@pytest.fixture
-def folders():
-    import tempfile
-
-    return set(Path(tempfile.gettempdir()).glob("npu_compat-processes-*"))
 
 
 def _check_two_ranks(proc, report):
@@ -65,24 +54,22 @@ def _check_two_ranks(proc, report):
     return children
 
 
-def test_mp_spawn_with_nccl_runs_on_gloo_and_the_report_lists_both_processes(tmp_path, folders):
+def test_mp_spawn_with_nccl_runs_on_gloo_and_the_report_lists_both_processes(tmp_path):
     script = str(SCRIPTS / "spawn_nccl.py")
     proc, report = _shimmed(tmp_path, "--", script)
     children = _check_two_ranks(proc, report)
     assert len({c["process"]["pid"] for c in children}) == 2
     assert "2 child processes, each shimmed" in proc.stderr and proc.stderr.count("npu_compat: target cpu;") == 1
-    _no_leftover_folders(folders)
     assert _plain(script).returncode != 0
 
 
-def test_torchrun_as_the_program_runs_nccl_workers_on_gloo_with_a_merged_report_by_rank(tmp_path, folders):
+def test_torchrun_as_the_program_runs_nccl_workers_on_gloo_with_a_merged_report_by_rank(tmp_path):
     script = str(SCRIPTS / "torchrun_nccl.py")
     proc, report = _shimmed(tmp_path, "-m", "torch.distributed.run", "--nproc-per-node", "2", script)
     children = _check_two_ranks(proc, report)
     assert sorted(c["process"]["rank"] for c in children) == [0, 1]
     assert all(c["process"]["world_size"] == 2 for c in children)
     assert "rank 0 pid" in proc.stderr and "rank 1 pid" in proc.stderr
-    _no_leftover_folders(folders)
     plain = _plain("-m", "torch.distributed.run", "--nproc-per-node", "2", script)
     assert plain.returncode != 0
 
@@ -96,7 +83,7 @@ def test_torchrun_started_by_the_script_runs_its_workers_shimmed(tmp_path):
     assert _plain(script).returncode != 0
 
 
-def test_dataloader_spawn_workers_run_the_dataset_on_the_target(tmp_path, folders):
+def test_dataloader_spawn_workers_run_the_dataset_on_the_target(tmp_path):
     script = str(SCRIPTS / "loader_spawn.py")
     proc, report = _shimmed(tmp_path, "--", script)
     assert "SUM 56.0" in proc.stdout
@@ -104,7 +91,6 @@ def test_dataloader_spawn_workers_run_the_dataset_on_the_target(tmp_path, folder
     workers = report["processes"]
     assert len(workers) == 2 and all(_rules(w) == {"device.torch.full"} for w in workers)
     assert sum(c["count"] for w in workers for c in w["calls"]) == 8  # every item built in a shimmed worker
-    _no_leftover_folders(folders)
     assert _plain(script).returncode != 0
 
 
