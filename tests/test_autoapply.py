@@ -89,3 +89,15 @@ def test_a_program_after_install_is_refused(tmp_path):
     proc = run_python("-m", "npu_compat.apply", "--install", "--site-dir", str(tmp_path), "--", "script.py")
     assert proc.returncode == 2 and not (tmp_path / PTH_NAME).exists()
     assert proc.stderr.count("\n") == 1 and "--install takes no program" in proc.stderr
+
+
+def test_two_installed_hooks_still_give_one_shim_and_one_summary(site, tmp_path):
+    """The same hook reached twice (e.g. installed in site-packages and in a user site folder)."""
+    second = tmp_path / "site2"
+    assert run_python("-m", "npu_compat.apply", "--install", "--site-dir", str(second)).returncode == 0
+    script = tmp_path / "user.py"
+    script.write_text(CUDA_SCRIPT)
+    both = "import site, sys; site.addsitedir(sys.argv.pop(1)); " + AS_SCRIPT
+    proc = run_python("-c", both, str(second), str(site), str(script), env={"NPU_COMPAT_DEVICE": "cpu"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "DEVICE cpu" in proc.stdout and proc.stderr.count("npu_compat: target cpu;") == 1
