@@ -76,7 +76,7 @@ def propagate(session: "Session") -> None:
     if not session.is_child:
         session.process_dir = tempfile.mkdtemp(prefix="npu_compat-processes-")
         env[PROCESS_DIR_ENV] = session.process_dir
-        atexit.register(shutil.rmtree, session.process_dir, True)  # if neither finish() nor revert() ran
+        atexit.register(_remove_folder, session.process_dir, os.getpid())  # if neither finish() nor revert() ran
     opts = session.options
     if opts.device is None:  # children use the device this process resolved, not their own auto pick
         opts = dataclasses.replace(opts, device=str(session.target.device()))
@@ -101,6 +101,11 @@ def _finish_in_mp_child(session: "Session") -> None:
     if mp.parent_process() is not None:
         _register_mp_finalizer(session)
     mp_util.register_after_fork(session, _register_mp_finalizer)
+
+
+def _remove_folder(folder: str, owner_pid: int) -> None:
+    if os.getpid() == owner_pid:  # a forked child runs its parent's atexit handlers too
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def restore_env(session: "Session") -> None:
@@ -166,12 +171,16 @@ def write_child_report(session: "Session") -> Path | None:
     return session.report.write_json(Path(folder) / _child_report_name(session.report.process))
 
 
-def collect(session: "Session") -> None:
-    """Root only: read every child report into ``report.processes``, then remove the folder."""
+def collect(session: "Session", wait: bool = False) -> None:
+    """Root only: read every child report into ``report.processes``, then remove the folder.
+
+    ``wait`` (at exit) first waits for non-daemonic multiprocessing children, as Python's own
+    exit would; ``revert()`` does not wait, so it never blocks on children still at work."""
     folder = session.process_dir
     if not folder:
         return
-    _join_children()
+    if wait:
+        _join_children()
     found = []
     for path in sorted(Path(folder).glob("*.json")):
         try:
@@ -205,7 +214,9 @@ def finish(session: "Session", report_path: str | None = None, summary: bool | N
     if session.is_child:
         write_child_report(session)
     else:
-        collect(session)
+        collect(session, wait=True)
+    if os.getpid() != session.pid:  # a forked child leaving through its parent's exit code: its report is above
+        return None
     path = None
     if report_path:
         ident = session.report.process

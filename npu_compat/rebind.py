@@ -10,15 +10,45 @@ import would have bound:
 - a name bound to a module swapped into ``sys.modules`` (or to something defined in it)
   gets the upstream module (or its attribute of the same name), imported now, as a fresh
   import would. If upstream cannot be imported, the name is left and reported.
+
+A rule may replace with an object that exists anyway (``torch.cuda.BFloat16Storage`` ->
+``torch.BFloat16Storage``): names bound to such an object before the shim and while it was on
+cannot be told apart, so they are left alone. Such an object is one the kit did not make that
+is found at its own ``__module__`` and ``__qualname__``.
 """
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import types
 from typing import Any, Callable, Iterable
 
 MISSING: Any = object()
+_KIT = "npu_compat"
+_KIT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def made_by_kit(obj: Any) -> bool:
+    """A function, class, module or object the kit created (not one torch or a library has)."""
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__.partition(".")[0] == _KIT
+    obj = getattr(obj, "__func__", obj)  # staticmethod / classmethod
+    code = getattr(obj, "__code__", None)
+    if isinstance(code, types.CodeType):
+        return os.path.abspath(code.co_filename).startswith(_KIT_DIR)
+    module = obj.__module__ if isinstance(obj, type) else type(obj).__module__
+    return str(module).partition(".")[0] == _KIT
+
+
+def existing_object(obj: Any) -> bool:
+    """An object that lives on its own outside the shim (so names bound to it are not leftovers)."""
+    if made_by_kit(obj):
+        return False
+    home = sys.modules.get(str(getattr(obj, "__module__", "")))
+    for part in str(getattr(obj, "__qualname__", "")).split("."):
+        home = getattr(home, part, None) if home is not None else None
+    return home is obj
 
 
 def _swapped_module_map(name: str, replacement: types.ModuleType, raw: Any) -> dict[int, Callable[[], Any]]:
@@ -41,6 +71,8 @@ def rebind_leftovers(installed: Iterable[tuple[Any, str, bool, Any, Any]]) -> li
     lookup: dict[int, Callable[[], Any]] = {}
     keep: list[Any] = []  # keeps the replacements alive, so their ids stay unique during the scan
     for owner, attr, had, raw, new in installed:
+        if existing_object(new):
+            continue
         keep.append(new)
         if owner is sys.modules:
             if isinstance(new, types.ModuleType):

@@ -1,6 +1,7 @@
 """One shim session: resolve the target, install every rule, apply the NPU profile; revert all."""
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -42,6 +43,7 @@ class Session:
     process_dir: str | None = None  # root only: where the children's reports arrive
     saved_env: dict[str, str | None] = field(default_factory=dict)
     finished: bool = False  # the exit report of this process is written
+    pid: int = field(default_factory=os.getpid)  # the process that applied it (a forked child differs)
 
 
 _SESSION: Session | None = None

@@ -154,3 +154,16 @@ def test_full_size_sam3_runs_under_the_shim(tmp_path):
     assert "RANDOM WEIGHTS" in proc.stderr
     result = json.loads((tmp_path / "result.json").read_text())
     assert len(result["text"]["scores"]) == 200 and _finite(result["text"]["scores"])
+
+
+def test_a_directory_as_the_script_runs_its_main_or_is_a_clear_error(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    proc = run_python("-m", "npu_compat.apply", "--device", "cpu", "--", str(empty))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "is a directory without __main__.py" in proc.stderr
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "__main__.py").write_text("import torch\nprint('APP', torch.ones(1, device='cuda').device)\n")
+    proc = run_python("-m", "npu_compat.apply", "--device", "cpu", "--log-level", "quiet", "--", str(app))
+    assert proc.returncode == 0 and "APP cpu" in proc.stdout, proc.stderr[-2000:]

@@ -78,3 +78,24 @@ def test_a_name_bound_from_a_patched_module_gets_the_original_back(tmp_path):
     finally:
         sys.modules.pop(owner.__name__, None)
         sys.modules.pop(client.__name__, None)
+
+
+def test_names_of_an_existing_object_used_as_a_replacement_are_left_alone():
+    """torch.cuda.BFloat16Storage -> torch.BFloat16Storage style: the replacement lives on its own."""
+    home = types.ModuleType("npu_compat_test_rebind_home")
+    exec("class Storage:\n    pass\n", vars(home))
+    home.Storage.__module__ = home.__name__
+    owner = types.ModuleType("npu_compat_test_rebind_owner2")
+    owner.Storage = type("Storage", (), {})
+    original = owner.Storage
+    sys.modules[home.__name__], sys.modules[owner.__name__] = home, owner
+    try:
+        p = Patcher(make_ctx())
+        p.install([Rule("t.storage", owner.__name__, "Storage", lambda ctx, rule, orig: home.Storage, check_signature=False)])
+        assert owner.Storage is home.Storage
+        p.revert()
+        assert owner.Storage is original and home.Storage.__module__ == home.__name__
+        assert vars(home)["Storage"] is not original  # its own name was not taken for a leftover
+    finally:
+        sys.modules.pop(home.__name__, None)
+        sys.modules.pop(owner.__name__, None)
