@@ -85,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"(or a package with -m)")
         if script is not None and not os.path.exists(script):
             return _fail(f"script '{script}' not found; check the path (usage: {USAGE})")
+        if args.report:
+            from npu_compat.output_paths import check_output_file
+
+            check_output_file(args.report, "--report")  # a folder or unwritable place fails now, not after the run
         options = shim_options(args)
         from npu_compat import shim
 

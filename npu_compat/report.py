@@ -6,12 +6,10 @@ object, and source text only when the report is written. Schema: docs/report.md.
 """
 from __future__ import annotations
 
-import json
 import linecache
 import logging
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,15 +134,10 @@ class MigrationReport:
         return process_identity()
 
     def write_json(self, path: str | os.PathLike[str]) -> Path:
-        """Write atomically: a temp file in the same folder, then rename."""
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=out.name, suffix=".tmp", dir=out.parent)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.as_dict(), fh, indent=2, default=str)
-            fh.write("\n")
-        os.replace(tmp, out)
-        return out
+        """Write atomically (temp file, then rename), with the user's usual permissions."""
+        from npu_compat.atomic_files import write_json_atomic
+
+        return write_json_atomic(path, self.as_dict())
 
     def summary(self, report_path: str | os.PathLike[str] | None = None) -> str:
         by_rule: dict[str, list[Site]] = {}

@@ -167,3 +167,28 @@ def test_a_directory_as_the_script_runs_its_main_or_is_a_clear_error(tmp_path):
     (app / "__main__.py").write_text("import torch\nprint('APP', torch.ones(1, device='cuda').device)\n")
     proc = run_python("-m", "npu_compat.apply", "--device", "cpu", "--log-level", "quiet", "--", str(app))
     assert proc.returncode == 0 and "APP cpu" in proc.stdout, proc.stderr[-2000:]
+
+
+@pytest.mark.parametrize("make, expect", [
+    (lambda tmp: tmp / "a_folder", "is a folder"),
+    (lambda tmp: tmp / "a_file" / "report.json", "is under the file"),
+])
+def test_a_report_path_that_cannot_be_written_fails_before_the_script_runs(tmp_path, make, expect):
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "a_file").write_text("keep me")
+    script = tmp_path / "s.py"
+    script.write_text("open(__file__ + '.ran', 'w').write('ran')\n")
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    proc = run_python("-m", "npu_compat.apply", "--device", "cpu", "--report", str(make(tmp_path)), "--", str(script))
+    assert_one_line_error(proc, "--report", expect)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before  # the script did not run, no stray temp file
+    assert (tmp_path / "a_file").read_text() == "keep me"
+
+
+def test_the_report_gets_the_users_usual_permissions(tmp_path):
+    script = tmp_path / "s.py"
+    script.write_text("import torch\ntorch.zeros(1, device='cuda')\n")
+    out = tmp_path / "r.json"
+    proc = run_python("-m", "npu_compat.apply", "--device", "cpu", "--report", str(out), "--", str(script))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.stat().st_mode & 0o077, "report written 0600: mkstemp's mode leaked"

@@ -16,7 +16,6 @@ random: the masks mean nothing, the overlay is stamped RANDOM WEIGHTS, and it sh
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -197,9 +196,10 @@ def run(args: Any) -> str:
 
 
 def _save_atomic(path: Path, write: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+    from npu_compat.atomic_files import atomic_path
+
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        write(Path(tmp))
 
 
 def main(argv: list[str] | None = None) -> int:

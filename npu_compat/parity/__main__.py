@@ -77,7 +77,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _e2e(args: argparse.Namespace) -> int:
-    from npu_compat.parity.inventory import write_json_atomic, write_text_atomic
+    from npu_compat.atomic_files import write_json_atomic, write_text_atomic
     from npu_compat.parity.pipeline import synthetic_inputs
     from npu_compat.parity.report import e2e_markdown
     from npu_compat.parity.sam3_runs import e2e_sam3
@@ -100,7 +100,8 @@ def _e2e(args: argparse.Namespace) -> int:
 
 def _coverage(args: argparse.Namespace) -> int:
     from npu_compat.parity.coverage import coverage_report
-    from npu_compat.parity.inventory import Inventory, write_json_atomic, write_text_atomic
+    from npu_compat.atomic_files import write_json_atomic, write_text_atomic
+    from npu_compat.parity.inventory import Inventory
     from npu_compat.npu_kernels import available_versions, load_kernel_list
     from npu_compat.parity.report import coverage_markdown
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from npu_compat.atomic_files import write_text_atomic
 from npu_compat.parity import ParityError
 from npu_compat.parity.argspec import iter_tensor_specs, merge_ranges, strip_ranges
 
@@ -164,23 +164,3 @@ class Inventory:
         return inventory
 
 
-def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
-    """Write JSON to a temp file in the same folder, then rename it into place."""
-    return write_text_atomic(path, json.dumps(data, indent=1, sort_keys=False) + "\n")
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give data files normal permissions
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target

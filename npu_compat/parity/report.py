@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from npu_compat.parity.coverage import COMPOSITE, KERNEL, MISSING, LIMITS_SOURCE, CoverageReport
 from npu_compat.parity.e2e import E2EResult
-from npu_compat.parity.inventory import write_json_atomic, write_text_atomic
+from npu_compat.atomic_files import write_json_atomic, write_text_atomic
 from npu_compat.parity.replay import ERROR, SKIPPED, ReplayResult
 from npu_compat.parity.judge import FAIL
 

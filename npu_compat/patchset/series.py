@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from npu_compat.patchset.errors import PatchError
 from npu_compat.patchset.hunks import FilePatch, parse_diff
+from npu_compat.atomic_files import write_text_atomic
 
 HEADER_FIELDS = ("Description", "Base-Version", "Upstream-Status", "Reason")
 _STATUS = re.compile(r"^(Pending|Accepted|Backport( \S.*)?|Submitted \S+.*|Inappropriate \S.*)$")
@@ -133,13 +133,4 @@ def load_series(series_path: str | os.PathLike[str]) -> list[Patch]:
 
 def write_atomic(path: Path, text: str) -> None:
     """Write via a temp file in the same folder, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(path, text)

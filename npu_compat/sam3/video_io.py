@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -20,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from npu_compat.errors import NpuCompatError
+from npu_compat.atomic_files import atomic_path
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tiff", ".webp")
@@ -151,21 +151,15 @@ def write_video(path: str | os.PathLike[str], frames: Sequence[np.ndarray] | np.
         raise VideoIOError("no frames to write", "pass at least one frame")
     height, width = frames[0].shape[:2]
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.stem + ".", suffix=".mp4", dir=out.parent)
-    os.close(fd)
-    writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
-    try:
-        if not writer.isOpened():
-            raise VideoIOError(f"cv2 cannot write '{out}'", "check that this OpenCV build has an mp4 encoder")
-        for frame in frames:
-            writer.write(cv2.cvtColor(np.ascontiguousarray(frame, dtype=np.uint8), cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the overlay gets the user's usual permissions
-    os.replace(tmp, out)
+    with atomic_path(out, suffix=".mp4") as tmp:
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (width, height))
+        try:
+            if not writer.isOpened():
+                raise VideoIOError(f"cv2 cannot write '{out}'", "check that this OpenCV build has an mp4 encoder")
+            for frame in frames:
+                writer.write(cv2.cvtColor(np.ascontiguousarray(frame, dtype=np.uint8), cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
     return out
 
 

@@ -11,10 +11,8 @@ Per-frame JSON (``frames.json``, written atomically)::
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ import numpy as np
 
 from npu_compat.errors import NpuCompatError
 from npu_compat.sam3.video_io import read_video, write_video
+from npu_compat.atomic_files import write_json_atomic
 
 
 @dataclass(frozen=True)
@@ -174,14 +173,7 @@ def overlay_frame(frame: np.ndarray, objects: list[dict[str, Any]], masks: np.nd
 
 
 def _write_json(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=1)
-        fh.write("\n")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results get the user's usual permissions
-    os.replace(tmp, path)
+    write_json_atomic(path, data, indent=1)
 
 
 def _propagate(predictor: Any, session: str, start: int, direction: str, per_frame: dict[int, Any], total: int) -> float:

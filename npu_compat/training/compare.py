@@ -13,12 +13,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from npu_compat.errors import NpuCompatError
+from npu_compat.atomic_files import write_json_atomic
 
 STATS_FILES = ("train_stats.json", "val_stats.json")
 
@@ -150,21 +150,6 @@ def to_json(rows: Iterable[Row], label_a: str = "A", label_b: str = "B") -> dict
     rows = list(rows)
     return {"a": label_a, "b": label_b, "rows": [asdict(r) for r in rows],
             "missing": [r.metric for r in rows if r.better.startswith("missing")]}
-
-
-def write_json_atomic(path: str | os.PathLike[str], payload: Mapping[str, Any]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 __all__ = ["Metric", "Row", "METRICS", "LOSSES", "coco_metrics", "load_run", "compare_runs", "to_markdown",

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from npu_compat.atomic_files import atomic_path
 
 NAME = "skimage-sample"
 """The supercategory folder name (Roboflow layout)."""
@@ -122,15 +122,8 @@ def committed_annotations() -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=path.suffix) as tmp:
         write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def write_sample_set(root: str | os.PathLike[str]) -> Path:

@@ -120,11 +120,10 @@ def _processor_detections(name: str, scores: torch.Tensor, boxes_xyxy: torch.Ten
 
 
 def _write_atomic(path: Path, write: Any) -> None:
-    import os
+    from npu_compat.atomic_files import atomic_path
 
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    write(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=path.suffix) as tmp:
+        write(Path(tmp))
 
 
 def run_image_inference(config: InferConfig, session: Any, images: list[Path] | None = None,

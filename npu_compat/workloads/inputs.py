@@ -12,19 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
-from npu_compat.errors import NpuCompatError
+from npu_compat.output_paths import InputError, check_output_dir, check_output_file
 
 BOX_HELP = "box prompt cx,cy,w,h: centre and size as fractions of the picture, e.g. 0.5,0.5,0.4,0.4"
 _EPS = 1e-6
-
-
-class InputError(NpuCompatError):
-    """Something the user passed cannot be used."""
 
 
 def parse_box(text: str) -> tuple[float, float, float, float]:
@@ -109,47 +104,6 @@ def load_image(path: str | os.PathLike) -> Any:
     except (OSError, ValueError, SyntaxError) as err:
         raise InputError(f"image {p} cannot be decoded ({type(err).__name__}: {str(err)[:100]})",
                          "pass a PNG/JPEG/BMP/WebP/TIFF image, or re-export it") from None
-
-
-def _first_existing(path: Path) -> Path:
-    p = path
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return p
-
-
-def _probe_writable(folder: Path, what: str, path: Path) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".npu_compat-write-probe-", dir=folder)
-    except OSError as err:
-        raise InputError(f"{what} {path} cannot be written ({err.strerror or err})",
-                         "choose a folder you can write to") from None
-    os.close(fd)
-    os.unlink(tmp)
-
-
-def check_output_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
-    """A folder that exists or can be created and written to (nothing is created here)."""
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise InputError(f"{what} {p} is a file", "choose a folder path (it is created if missing)")
-    base = _first_existing(p.absolute())
-    if not base.is_dir():
-        raise InputError(f"{what} {p} is under the file {base}", "choose a folder path that is not inside a file")
-    _probe_writable(base, what, p)
-    return p
-
-
-def check_output_file(path: str | os.PathLike, what: str = "output file") -> Path:
-    """A file path whose folder exists or can be created and written to; not a folder itself."""
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{what} {p} is a folder", "give a file name, e.g. out/preds.json")
-    base = _first_existing(p.absolute().parent)
-    if not base.is_dir():
-        raise InputError(f"{what} {p} is under the file {base}", "choose a path that is not inside a file")
-    _probe_writable(base, what, p)
-    return p
 
 
 __all__ = ["InputError", "BOX_HELP", "parse_box", "unit_interval", "positive_int", "non_negative_int",

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from npu_compat.errors import NpuCompatError
+from npu_compat.atomic_files import write_json_atomic as _write_json_atomic
 
 
 class ResultsLogError(NpuCompatError):
@@ -103,12 +104,5 @@ def merge_entries(folder: str | os.PathLike, order: Iterable[int]) -> list[Image
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write JSON to a temp file next to ``path``, fsync, then rename over it."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-    with tmp.open("w") as fh:
-        json.dump(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, p)
+    """Write JSON via a temp file next to ``path``, fsync, then rename over it."""
+    _write_json_atomic(path, obj, indent=None, fsync=True)
