@@ -24,6 +24,7 @@ class ShimOptions:
     bpe_path: str | None = None
     fallback_off: tuple[str, ...] = ()
     log_level: str | None = None
+    autocast: str | None = None  # "auto" (default), "keep", "fp32", "bf16", "fp16"; see rules/amp.py
 
 
 @dataclass

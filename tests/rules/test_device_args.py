@@ -3,7 +3,11 @@ import zipfile
 import pytest
 import torch
 
-from npu_compat.rules.device_args import FACTORIES, TENSOR_NEW
+from npu_compat.rules.device_params import find_device_params
+
+PARAMS = find_device_params()
+FACTORIES = tuple(p.name for p in PARAMS if p.owner == "torch")
+TENSOR_NEW = tuple(p.name for p in PARAMS if p.owner == "torch.Tensor")
 
 
 @pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn", "arange", "tensor", "full", "eye", "linspace"])
@@ -14,11 +18,25 @@ def test_factories_with_device_cuda_land_on_the_target(shim_cpu, name):
         assert getattr(torch, name)(*args, device=dev).device.type == "cpu"
 
 
-def test_every_factory_in_the_table_exists_or_is_reported_skipped(shim_cpu):
+def test_the_generated_factory_list_covers_torchs_factories_and_installs(shim_cpu):
+    """Found from torch's own signatures: the well-known factories must be among them."""
+    assert {"zeros", "empty", "arange", "tensor", "as_tensor", "asarray", "normal", "scalar_tensor", "randperm",
+            "sparse_compressed_tensor", "sparse_coo_tensor", "full_like"} <= set(FACTORIES)
+    assert {"new_empty", "new_empty_strided", "new_full", "new_ones", "new_tensor", "new_zeros"} <= set(TENSOR_NEW)
+    assert {p.name for p in PARAMS if p.owner == "torch.fft"} >= {"fftfreq", "rfftfreq"}
+    assert "set_default_device" not in FACTORIES and "cuda" not in TENSOR_NEW  # own rows
     statuses = {r.key: r.status for r in shim_cpu.report.rules}
-    for name in FACTORIES:
-        assert statuses[f"device.torch.{name}"] in ("installed", "skipped")
-    assert sum(statuses[f"device.torch.{n}"] == "installed" for n in FACTORIES) >= len(FACTORIES) - 3
+    for p in PARAMS:
+        assert statuses["device." + p.path.replace("torch.Tensor.", "Tensor.")] == "installed", p.path
+
+
+def test_device_in_fft_and_sparse_factories(shim_cpu):
+    assert torch.fft.fftfreq(4, device="cuda").device.type == "cpu"
+    assert torch.fft.rfftfreq(4, device="cuda:0").device.type == "cpu"
+    csr = torch.sparse_compressed_tensor(torch.tensor([0, 1]), torch.tensor([0]), torch.tensor([1.0]), (1, 1),
+                                         layout=torch.sparse_csr, device="cuda")
+    assert csr.device.type == "cpu"
+    assert torch.nested.nested_tensor([torch.ones(2), torch.ones(3)], device="cuda").device.type == "cpu"
 
 
 def test_tensor_new_methods_to_and_cuda(shim_cpu):
