@@ -110,6 +110,18 @@ def _device_constructors(ctx: Context, rule: Rule, original: Any) -> Any:
     return _device_constructors
 
 
+def _lazy_allowed_methods(ctx: Context, rule: Rule, original: Any) -> Any:
+    """Uninitialized (lazy) parameters allow only the methods in this list, compared by identity
+    with the function torch dispatches, which under the shim is our ``Tensor.to`` / ``Tensor.cuda``.
+    The list gets those replacements too, so ``LazyLinear(...).to("cuda")`` works."""
+    extra = []
+    for method in original:
+        current = getattr(torch.Tensor, getattr(method, "__name__", ""), method)
+        if current is not method and current not in original:
+            extra.append(current)
+    return [*original, *extra]
+
+
 def _record_stream(ctx: Context, rule: Rule, original: Any) -> Any:
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
 
@@ -155,6 +167,9 @@ def device_arg_rules(target: Target) -> list[Rule]:
             Rule("device.set_default_device", "torch", "set_default_device", first_arg_device_free()),
             Rule("device.DeviceContext", "torch.utils._device.DeviceContext", "__init__", first_arg_device()),
         ]
+    if target.type != "cuda":  # after the Tensor.to / Tensor.cuda rows: it lists their replacements
+        rules.append(Rule("device.lazy_allowed_methods", "torch.nn.parameter.UninitializedTensorMixin",
+                          "_allowed_methods", _lazy_allowed_methods, check_signature=False))
     if target.type == "cpu":
         rules.append(Rule("stream.Tensor.record_stream", "torch.Tensor", "record_stream", _record_stream, NOOP,
                           "CPU memory is not stream-ordered: nothing to record", check_signature=False))
