@@ -109,7 +109,15 @@ def cpu_native_dtypes(avx512_bf16: bool, amx_tile: bool, amx_fp16: bool) -> tupl
     return tuple(native)
 
 
-def probe_cpu_native_dtypes() -> tuple[torch.dtype, ...]:
+# oneDNN instruction-set caps (ONEDNN_MAX_CPU_ISA) below which bf16 / AMX are emulated even on a CPU that has them.
+_ISA_WITHOUT_BF16 = frozenset({"sse41", "avx", "avx2", "avx2_vnni", "avx2_vnni_2", "avx512_core", "avx512_core_vnni"})
+_ISA_WITHOUT_AMX = _ISA_WITHOUT_BF16 | {"avx512_core_bf16", "avx10_1_512", "avx512_core_fp16"}
+
+
+def probe_cpu_native_dtypes(environ: Mapping[str, str] | None = None) -> tuple[torch.dtype, ...]:
+    """The CPU's native autocast dtypes, as oneDNN will use it (``ONEDNN_MAX_CPU_ISA`` caps it)."""
+    env = os.environ if environ is None else environ
+    cap = (env.get("ONEDNN_MAX_CPU_ISA") or env.get("DNNL_MAX_CPU_ISA") or "").strip().lower()
     cpu = torch.cpu
 
     def probe(name: str) -> bool:
@@ -119,8 +127,10 @@ def probe_cpu_native_dtypes() -> tuple[torch.dtype, ...]:
         except Exception:
             return False
 
-    return cpu_native_dtypes(probe("_is_avx512_bf16_supported"), probe("_is_amx_tile_supported"),
-                             probe("_is_amx_fp16_supported"))
+    no_bf16, no_amx = cap in _ISA_WITHOUT_BF16, cap in _ISA_WITHOUT_AMX
+    return cpu_native_dtypes(probe("_is_avx512_bf16_supported") and not no_bf16,
+                             probe("_is_amx_tile_supported") and not no_amx,
+                             probe("_is_amx_fp16_supported") and not no_amx)
 
 
 def _npu_probe() -> tuple[bool, str]:

@@ -78,3 +78,13 @@ def test_cpu_target_knows_which_autocast_dtypes_it_runs_natively():
     native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
     assert (torch.bfloat16 in t.native_autocast_dtypes) == native_bf16
     assert resolve_target(None, environ={"NPU_COMPAT_DEVICE": "cpu"}).native_autocast_dtypes == t.native_autocast_dtypes
+
+
+def test_a_onednn_isa_cap_below_bf16_means_no_native_bf16():
+    """ONEDNN_MAX_CPU_ISA=AVX2 makes oneDNN emulate bf16 on any CPU (as on an AVX2-only EPYC)."""
+    from npu_compat.target import probe_cpu_native_dtypes
+
+    assert probe_cpu_native_dtypes({"ONEDNN_MAX_CPU_ISA": "AVX2"}) == ()
+    assert probe_cpu_native_dtypes({"DNNL_MAX_CPU_ISA": "avx512_core"}) == ()
+    uncapped = probe_cpu_native_dtypes({})
+    assert (torch.bfloat16 in uncapped) == bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
