@@ -61,6 +61,10 @@ def test_accelerator_target_covers_every_public_cuda_name():
     by_name = {r.attr: r for r in rules}
     assert by_name["synchronize"].key == "cuda.synchronize" and by_name["synchronize"].category.value == "match"
     assert by_name["Stream"].note == "-> torch.xpu.Stream"
+    if hasattr(torch.xpu, "XPUGraph"):
+        assert by_name["CUDAGraph"].note == "-> torch.xpu.XPUGraph"  # CUDAGraph -> NPUGraph on npu
+    assert by_name["FloatTensor"].category.value == "modified"  # torch.xpu has no legacy types
+    assert by_name["current_blas_handle"].key == "cuda.missing.current_blas_handle"
     assert cuda_module_rules(Target("cuda", None, CAPABILITIES["cuda"])) == []
 
 
