@@ -176,6 +176,7 @@ class Event:
     def __init__(self, enable_timing: bool = False, blocking: bool = False, interprocess: bool = False,
                  external: bool = False, **kwargs: Any) -> None:
         self.enable_timing = enable_timing
+        self.device = torch.device("cpu")
         self._t: float | None = None
 
     def record(self, stream: Any = None) -> None:

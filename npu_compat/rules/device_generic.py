@@ -55,8 +55,8 @@ def _device_index(device: Any, /) -> Iterator[None]:
     yield None
 
 
-def _current_stream(device: Any = None, /) -> torch.Stream:
-    return torch.Stream(device="cpu")
+def _current_stream(device: Any = None, /) -> Any:
+    return cpu_standins.current_stream()
 
 
 def _memory_info(device_index: Any = None, /) -> tuple[int, int]:
@@ -74,7 +74,7 @@ ACCELERATOR_CPU: tuple[AcceleratorRow, ...] = (
     AcceleratorRow("set_device_idx", "_ignored", NOOP, "one CPU device"),
     AcceleratorRow("device_index", "_device_index", NOOP, "one CPU device"),
     AcceleratorRow("synchronize", "synchronize"),
-    AcceleratorRow("current_stream", "_current_stream", MOD, "the CPU's torch.Stream"),
+    AcceleratorRow("current_stream", "_current_stream", MOD, "the one host stream (cpu_standins.Stream)"),
     AcceleratorRow("set_stream", "_ignored", NOOP, "CPU work runs in order"),
     AcceleratorRow("empty_cache", "empty_cache", NOOP, "no caching allocator on the CPU"),
     AcceleratorRow("empty_host_cache", "_ignored", NOOP, "no pinned host cache on the CPU"),
@@ -131,24 +131,34 @@ def _current_accelerator(ctx: Context, rule: Rule, original: Any) -> Any:
 
 def _device_proxy(ctx: Context, rule: Rule, original: Any) -> Any:
     """``torch.Stream`` / ``torch.Event`` / ``torch.Generator`` with the device (first positional
-    or ``device=``) mapped; ``isinstance`` against the proxy asks the real class."""
+    or ``device=``) mapped; ``isinstance`` against the proxy asks the real class.
+
+    On the cpu target torch's CPU events cannot record, so a Stream or Event for "cuda" (or for
+    no device: torch would pick CUDA, the build's accelerator, and fail without a GPU) is the
+    host stand-in of ``cpu_standins`` (one in-order stream, host-clock events), which
+    ``isinstance`` accepts too. A Stream or Event the script asks for on "cpu" is torch's own.
+    """
     mapper, hit, key, cat = ctx.mapper, ctx.report.hit, rule.key, rule.category.value
+    standin = getattr(cpu_standins, rule.attr) if ctx.target.type == "cpu" and rule.attr in ("Stream", "Event") else None
 
     def construct(*args: Any, **kwargs: Any) -> Any:
-        if args:
-            new = mapper.map(args[0], True)
-            if new is not args[0]:
-                hit(key, cat, args[0], new, depth=3)
+        old = args[0] if args else kwargs.get("device")
+        new = mapper.map(old, True) if old is not None else None
+        if standin is not None and (old is None or new is not old):
+            kwargs.pop("device", None)
+            hit(key, cat, "no device" if old is None else old, f"host {rule.attr.lower()} stand-in", depth=3)
+            return standin(*args[1:], **kwargs)
+        if new is not old:
+            hit(key, cat, old, new, depth=3)
+            if args:
                 args = (new,) + args[1:]
-        old = kwargs.get("device")
-        if old is not None:
-            new = mapper.map(old, True)
-            if new is not old:
-                hit(key, cat, old, new, depth=3)
+            else:
                 kwargs["device"] = new
         return original(*args, **kwargs)
 
-    return proxy_class(original.__name__, construct, original)
+    if standin is None:
+        return proxy_class(original.__name__, construct, original)
+    return proxy_class(original.__name__, construct, original, lambda obj: isinstance(obj, (original, standin)))
 
 
 def device_generic_rules(target: Target) -> list[Rule]:

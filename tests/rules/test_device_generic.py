@@ -73,11 +73,19 @@ def test_generator_event_stream_keep_isinstance(shim_cpu):
     g.manual_seed(1)
     a = torch.rand(3, generator=g, device="cuda")
     assert torch.equal(a, torch.rand(3, generator=torch.Generator().manual_seed(1)))
-    e = torch.Event(device="cuda", enable_timing=True)
+    e, f = torch.Event(device="cuda", enable_timing=True), torch.Event(device="cuda", enable_timing=True)
     assert isinstance(e, torch.Event) and e.device.type == "cpu"
     s = torch.Stream(device="cuda:0")
     assert isinstance(s, torch.Stream) and s.device.type == "cpu"
+    e.record(s)
+    f.record(s)
+    f.synchronize()
+    assert e.elapsed_time(f) >= 0 and s.query()  # torch's own CPU events cannot record
+    from npu_compat import cpu_standins
+
+    assert not isinstance(torch.Event(device="cpu"), cpu_standins.Event)  # the script named the cpu: torch's own
     assert issubclass(torch._C.Generator, torch.Generator)
+    assert torch.Stream().device.type == "cpu" and torch.Event().device.type == "cpu"  # no device: the target's
     assert torch.Generator("cpu").device.type == "cpu"  # a device the user names is left alone
     sites = {c["rule"] for c in shim_cpu.report.calls() if c["file"] == __file__}
     assert {"device.torch.Generator", "device.torch.Event", "device.torch.Stream"} <= sites
