@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 
+from npu_compat.errors import NpuCompatError
 from npu_compat.npu import RuntimeProfile
 from npu_compat.report import LOG_LEVELS
 from npu_compat.shim import ShimOptions
 from npu_compat.target import KNOWN_DEVICES
 
 _TRI = {"on": True, "off": False, "keep": None}
+AUTOCAST_POLICIES = ("auto", "keep", "fp32", "bf16", "fp16")
 
 
 def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +24,10 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--cuda-available", choices=["target", "truth", "false"], default="target",
                    help="what torch.cuda.is_available() answers to the script: 'target' (True: the target stands in "
                    "for CUDA), 'truth', or 'false'. Libraries on the exclusion list always see the truth")
+    g.add_argument("--autocast", choices=list(AUTOCAST_POLICIES), default=None,
+                   help="dtype of the script's CUDA autocast regions: 'auto' (default, $NPU_COMPAT_AUTOCAST): keep the "
+                   "script's dtype where the target runs it natively, else fp32; 'keep' always keeps it; 'fp32' turns "
+                   "them off; 'bf16'/'fp16' force that dtype")
     g.add_argument("--truthful", action="append", default=[], metavar="MODULE",
                    help="also give the real is_available() to this module prefix (repeatable)")
     g.add_argument("--bpe", metavar="PATH", help="sam3 BPE vocabulary (default: $SAM3_BPE_PATH or open-clip-torch's copy)")
@@ -39,7 +46,27 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
                    "a test double of torch_npu X's kernel coverage on the host (docs/simulated-npu.md)")
 
 
+def known_fallback_ops() -> set[str]:
+    """Every op a ``--fallback-off`` may name: the declared table and the extra rows."""
+    from npu_compat.fallbacks import extra_rows
+    from npu_compat.fallbacks.dispatcher_level import listed_ops
+    from npu_compat.fallbacks.table import FALLBACK_TABLE
+
+    return {row.op for row in (*FALLBACK_TABLE, *extra_rows(), *listed_ops("npu"))}
+
+
+def _check_fallback_off(names: list[str]) -> None:
+    if not names:
+        return
+    known = known_fallback_ops()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise NpuCompatError(f"--fallback-off names unknown op(s): {', '.join(unknown)}",
+                             f"use one of {', '.join(sorted(known)) or '(none declared)'}")
+
+
 def shim_options(args: argparse.Namespace) -> ShimOptions:
+    _check_fallback_off(args.fallback_off)
     return ShimOptions(
         device=args.device,
         strict=args.strict,
@@ -55,4 +82,5 @@ def shim_options(args: argparse.Namespace) -> ShimOptions:
         pack_options={"sam3": {"bpe_path": args.bpe}} if args.bpe else {},
         fallback_off=tuple(args.fallback_off),
         log_level=args.log_level,
+        autocast=args.autocast or os.environ.get("NPU_COMPAT_AUTOCAST") or None,
     )

@@ -176,6 +176,7 @@ class Event:
     def __init__(self, enable_timing: bool = False, blocking: bool = False, interprocess: bool = False,
                  external: bool = False, **kwargs: Any) -> None:
         self.enable_timing = enable_timing
+        self.device = torch.device("cpu")
         self._t: float | None = None
 
     def record(self, stream: Any = None) -> None:
@@ -271,3 +272,153 @@ def init() -> None:
 
 def ipc_collect() -> None:
     """Nothing to collect."""
+
+
+# ---- more of torch.cuda's surface -------------------------------------------------------------
+def memory_summary(device: Device = None, abbreviated: bool = False) -> str:
+    """A short text table of the process's memory (RSS-based, like ``memory_stats``)."""
+    mib = 1024 * 1024
+    free, total = mem_get_info()
+    rows = [
+        ("process RSS", _rss_bytes()),
+        ("peak RSS", max_memory_allocated()),
+        ("host available", free),
+        ("host total", total),
+    ]
+    lines = ["|  npu_compat cpu target: host memory (process RSS, not tensor bytes)  |"]
+    lines += [f"|  {name:<20} {value / mib:>12.1f} MiB  |" for name, value in rows]
+    return "\n".join(lines)
+
+
+def memory_snapshot(mempool_id: Any = None, include_traces: bool = True) -> list[Any]:
+    """No caching allocator on the CPU: no segments."""
+    return []
+
+
+_memory_fraction = 1.0
+
+
+def set_per_process_memory_fraction(fraction: float, device: Device = None) -> None:
+    """Recorded, not enforced: host memory has no per-process cap to set."""
+    global _memory_fraction
+    if not 0.0 <= float(fraction) <= 1.0:
+        raise ValueError(f"invalid fraction {fraction}: it must be between 0 and 1")
+    _memory_fraction = float(fraction)
+
+
+def get_per_process_memory_fraction(device: Device = None) -> float:
+    return _memory_fraction
+
+
+_raw_blocks: dict[int, torch.Tensor] = {}
+
+
+def caching_allocator_alloc(size: int, device: Device = None, stream: Any = None) -> int:
+    """Host bytes, kept alive until ``caching_allocator_delete``; returns their address as CUDA does."""
+    block = torch.empty(int(size), dtype=torch.uint8)
+    ptr = block.data_ptr()
+    _raw_blocks[ptr] = block
+    return ptr
+
+
+def caching_allocator_delete(mem_ptr: int) -> None:
+    _raw_blocks.pop(int(mem_ptr), None)
+
+
+def utilization(device: Device = None) -> int:
+    """Host CPU load over the last minute, in percent of the cores (0-100)."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return 0
+    return int(min(100.0, 100.0 * load / (os.cpu_count() or 1)))
+
+
+def list_gpu_processes(device: Device = None) -> str:
+    return f"cpu target: this process (pid {os.getpid()}) only"
+
+
+def get_rng_state_all() -> list[torch.Tensor]:
+    return [torch.default_generator.get_state()]
+
+
+def set_rng_state_all(new_states: Any) -> None:
+    states = list(new_states)
+    if states:
+        torch.default_generator.set_state(states[0])
+
+
+def is_current_stream_capturing() -> bool:
+    """No graph capture on the CPU."""
+    return False
+
+
+def make_graphed_callables(callables: Any, sample_args: Any, *args: Any, **kwargs: Any) -> Any:
+    """Returned unchanged: without graph capture they run eagerly, with the same results."""
+    return callables
+
+
+def _record_memory_history(enabled: Any = "all", *args: Any, **kwargs: Any) -> None:
+    """Accepted and ignored: the host allocator keeps no history."""
+
+
+def _snapshot(device: Device = None, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """An empty snapshot: no device segments and no traces on the CPU."""
+    return {"segments": [], "device_traces": [[]], "allocator_settings": {}}
+
+
+def _dump_snapshot(filename: str = "dump_snapshot.pickle", *args: Any, **kwargs: Any) -> None:
+    import pickle
+
+    with open(filename, "wb") as fh:
+        pickle.dump(_snapshot(), fh)
+
+
+def reset_accumulated_memory_stats(device: Device = None) -> None:
+    """Nothing accumulates: the stats are read from the OS each time."""
+
+
+memory_cached = memory_reserved
+max_memory_cached = max_memory_reserved
+reset_max_memory_cached = reset_max_memory_allocated
+
+
+class StreamContext:
+    """``with torch.cuda.StreamContext(s)``: CPU work runs in order."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def __enter__(self) -> Any:
+        return self.stream
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+class device_of(device):  # noqa: N801  (mirrors torch.cuda.device_of)
+    """``with torch.cuda.device_of(tensor)``: accepted and ignored on the CPU."""
+
+    def __init__(self, obj: Any) -> None:
+        super().__init__(0)
+
+
+def _no_graphs(api: str) -> Any:
+    from npu_compat.errors import MissingApiError
+
+    return MissingApiError(f"{api} has no equivalent on the cpu target (no graph capture on the CPU)",
+                           "run the callables eagerly, or use torch.cuda.make_graphed_callables (returned unchanged here)")
+
+
+class CUDAGraph:
+    """No graph capture on the CPU: constructing one is a one-line error naming the API."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise _no_graphs("torch.cuda.CUDAGraph")
+
+
+class graph:  # noqa: N801  (mirrors torch.cuda.graph)
+    """No graph capture on the CPU: ``with torch.cuda.graph(g)`` is a one-line error naming the API."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise _no_graphs("torch.cuda.graph")

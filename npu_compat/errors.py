@@ -25,3 +25,8 @@ class FallbackError(NpuCompatError):
 
 class KernelListError(NpuCompatError):
     """A torch_npu kernel list cannot be read or found."""
+
+
+class MissingApiError(NpuCompatError, RuntimeError):
+    """A CUDA API the target has no equivalent for was called (a RuntimeError too, so code that
+    probes CUDA with ``except RuntimeError`` keeps working)."""

@@ -28,6 +28,7 @@ class ShimOptions:
     pack_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per pack, by pack name
     fallback_off: tuple[str, ...] = ()
     log_level: str | None = None
+    autocast: str | None = None  # "auto" (default), "keep", "fp32", "bf16", "fp16"; see rules/amp.py
 
 
 @dataclass

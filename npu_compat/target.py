@@ -6,6 +6,7 @@ then auto-detection in the order npu > cuda > xpu > mps > cpu.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -45,6 +46,13 @@ class Target:
     index: int | None = None
     caps: Capabilities = field(default=CAPABILITIES["cpu"])
     source: str = "auto"  # "argument", "environment" or "auto"
+    skipped: tuple[tuple[str, str], ...] = ()  # (device, why) for devices auto-selection passed over
+    native_dtypes: tuple[torch.dtype, ...] | None = None  # autocast dtypes the hardware runs natively
+
+    @property
+    def native_autocast_dtypes(self) -> tuple[torch.dtype, ...]:
+        """Low-precision dtypes this target computes natively (not emulated)."""
+        return self.caps.autocast_dtypes if self.native_dtypes is None else self.native_dtypes
 
     @property
     def is_accelerator(self) -> bool:
@@ -67,7 +75,9 @@ class Target:
             "source": self.source,
             "pin_memory": self.caps.pin_memory,
             "autocast_dtypes": [str(d).replace("torch.", "") for d in self.caps.autocast_dtypes],
+            "native_autocast_dtypes": [str(d).replace("torch.", "") for d in self.native_autocast_dtypes],
             "dist_backend": self.caps.dist_backend,
+            **({"auto_skipped": dict(self.skipped)} if self.skipped else {}),
         }
         if self.type == "npu":  # "torch_npu X", or "simulated npu (torch_npu X)" and what hardware would refuse
             from npu_compat import npu
@@ -86,7 +96,62 @@ def parse_device(spec: str) -> tuple[str, int | None]:
             f"unknown device '{spec}'",
             f"use one of {', '.join(KNOWN_DEVICES)} (optionally with an index, e.g. npu:1)",
         )
+    if kind == "cpu" and idx and int(idx) != 0:
+        raise TargetError(f"device '{spec}' does not exist: the cpu target has one device", "use --device cpu")
     return kind, int(idx) if idx else None
+
+
+def cpu_native_dtypes(avx512_bf16: bool, amx_tile: bool, amx_fp16: bool) -> tuple[torch.dtype, ...]:
+    """Which autocast dtypes a CPU runs natively, from its instruction-set probes.
+
+    Without AVX512-BF16 or AMX, oneDNN emulates bf16 (a matmul is about 84x slower than fp32
+    on an AVX2-only EPYC); fp16 is native only with AMX-FP16.
+    """
+    native: list[torch.dtype] = []
+    if avx512_bf16 or amx_tile:
+        native.append(torch.bfloat16)
+    if amx_fp16:
+        native.append(torch.float16)
+    return tuple(native)
+
+
+# oneDNN instruction-set caps (ONEDNN_MAX_CPU_ISA) below which bf16 / AMX are emulated even on a CPU that has them.
+_ISA_WITHOUT_BF16 = frozenset({"sse41", "avx", "avx2", "avx2_vnni", "avx2_vnni_2", "avx512_core", "avx512_core_vnni"})
+_ISA_WITHOUT_AMX = _ISA_WITHOUT_BF16 | {"avx512_core_bf16", "avx10_1_512", "avx512_core_fp16"}
+
+
+def probe_cpu_native_dtypes(environ: Mapping[str, str] | None = None) -> tuple[torch.dtype, ...]:
+    """The CPU's native autocast dtypes, as oneDNN will use it (``ONEDNN_MAX_CPU_ISA`` caps it)."""
+    env = os.environ if environ is None else environ
+    cap = (env.get("ONEDNN_MAX_CPU_ISA") or env.get("DNNL_MAX_CPU_ISA") or "").strip().lower()
+    cpu = torch.cpu
+
+    def probe(name: str) -> bool:
+        fn = getattr(cpu, name, None)
+        try:
+            return bool(fn()) if fn is not None else False
+        except Exception:
+            return False
+
+    no_bf16, no_amx = cap in _ISA_WITHOUT_BF16, cap in _ISA_WITHOUT_AMX
+    return cpu_native_dtypes(probe("_is_avx512_bf16_supported") and not no_bf16,
+                             probe("_is_amx_tile_supported") and not no_amx,
+                             probe("_is_amx_fp16_supported") and not no_amx)
+
+
+def _npu_probe() -> tuple[bool, str]:
+    """(usable, why not). torch_npu not installed is not worth a word; any other failure is."""
+    from npu_compat import npu
+
+    if npu.installed_torch_npu_version() is None:
+        return False, ""
+    try:
+        npu.load_torch_npu()
+        if bool(torch.npu.is_available()):  # type: ignore[attr-defined]
+            return True, ""
+        return False, "torch_npu loaded but sees no NPU"
+    except Exception as err:  # a broken torch_npu is reported, never swallowed
+        return False, f"torch_npu is installed but cannot be used: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
 
 
 def _available(kind: str) -> bool:
@@ -114,8 +179,18 @@ def resolve_target(requested: str | None = None, environ: Mapping[str, str] | No
         kind, index = parse_device(env[ENV_VAR])
         source = "environment"
     else:
-        kind = next(k for k in AUTO_ORDER if _available(k))
-        return Target(kind, None, CAPABILITIES[kind], "auto")
+        skipped: list[tuple[str, str]] = []
+        for kind in AUTO_ORDER:
+            if kind == "npu":
+                ok, why = _npu_probe()
+                if why:
+                    skipped.append((kind, why))
+                    sys.stderr.write(f"npu_compat: auto device selection skipped npu: {why}\n")
+            else:
+                ok = _available(kind)
+            if ok:
+                break
+        return _with_native(Target(kind, None, CAPABILITIES[kind], "auto", tuple(skipped)))
     if kind == "npu":
         from npu_compat import npu
 
@@ -125,4 +200,10 @@ def resolve_target(requested: str | None = None, environ: Mapping[str, str] | No
             f"device '{kind}' was requested ({source}) but torch {torch.__version__} cannot use it here",
             "check the driver and the torch build, or choose --device cpu",
         )
-    return Target(kind, index, CAPABILITIES[kind], source)
+    return _with_native(Target(kind, index, CAPABILITIES[kind], source))
+
+
+def _with_native(target: Target) -> Target:
+    if target.type != "cpu":
+        return target
+    return Target(target.type, target.index, target.caps, target.source, target.skipped, probe_cpu_native_dtypes())

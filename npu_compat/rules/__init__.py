@@ -11,12 +11,14 @@ def core_rules(target: Target) -> list[Rule]:
     from npu_compat.rules.availability import availability_rules
     from npu_compat.rules.cuda_module import cuda_module_rules
     from npu_compat.rules.device_args import device_arg_rules
+    from npu_compat.rules.device_generic import device_generic_rules
     from npu_compat.rules.distributed import distributed_rules
 
     return (
         cuda_module_rules(target)
         + availability_rules(target)
         + device_arg_rules(target)
+        + device_generic_rules(target)
         + amp_rules(target)
         + distributed_rules(target)
     )

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Any
+from typing import Any, Callable
+
+from npu_compat.errors import NpuCompatError
 
 from npu_compat.patcher import Category, Context, Rule
 from npu_compat.target import Target
@@ -26,20 +28,32 @@ def is_excluded(module_name: str, prefixes: tuple[str, ...]) -> bool:
     return any(module_name == p or module_name.startswith(p + ".") for p in prefixes)
 
 
-def _is_available(ctx: Context, rule: Rule, original: Any) -> Any:
+def caller_policy(ctx: Context, original: Any) -> Callable[[str], bool | None]:
+    """For a caller's module name: the policy's answer, or None where the caller gets the truth."""
     policy = ctx.options.cuda_available
+    if policy not in POLICIES:
+        raise NpuCompatError(f"unknown --cuda-available policy '{policy}'", f"use one of {', '.join(POLICIES)}")
     prefixes = EXCLUDED_CALLERS + tuple(ctx.options.truthful)
-    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
     answer = {"target": True, "false": False}.get(policy)
     seen: dict[str, bool] = {}
 
-    @functools.wraps(original)
-    def is_available() -> bool:
-        name = sys._getframe(1).f_globals.get("__name__", "")
+    def answer_for(name: str) -> bool | None:
         excluded = seen.get(name)
         if excluded is None:
             excluded = seen[name] = is_excluded(name, prefixes)
-        if excluded or answer is None:
+        return None if excluded else answer
+
+    return answer_for
+
+
+def _is_available(ctx: Context, rule: Rule, original: Any) -> Any:
+    answer_for = caller_policy(ctx, original)
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+
+    @functools.wraps(original)
+    def is_available() -> bool:
+        answer = answer_for(sys._getframe(1).f_globals.get("__name__", ""))
+        if answer is None:
             return original()
         hit(key, cat, "real answer", answer)
         return answer

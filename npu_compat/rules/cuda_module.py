@@ -1,18 +1,29 @@
-"""``torch.cuda.*`` -> the target's device module, or honest CPU stand-ins.
+"""The whole public ``torch.cuda`` surface -> the target's device module, or honest CPU stand-ins.
 
-One row per name. On an accelerator target the row redirects to the same name in the
-target's module (``torch.npu``, ``torch.xpu``, ``torch.mps``); a name the module lacks is
-skipped and reported. On the cpu target the row uses ``npu_compat.cpu_standins`` with the
-category and note given here. On the cuda target there is nothing to redirect.
+The names come from torch itself (``torch.cuda.__all__`` at apply time), so a new torch release
+is covered without edits. On an accelerator target (npu, xpu, mps) each name goes to the same
+name in the target's module (``torch.npu.X``; ``CUDAGraph`` -> ``NPUGraph``: "CUDA" in a name
+becomes the target's), submodules (``amp``, ``graphs``, ``memory``...) included. On the cpu target
+the rows of ``CPU_STANDINS`` use ``npu_compat.cpu_standins`` with the category and note given
+there, and the legacy tensor types (``torch.cuda.FloatTensor``...) build tensors of their dtype
+on the target. Every other name, on any target, is kept as torch has it, and a call that fails
+(the target has no equivalent, CUDA is absent) raises a one-line ``MissingApiError`` naming the
+API instead of a CUDA driver error. On the cuda target there is nothing to redirect.
 """
 from __future__ import annotations
 
+import functools
 import inspect
+import types
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from npu_compat import cpu_standins
+from npu_compat.errors import MissingApiError, NpuCompatError
 from npu_compat.patcher import MISSING, Category, Context, Rule
+from npu_compat.rules.proxy_types import proxy_class
 from npu_compat.rules.wrappers import replace_with
 from npu_compat.target import Target
 
@@ -24,9 +35,11 @@ class CudaRow:
     name: str
     cpu_category: Category = Category.MATCH
     cpu_note: str = ""
+    owner: str = "torch.cuda"
 
 
-CUDA_MODULE_TABLE: tuple[CudaRow, ...] = (
+# cpu target: the names with a stand-in in cpu_standins.
+CPU_STANDINS: tuple[CudaRow, ...] = (
     CudaRow("synchronize"),
     CudaRow("current_device", MOD, "always 0: the cpu target has one device"),
     CudaRow("device_count", MOD, "always 1"),
@@ -39,11 +52,23 @@ CUDA_MODULE_TABLE: tuple[CudaRow, ...] = (
     CudaRow("max_memory_allocated", MOD, "process peak RSS"),
     CudaRow("memory_reserved", MOD, "process RSS"),
     CudaRow("max_memory_reserved", MOD, "process peak RSS"),
+    CudaRow("memory_cached", MOD, "process RSS"),
+    CudaRow("max_memory_cached", MOD, "process peak RSS"),
     CudaRow("reset_peak_memory_stats", MOD, "later peaks count from the RSS at reset"),
     CudaRow("reset_max_memory_allocated", MOD, "later peaks count from the RSS at reset"),
+    CudaRow("reset_max_memory_cached", MOD, "later peaks count from the RSS at reset"),
+    CudaRow("reset_accumulated_memory_stats", NOOP, "RSS-based stats accumulate nothing"),
     CudaRow("memory_stats", MOD, "three RSS-based keys only"),
+    CudaRow("memory_summary", MOD, "a table of process RSS and host memory"),
+    CudaRow("memory_snapshot", MOD, "no caching allocator: no segments"),
     CudaRow("mem_get_info", MOD, "host MemAvailable and total"),
     CudaRow("empty_cache", NOOP, "no caching allocator on the CPU"),
+    CudaRow("set_per_process_memory_fraction", NOOP, "recorded (get_per_process_memory_fraction answers it), not enforced"),
+    CudaRow("get_per_process_memory_fraction", MOD, "the fraction last set, 1.0 by default"),
+    CudaRow("caching_allocator_alloc", MOD, "host bytes kept alive until caching_allocator_delete"),
+    CudaRow("caching_allocator_delete", MOD, "frees a block from caching_allocator_alloc"),
+    CudaRow("utilization", MOD, "host CPU load (1-minute average) in percent of the cores"),
+    CudaRow("list_gpu_processes", MOD, "names this process only"),
     CudaRow("manual_seed"),
     CudaRow("manual_seed_all"),
     CudaRow("seed"),
@@ -51,43 +76,180 @@ CUDA_MODULE_TABLE: tuple[CudaRow, ...] = (
     CudaRow("initial_seed"),
     CudaRow("get_rng_state", MOD, "the CPU generator's state"),
     CudaRow("set_rng_state", MOD, "the CPU generator's state"),
+    CudaRow("get_rng_state_all", MOD, "a list of one: the CPU generator's state"),
+    CudaRow("set_rng_state_all", MOD, "sets the CPU generator from the first state"),
     CudaRow("Stream", MOD, "one in-order host stream; every query is complete"),
     CudaRow("Event", MOD, "host-clock timing"),
+    CudaRow("StreamContext", NOOP, "CPU work runs in order"),
     CudaRow("current_stream", MOD, "the one host stream"),
     CudaRow("default_stream", MOD, "the one host stream"),
     CudaRow("set_stream", NOOP, "one host stream"),
     CudaRow("stream", NOOP, "CPU work runs in order"),
     CudaRow("device", NOOP, "one CPU device"),
+    CudaRow("device_of", NOOP, "one CPU device"),
     CudaRow("is_initialized", MOD, "always True"),
     CudaRow("init", NOOP, "nothing to initialise"),
     CudaRow("ipc_collect", NOOP, "nothing to collect"),
+    CudaRow("is_current_stream_capturing", MOD, "always False: no graph capture on the CPU"),
+    CudaRow("CUDAGraph", MOD, "no graph capture on the CPU: a one-line error naming the API"),
+    CudaRow("graph", MOD, "no graph capture on the CPU: a one-line error naming the API"),
+    CudaRow("make_graphed_callables", MOD, "callables returned unchanged: they run eagerly, same results"),
+    CudaRow("_record_memory_history", NOOP, "the host allocator keeps no history", "torch.cuda.memory"),
+    CudaRow("_snapshot", MOD, "an empty snapshot: no device segments", "torch.cuda.memory"),
+    CudaRow("_dump_snapshot", MOD, "pickles the empty snapshot", "torch.cuda.memory"),
 )
+# Names left exactly as torch has them on every target.
+LEFT_ALONE: frozenset[str] = frozenset({
+    "is_available",  # rules/availability.py
+    "CudaError", "DeferredCudaCallError", "OutOfMemoryError", "AcceleratorError",  # `except` needs real classes
+    "has_half", "has_magma", "default_generators", "cudaStatus",  # constants
+})
+# Submodules whose functions are the same objects as torch.cuda's: the cpu rows cover them there too.
+SUBMODULES = ("memory", "random", "streams", "graphs")
 
 
-def _source(target: Target, name: str) -> Any:
-    if target.type == "cpu":
-        return getattr(cpu_standins, name)
+def cuda_names() -> list[str]:
+    """The public torch.cuda names this torch has (``__all__``), minus those left alone."""
+    names = getattr(torch.cuda, "__all__", None) or [n for n in vars(torch.cuda) if not n.startswith("_")]
+    return [n for n in names if n not in LEFT_ALONE and hasattr(torch.cuda, n)]
+
+
+def _is_legacy_type(name: str) -> bool:
+    obj = getattr(torch.cuda, name, None)
+    return inspect.isclass(obj) and (name.endswith("Tensor") or name.endswith("Storage")) and name[:1].isupper()
+
+
+def target_name(target: Target, name: str) -> str | None:
+    """The name in the target's module: the same, or with CUDA/cuda spelled as the target."""
     module = target.module
-    return getattr(module, name, MISSING) if module is not None else MISSING
+    if module is None:
+        return None
+    for candidate in (name, name.replace("CUDA", target.type.upper()), name.replace("cuda", target.type)):
+        if candidate in vars(module) or hasattr(module, candidate):
+            return candidate
+    return None
 
 
-def _make(name: str):  # type: ignore[no-untyped-def]
+def _counted(ctx: Context, rule: Rule, fn: Any, api: str) -> Any:
+    if inspect.isclass(fn) or isinstance(fn, types.ModuleType) or not callable(fn):
+        return fn  # classes and modules are aliased, so isinstance and subclassing work
+    return replace_with(lambda _ctx: fn, api)(ctx, rule, None)
+
+
+def translating(api: str, target_type: str, original: Any) -> Any:
+    """``original``, with any failure turned into a one-line error naming ``api``."""
+    fix = "remove the call, guard it, or run on a device that has it"
+
+    if inspect.isclass(original):
+        def construct(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return original(*args, **kwargs)
+            except NpuCompatError:
+                raise
+            except Exception:
+                raise MissingApiError(f"{api} has no equivalent on the {target_type} target", fix) from None
+
+        return proxy_class(original.__name__, construct, original)
+
+    @functools.wraps(original)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(*args, **kwargs)
+        except NpuCompatError:
+            raise
+        except Exception:
+            raise MissingApiError(f"{api} has no equivalent on the {target_type} target", fix) from None
+
+    return wrapper
+
+
+def _translate_rule(name: str, owner: str, target_type: str) -> Rule:
+    api = f"{owner}.{name}"
+    return Rule(f"cuda.missing.{name}", owner, name, lambda ctx, rule, original: translating(api, target_type, original),
+                Category.MODIFIED, f"no {target_type} equivalent: kept as torch has it, a call that needs CUDA fails with "
+                "a one-line error naming the API", check_signature=False)
+
+
+def _legacy_type(ctx: Context, rule: Rule, original: Any) -> Any:
+    """``torch.cuda.FloatTensor(...)`` -> a float32 tensor on the target; isinstance by dtype and device."""
+    name = rule.attr
+    if name.endswith("Storage"):
+        host = getattr(torch, name, MISSING)  # torch.FloatStorage: the host typed storage
+        return host
+    dtype = original.dtype if hasattr(original, "dtype") else getattr(torch, name.replace("Tensor", "Storage")).dtype
+    hit, key, cat, target = ctx.report.hit, rule.key, rule.category.value, ctx.target
+    device_type = target.type
+
+    def construct(*args: Any, **kwargs: Any) -> torch.Tensor:
+        hit(key, cat, f"torch.cuda.{name}", f"{str(dtype).replace('torch.', '')} on {device_type}", depth=3)
+        return torch.empty(0, dtype=dtype, device=target.device()).new(*args, **kwargs)
+
+    def check(obj: Any) -> bool:
+        return isinstance(obj, torch.Tensor) and obj.dtype == dtype and obj.device.type == device_type
+
+    return proxy_class(name, construct, torch.Tensor, check, f"torch.cuda.{name} on the {device_type} target")
+
+
+def _cpu_standin(name: str):  # type: ignore[no-untyped-def]
     def make(ctx: Context, rule: Rule, original: Any) -> Any:
-        fn = _source(ctx.target, name)
-        if fn is MISSING or inspect.isclass(fn):
-            return fn  # classes are aliased, not wrapped, so isinstance and subclassing work
-        return replace_with(lambda _ctx: fn, f"torch.cuda.{name}")(ctx, rule, original)
+        return _counted(ctx, rule, getattr(cpu_standins, name), f"{rule.owner}.{name}")
 
     return make
+
+
+def _to_target(name: str):  # type: ignore[no-untyped-def]
+    def make(ctx: Context, rule: Rule, original: Any) -> Any:
+        found = target_name(ctx.target, name)
+        if found is None:
+            return translating(f"torch.cuda.{name}", ctx.target.type, original)
+        return _counted(ctx, rule, getattr(ctx.target.module, found), f"torch.cuda.{name}")
+
+    return make
+
+
+def _cpu_rules(names: list[str]) -> list[Rule]:
+    rules: list[Rule] = []
+    covered: set[str] = set()
+    for row in CPU_STANDINS:
+        covered.add(row.name)
+        rules.append(Rule(f"cuda.{row.name}" if row.owner == "torch.cuda" else f"cuda.{row.owner[11:]}.{row.name}",
+                          row.owner, row.name, _cpu_standin(row.name), row.cpu_category, row.cpu_note))
+        if row.owner != "torch.cuda":
+            continue
+        original = getattr(torch.cuda, row.name, None)
+        for sub in SUBMODULES:
+            module = getattr(torch.cuda, sub, None)
+            if module is not None and original is not None and vars(module).get(row.name) is original:
+                rules.append(Rule(f"cuda.{sub}.{row.name}", f"torch.cuda.{sub}", row.name, _cpu_standin(row.name),
+                                  row.cpu_category, row.cpu_note))
+    for name in names:
+        if name in covered or isinstance(getattr(torch.cuda, name), types.ModuleType):
+            continue
+        if _is_legacy_type(name):
+            note = ("the host typed storage" if name.endswith("Storage")
+                    else "a tensor of this dtype on the cpu target; isinstance checks dtype and device")
+            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _legacy_type, MOD, note, check_signature=False))
+        else:
+            rules.append(_translate_rule(name, "torch.cuda", "cpu"))
+    return rules
 
 
 def cuda_module_rules(target: Target) -> list[Rule]:
     if target.type == "cuda":
         return []
+    names = cuda_names()
+    if target.type == "cpu":
+        return _cpu_rules(names)
     rules = []
-    for row in CUDA_MODULE_TABLE:
-        category, note = (row.cpu_category, row.cpu_note) if target.type == "cpu" else (Category.MATCH, "")
-        if category is not Category.MATCH and not note:
-            note = "differs on the cpu target"
-        rules.append(Rule(f"cuda.{row.name}", "torch.cuda", row.name, _make(row.name), category, note))
+    for name in names:
+        found = target_name(target, name)
+        if found is None and _is_legacy_type(name) and name.endswith("Tensor"):
+            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _legacy_type, MOD,
+                              f"a tensor of this dtype on {target.type}", check_signature=False))
+        elif found is None:
+            if not isinstance(getattr(torch.cuda, name), types.ModuleType):
+                rules.append(_translate_rule(name, "torch.cuda", target.type))
+        else:
+            note = f"-> torch.{target.type}.{found}"
+            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _to_target(name), M, note, check_signature=False))
     return rules

@@ -9,21 +9,14 @@ from typing import Any
 import torch
 
 from npu_compat.patcher import Category, Context, Rule
+from npu_compat.rules.device_params import find_device_params
 from npu_compat.rules.wrappers import first_arg_device, kwargs_device
 from npu_compat.target import Target
 
 M, MOD, NOOP = Category.MATCH, Category.MODIFIED, Category.NOOP
 
-# Every torch function that creates a tensor and takes ``device=`` (and maybe ``pin_memory=``).
-FACTORIES: tuple[str, ...] = (
-    "arange", "as_tensor", "asarray", "bartlett_window", "blackman_window", "empty", "empty_like",
-    "empty_permuted", "empty_strided", "eye", "from_file", "full", "full_like", "hamming_window",
-    "hann_window", "kaiser_window", "linspace", "logspace", "normal", "ones", "ones_like", "rand",
-    "rand_like", "randint", "randint_like", "randn", "randn_like", "randperm", "range",
-    "scalar_tensor", "sparse_coo_tensor", "sparse_csr_tensor", "tensor", "tril_indices",
-    "triu_indices", "zeros", "zeros_like",
-)
-TENSOR_NEW: tuple[str, ...] = ("new_empty", "new_empty_strided", "new_full", "new_ones", "new_tensor", "new_zeros")
+# The torch functions and Tensor methods with a ``device`` argument are found from torch's own
+# signatures at apply time (``rules/device_params.py``), not listed here.
 
 
 def _tensor_cuda(ctx: Context, rule: Rule, original: Any) -> Any:
@@ -84,6 +77,60 @@ def _torch_load(ctx: Context, rule: Rule, original: Any) -> Any:
     return load
 
 
+def _storage_cuda(ctx: Context, rule: Rule, original: Any) -> Any:
+    """``storage.cuda()`` (typically in a ``map_location`` callable) -> the storage on the target."""
+    mapper, hit, key, cat, target = ctx.mapper, ctx.report.hit, rule.key, rule.category.value, ctx.target
+
+    @functools.wraps(original)
+    def cuda(self: Any, device: Any = None, non_blocking: bool = False) -> Any:
+        new = target.device() if device is None else mapper.map(device, True)
+        hit(key, cat, "cuda" if device is None else device, new)
+        if self.device == new or (target.type == "cpu" and self.device.type == "cpu"):
+            return self
+        return self.to(device=new, non_blocking=non_blocking)
+
+    return cuda
+
+
+def _device_constructors(ctx: Context, rule: Rule, original: Any) -> Any:
+    """``with torch.device(d)`` / ``set_default_device(d)`` fill in ``device=`` only for the functions in
+    this set, compared by identity with the function torch dispatches. Under the shim the
+    dispatched function is the original inside a wrapper, so the set holds both: without that,
+    ``with torch.device("meta"): nn.Linear(...)`` would build on the CPU."""
+    base = getattr(original, "__wrapped__", original)  # the uncached function, so torch's own cache stays clean
+    cache: list[set[Any]] = []
+
+    @functools.wraps(original)
+    def _device_constructors() -> set[Any]:
+        if not cache:
+            found = set(base())
+            cache.append(found | {getattr(f, "__wrapped__", f) for f in found})
+        return cache[0]
+
+    return _device_constructors
+
+
+def _lazy_allowed_methods(ctx: Context, rule: Rule, original: Any) -> Any:
+    """Uninitialized (lazy) parameters allow only the methods in this list, compared by identity
+    with the function torch dispatches, which under the shim is our ``Tensor.to`` / ``Tensor.cuda``.
+    The list gets those replacements too, so ``LazyLinear(...).to("cuda")`` works."""
+    extra = []
+    for method in original:
+        current = getattr(torch.Tensor, getattr(method, "__name__", ""), method)
+        if current is not method and current not in original:
+            extra.append(current)
+    return [*original, *extra]
+
+
+def _record_stream(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+
+    def record_stream(self: torch.Tensor, stream: Any) -> None:
+        hit(key, cat, "record_stream(stream)", "nothing to record")
+
+    return record_stream
+
+
 def _dataloader_init(ctx: Context, rule: Rule, original: Any) -> Any:
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
 
@@ -102,11 +149,14 @@ def _dataloader_init(ctx: Context, rule: Rule, original: Any) -> Any:
 def device_arg_rules(target: Target) -> list[Rule]:
     rules: list[Rule] = []
     if target.type != "cuda":
-        for name in FACTORIES:
-            rules.append(Rule(f"device.torch.{name}", "torch", name, kwargs_device("device", ints=True, pin_kw=True)))
-        for name in TENSOR_NEW:
-            rules.append(Rule(f"device.Tensor.{name}", "torch.Tensor", name, kwargs_device("device", ints=True, pin_kw=True)))
+        for param in find_device_params():
+            key = "device." + param.path.replace("torch.Tensor.", "Tensor.")
+            rules.append(Rule(key, param.owner, param.name,
+                              kwargs_device("device", ints=True, pin_kw=True, position=param.position)))
         rules += [
+            Rule("device.constructors", "torch.utils._device", "_device_constructors", _device_constructors),
+            Rule("device.UntypedStorage.cuda", "torch.UntypedStorage", "cuda", _storage_cuda),
+            Rule("device.TypedStorage.cuda", "torch.storage.TypedStorage", "cuda", _storage_cuda),
             Rule("device.Tensor.to", "torch.Tensor", "to", first_arg_device()),
             Rule("device.Module.to", "torch.nn.Module", "to", first_arg_device()),
             Rule("device.Module.to_empty", "torch.nn.Module", "to_empty", kwargs_device("device", ints=True)),
@@ -117,6 +167,12 @@ def device_arg_rules(target: Target) -> list[Rule]:
             Rule("device.set_default_device", "torch", "set_default_device", first_arg_device_free()),
             Rule("device.DeviceContext", "torch.utils._device.DeviceContext", "__init__", first_arg_device()),
         ]
+    if target.type != "cuda":  # after the Tensor.to / Tensor.cuda rows: it lists their replacements
+        rules.append(Rule("device.lazy_allowed_methods", "torch.nn.parameter.UninitializedTensorMixin",
+                          "_allowed_methods", _lazy_allowed_methods, check_signature=False))
+    if target.type == "cpu":
+        rules.append(Rule("stream.Tensor.record_stream", "torch.Tensor", "record_stream", _record_stream, NOOP,
+                          "CPU memory is not stream-ordered: nothing to record", check_signature=False))
     if not target.caps.pin_memory:
         rules += [
             Rule("pin_memory.Tensor", "torch.Tensor", "pin_memory", _pin_memory, NOOP,

@@ -12,8 +12,10 @@ from typing import Any, Callable
 from npu_compat.patcher import Context, Rule
 
 
-def kwargs_device(*names: str, ints: bool = False, pin_kw: bool = False) -> Callable[[Context, Rule, Any], Any]:
-    """Map device-valued keyword arguments (``device=``, ``map_location=``...)."""
+def kwargs_device(*names: str, ints: bool = False, pin_kw: bool = False,
+                  position: int | None = None) -> Callable[[Context, Rule, Any], Any]:
+    """Map device-valued keyword arguments (``device=``, ``map_location=``...), and the
+    positional argument at ``position`` when the callable takes the device positionally."""
 
     def make(ctx: Context, rule: Rule, original: Any) -> Any:
         mapper, hit, key, cat = ctx.mapper, ctx.report.hit, rule.key, rule.category.value
@@ -21,6 +23,12 @@ def kwargs_device(*names: str, ints: bool = False, pin_kw: bool = False) -> Call
 
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if position is not None and len(args) > position:
+                old = args[position]
+                new = mapper.map(old, ints)
+                if new is not old:
+                    args = args[:position] + (new,) + args[position + 1 :]
+                    hit(key, cat, old, new)
             if kwargs:
                 for name in names:
                     old = kwargs.get(name)

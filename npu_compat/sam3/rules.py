@@ -104,11 +104,12 @@ def sam3_rules(target: Target) -> list[Rule]:
             Rule("sam3.processor_device", "sam3.model.sam3_image_processor.Sam3Processor", "__init__",
                  _processor_device, lazy=True),
         ]
+    from npu_compat.sam3.autocast_rules import sam3_autocast_rules  # autocast policy: npu_compat/sam3/autocast_rules.py
     from npu_compat.sam3.train_rules import sam3_train_rules  # trainer: npu_compat/sam3/train_rules.py
     from npu_compat.sam3.video import video_rules  # video fixes: npu_compat/sam3/video.py
 
     rules += importlib.import_module("npu_compat.sam3.scoped_imports").RULES  # sam3 main: pkg_resources, decord
-    return rules + video_rules(target) + sam3_train_rules(target)
+    return rules + video_rules(target) + sam3_autocast_rules(target) + sam3_train_rules(target)
 
 
 __all__ = ["sam3_rules", "RANDOM_WEIGHTS_NOTICE"]

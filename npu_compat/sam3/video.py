@@ -46,10 +46,14 @@ SCOPED_METHODS = ("add_prompt", "remove_object")
 SCOPED_GENERATORS = ("propagate_in_video",)
 
 
-def _autocast_factory(target: Target) -> Callable[[], contextlib.AbstractContextManager[Any]]:
-    if torch.bfloat16 not in target.caps.autocast_dtypes:
+def _autocast_factory(ctx: Context) -> Callable[[], contextlib.AbstractContextManager[Any]]:
+    """Upstream's bf16 region, on the target, in the dtype the autocast policy gives it (rules/amp.py)."""
+    from npu_compat.rules.amp import region_dtype
+
+    dtype = region_dtype(ctx, torch.bfloat16)
+    if dtype is None or dtype not in ctx.target.caps.autocast_dtypes:
         return contextlib.nullcontext
-    return functools.partial(torch.autocast, device_type=target.type, dtype=torch.bfloat16)
+    return functools.partial(torch.autocast, device_type=ctx.target.type, dtype=dtype)
 
 
 def _tracker_init(ctx: Context, rule: Rule, original: Any) -> Any:
@@ -67,7 +71,7 @@ def _tracker_init(ctx: Context, rule: Rule, original: Any) -> Any:
 
 
 def _scoped_method(ctx: Context, rule: Rule, original: Any) -> Any:
-    scope = _autocast_factory(ctx.target)
+    scope = _autocast_factory(ctx)
 
     @functools.wraps(original)
     def method(*args: Any, **kwargs: Any) -> Any:
@@ -78,7 +82,7 @@ def _scoped_method(ctx: Context, rule: Rule, original: Any) -> Any:
 
 
 def _scoped_generator(ctx: Context, rule: Rule, original: Any) -> Any:
-    scope = _autocast_factory(ctx.target)
+    scope = _autocast_factory(ctx)
 
     @functools.wraps(original)
     def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:

@@ -1,9 +1,10 @@
 import time
 
+import pytest
 import torch
 
 from npu_compat import cpu_standins
-from npu_compat.rules.cuda_module import CUDA_MODULE_TABLE, cuda_module_rules
+from npu_compat.rules.cuda_module import CPU_STANDINS, cuda_module_rules, cuda_names
 from npu_compat.target import CAPABILITIES, Target
 
 
@@ -42,15 +43,73 @@ def test_cuda_seeding_seeds_the_targets_generator(shim_cpu):
 
 def test_every_row_installs_or_says_why(shim_cpu):
     statuses = {r.key: r for r in shim_cpu.report.rules}
-    for row in CUDA_MODULE_TABLE:
-        st = statuses[f"cuda.{row.name}"]
+    for row in CPU_STANDINS:
+        st = statuses[f"cuda.{row.name}" if row.owner == "torch.cuda" else f"cuda.{row.owner[11:]}.{row.name}"]
         assert st.status == "installed" or st.reason, row.name
         assert getattr(cpu_standins, row.name)
 
 
-def test_accelerator_target_redirects_to_its_module_and_skips_missing_names():
-    """The xpu module exists in every torch build; rows it lacks are skipped, not faked."""
+def test_accelerator_target_covers_every_public_cuda_name():
+    """The xpu module exists in every torch build: each torch.cuda name goes to torch.xpu's, or,
+    where torch.xpu lacks it, to a one-line error naming the API (never faked)."""
     rules = cuda_module_rules(Target("xpu", None, CAPABILITIES["xpu"]))
-    assert {r.key for r in rules} == {f"cuda.{row.name}" for row in CUDA_MODULE_TABLE}
-    assert all(r.category.value == "match" for r in rules)
+    names = {r.attr for r in rules}
+    modules = {n for n in cuda_names() if type(getattr(torch.cuda, n)).__name__ == "module"}
+    missing_modules = {n for n in modules if not hasattr(torch.xpu, n)}
+    assert names == set(cuda_names()) - missing_modules
+    assert len(cuda_names()) > 100
+    by_name = {r.attr: r for r in rules}
+    assert by_name["synchronize"].key == "cuda.synchronize" and by_name["synchronize"].category.value == "match"
+    assert by_name["Stream"].note == "-> torch.xpu.Stream"
+    if hasattr(torch.xpu, "XPUGraph"):
+        assert by_name["CUDAGraph"].note == "-> torch.xpu.XPUGraph"  # CUDAGraph -> NPUGraph on npu
+    assert by_name["FloatTensor"].category.value == "modified"  # torch.xpu has no legacy types
+    assert by_name["current_blas_handle"].key == "cuda.missing.current_blas_handle"
     assert cuda_module_rules(Target("cuda", None, CAPABILITIES["cuda"])) == []
+
+
+def test_cpu_stand_ins_for_the_rest_of_the_surface(shim_cpu):
+    assert "host memory" in torch.cuda.memory_summary()
+    torch.cuda.set_per_process_memory_fraction(0.5)
+    assert torch.cuda.get_per_process_memory_fraction() == 0.5
+    ptr = torch.cuda.caching_allocator_alloc(64)
+    assert isinstance(ptr, int) and ptr != 0
+    torch.cuda.caching_allocator_delete(ptr)
+    assert 0 <= torch.cuda.utilization() <= 100
+    torch.cuda.memory._record_memory_history(max_entries=10)
+    assert torch.cuda.memory._snapshot()["segments"] == []
+    assert torch.cuda.memory.memory_allocated() > 0  # the submodule's copy is covered too
+    assert torch.cuda.is_current_stream_capturing() is False
+    fn = lambda x: x * 2  # noqa: E731
+    assert torch.cuda.make_graphed_callables(fn, (torch.ones(1),)) is fn
+
+
+def test_names_without_a_cpu_meaning_fail_with_one_line_naming_the_api(shim_cpu):
+    from npu_compat.errors import MissingApiError
+
+    for call in (torch.cuda.current_blas_handle, torch.cuda.CUDAGraph, lambda: torch.cuda.graph(None)):
+        with pytest.raises(MissingApiError) as err:
+            call()
+        msg = str(err.value)
+        assert "\n" not in msg and msg.startswith("torch.cuda.") and "NVIDIA" not in msg
+        assert isinstance(err.value, RuntimeError)
+
+
+def test_legacy_tensor_types_map_to_their_dtype_on_the_target(shim_cpu):
+    x = torch.cuda.FloatTensor(2, 3)
+    assert x.shape == (2, 3) and x.dtype == torch.float32 and x.device.type == "cpu"
+    assert isinstance(x, torch.cuda.FloatTensor) and not isinstance(x, torch.cuda.HalfTensor)
+    y = torch.cuda.LongTensor([1, 2])
+    assert y.dtype == torch.int64 and y.tolist() == [1, 2]
+    assert torch.cuda.DoubleTensor(1).dtype == torch.float64  # kept, not silently narrowed
+    assert torch.cuda.FloatStorage(4).device.type == "cpu"
+
+
+def test_without_the_shim_those_calls_hit_cuda():
+    """Each call above fails on this GPU-less machine without the shim, so the tests can fail."""
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    for call in (torch.cuda.memory_summary, lambda: torch.cuda.FloatTensor(2), torch.cuda.utilization,
+                 lambda: torch.cuda.caching_allocator_alloc(64)):
+        with pytest.raises(Exception):
+            call()

@@ -3,7 +3,11 @@ import zipfile
 import pytest
 import torch
 
-from npu_compat.rules.device_args import FACTORIES, TENSOR_NEW
+from npu_compat.rules.device_params import find_device_params
+
+PARAMS = find_device_params()
+FACTORIES = tuple(p.name for p in PARAMS if p.owner == "torch")
+TENSOR_NEW = tuple(p.name for p in PARAMS if p.owner == "torch.Tensor")
 
 
 @pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn", "arange", "tensor", "full", "eye", "linspace"])
@@ -14,11 +18,25 @@ def test_factories_with_device_cuda_land_on_the_target(shim_cpu, name):
         assert getattr(torch, name)(*args, device=dev).device.type == "cpu"
 
 
-def test_every_factory_in_the_table_exists_or_is_reported_skipped(shim_cpu):
+def test_the_generated_factory_list_covers_torchs_factories_and_installs(shim_cpu):
+    """Found from torch's own signatures: the well-known factories must be among them."""
+    assert {"zeros", "empty", "arange", "tensor", "as_tensor", "asarray", "normal", "scalar_tensor", "randperm",
+            "sparse_compressed_tensor", "sparse_coo_tensor", "full_like"} <= set(FACTORIES)
+    assert {"new_empty", "new_empty_strided", "new_full", "new_ones", "new_tensor", "new_zeros"} <= set(TENSOR_NEW)
+    assert {p.name for p in PARAMS if p.owner == "torch.fft"} >= {"fftfreq", "rfftfreq"}
+    assert "set_default_device" not in FACTORIES and "cuda" not in TENSOR_NEW  # own rows
     statuses = {r.key: r.status for r in shim_cpu.report.rules}
-    for name in FACTORIES:
-        assert statuses[f"device.torch.{name}"] in ("installed", "skipped")
-    assert sum(statuses[f"device.torch.{n}"] == "installed" for n in FACTORIES) >= len(FACTORIES) - 3
+    for p in PARAMS:
+        assert statuses["device." + p.path.replace("torch.Tensor.", "Tensor.")] == "installed", p.path
+
+
+def test_device_in_fft_and_sparse_factories(shim_cpu):
+    assert torch.fft.fftfreq(4, device="cuda").device.type == "cpu"
+    assert torch.fft.rfftfreq(4, device="cuda:0").device.type == "cpu"
+    csr = torch.sparse_compressed_tensor(torch.tensor([0, 1]), torch.tensor([0]), torch.tensor([1.0]), (1, 1),
+                                         layout=torch.sparse_csr, device="cuda")
+    assert csr.device.type == "cpu"
+    assert torch.nested.nested_tensor([torch.ones(2), torch.ones(3)], device="cuda").device.type == "cpu"
 
 
 def test_tensor_new_methods_to_and_cuda(shim_cpu):
@@ -97,3 +115,50 @@ def test_torch_load_of_a_cuda_saved_checkpoint(tmp_path):
         assert sites and sites[0]["old"] == "cuda"
     finally:
         npu_compat.revert()
+
+
+def test_devices_the_user_names_are_left_alone(shim_cpu):
+    """Only "cuda" (and its int and cuda:N forms) is redirected."""
+    assert torch.zeros(2, device="meta").device.type == "meta"
+    assert torch.ones(2).to("meta").device.type == "meta"
+    assert torch.nn.Linear(2, 2).to("meta").weight.device.type == "meta"
+    assert torch.nn.Linear(2, 2, device="meta").weight.device.type == "meta"
+    with torch.device("meta"):
+        assert torch.nn.Linear(4, 4).weight.device.type == "meta"
+        assert torch.empty(3).device.type == "meta"
+    with torch.device("cpu"):
+        assert torch.empty(3).device.type == "cpu"
+    torch.set_default_device("meta")
+    try:
+        assert torch.tensor([1.0]).device.type == "meta"
+    finally:
+        torch.set_default_device(None)
+    mapper = shim_cpu.patcher.ctx.mapper
+    for value in ("npu", "npu:1", torch.device("xpu", 0), "meta", "cpu", "mps"):
+        assert mapper.map(value, True) is value, value
+    fired = [c for c in shim_cpu.report.calls() if c["file"] == __file__]
+    assert not fired, fired  # nothing above was a CUDA value: no rule fired
+
+
+def test_storage_cuda_in_a_map_location_callable(shim_cpu, tmp_path):
+    path = tmp_path / "w.pt"
+    torch.save({"w": torch.arange(4.0)}, path)
+    loaded = torch.load(path, map_location=lambda storage, loc: storage.cuda())
+    assert loaded["w"].device.type == "cpu" and loaded["w"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert torch.UntypedStorage(4).cuda().device.type == "cpu"
+    assert any(c["rule"] in ("device.UntypedStorage.cuda", "device.TypedStorage.cuda") for c in shim_cpu.report.calls())
+
+
+def test_record_stream_is_a_no_op_on_the_cpu_target(shim_cpu):
+    x = torch.ones(2, device="cuda")
+    x.record_stream(torch.cuda.current_stream())
+    assert any(c["rule"] == "stream.Tensor.record_stream" for c in shim_cpu.report.calls())
+
+
+def test_without_the_shim_meta_context_and_storage_cuda_fail_or_differ():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(Exception):
+        torch.UntypedStorage(4).cuda()
+    with pytest.raises(Exception):
+        torch.fft.fftfreq(4, device="cuda")

@@ -1,0 +1,56 @@
+import argparse
+
+import pytest
+
+from npu_compat.cli_options import add_shim_arguments, known_fallback_ops, shim_options
+from npu_compat.errors import NpuCompatError
+
+
+def parse(*argv: str):
+    parser = argparse.ArgumentParser()
+    add_shim_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_autocast_option_and_environment(monkeypatch):
+    monkeypatch.delenv("NPU_COMPAT_AUTOCAST", raising=False)
+    assert shim_options(parse()).autocast is None  # auto, decided per target
+    assert shim_options(parse("--autocast", "fp32")).autocast == "fp32"
+    monkeypatch.setenv("NPU_COMPAT_AUTOCAST", "bf16")
+    assert shim_options(parse()).autocast == "bf16"
+    assert shim_options(parse("--autocast", "keep")).autocast == "keep"  # the option wins
+    with pytest.raises(SystemExit):
+        parse("--autocast", "tf32")
+
+
+def test_unknown_cuda_available_policy_is_refused():
+    with pytest.raises(SystemExit):
+        parse("--cuda-available", "maybe")
+    import npu_compat
+
+    npu_compat.revert()
+    with pytest.raises(NpuCompatError) as err:
+        npu_compat.apply(device="cpu", cuda_available="maybe")
+    assert "\n" not in str(err.value) and "target, truth, false" in str(err.value)
+    assert npu_compat.current() is None
+
+
+def test_unknown_fallback_off_op_is_an_error_naming_the_known_ones():
+    known = known_fallback_ops()
+    assert known, "the fallback table declares ops"
+    with pytest.raises(NpuCompatError) as err:
+        shim_options(parse("--fallback-off", "aten::no_such_op"))
+    assert "aten::no_such_op" in str(err.value) and "\n" not in str(err.value)
+    some = sorted(known)[0]
+    assert shim_options(parse("--fallback-off", some)).fallback_off == (some,)
+
+
+def test_cli_exits_2_with_one_line(tmp_path):
+    from tests.conftest import run_python
+
+    script = tmp_path / "s.py"
+    script.write_text("print('ran')\n")
+    for args in (["--device", "cpu:5"], ["--fallback-off", "nope"], ["--autocast", "tf32"]):
+        proc = run_python("-m", "npu_compat.apply", *args, "--", str(script))
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "ran" not in proc.stdout and "Traceback" not in proc.stderr
