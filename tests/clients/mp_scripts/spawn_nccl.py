@@ -1,5 +1,6 @@
 """CUDA-written mp.spawn job: nccl, tensors on "cuda", one all_reduce per rank."""
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -11,7 +12,8 @@ def worker(rank: int, world: int) -> None:
     torch.cuda.set_device(rank)
     t = torch.ones(2, device="cuda") * (rank + 1)
     dist.all_reduce(t)
-    print("RANK", rank, dist.get_backend(), t.tolist(), flush=True)
+    sys.stdout.write(f"RANK {rank} {dist.get_backend()} {t.tolist()}\n")  # one write: ranks share the pipe
+    sys.stdout.flush()
     dist.destroy_process_group()
 
 
