@@ -9,6 +9,8 @@
   ``device == "cuda"``), and ``Sam3Processor``'s default ``device="cuda"`` becomes the target.
 - A model built with no checkpoint gets a loud random-weights notice and its two
   ``torch.empty`` text parameters initialised, so outputs are finite.
+- torch's "`torch.jit.script` is deprecated" FutureWarning is not printed for sam3's own
+  ``torch.jit.script`` calls (``npu_compat/sam3/quiet_warnings.py``).
 """
 from __future__ import annotations
 
@@ -107,6 +109,7 @@ def sam3_rules(target: Target) -> list[Rule]:
     from npu_compat.sam3.video import video_rules  # video fixes: npu_compat/sam3/video.py
 
     rules += importlib.import_module("npu_compat.sam3.scoped_imports").RULES  # sam3 main: pkg_resources, decord
+    rules += importlib.import_module("npu_compat.sam3.quiet_warnings").RULES  # torch.jit.script deprecation noise
     return rules + video_rules(target)
 
 
