@@ -1,6 +1,6 @@
 """SAM3 video fixes, as rule rows (installed lazily when the sam3 video modules import).
 
-What upstream sam3 0.1.4's video path needs to run on a non-CUDA target (FACTS.md §1):
+What upstream sam3 0.1.4's video path needs to run on a non-CUDA target (it assumes CUDA):
 
 - ``sam3.video.bf16_scope``: ``Sam3TrackerPredictor.__init__`` enters a bf16 autocast for
   "cuda" and never leaves it ("keep using for the entire model process"), and
