@@ -156,7 +156,7 @@ def resolve_source(source: str) -> Path:
     if source.startswith("pypi:"):
         spec = source[len("pypi:"):]
         if "==" not in spec:
-            raise PatchError(f"--upstream {source!r}: give an exact version, e.g. pypi:sam3==0.1.4")
+            raise PatchError(f"--upstream {source!r} names no version; give an exact version, e.g. pypi:sam3==0.1.4")
         package, version = (part.strip() for part in spec.split("==", 1))
         return extracted_wheel(version, package)
     if source.startswith("dir:"):
