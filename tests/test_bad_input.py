@@ -88,6 +88,7 @@ def fx(tmp_path_factory) -> dict[str, Path]:
     (d / "ann.json").write_text(json.dumps(ann))
     (d / "ann_no_images.json").write_text(json.dumps({**ann, "images": [], "annotations": []}))
     (d / "ann_no_categories.json").write_text(json.dumps({**ann, "categories": [], "annotations": []}))
+    (d / "outside.series").write_text("../../etc/hostname\n")
     (d / "images").mkdir()
     Image.new("RGB", (64, 48)).save(d / "images" / "astronaut.png")
     return {p.name: p for p in d.iterdir()} | {"dir": d}
@@ -176,6 +177,19 @@ CASES: list[tuple[str, str, F, str]] = [
     ("parity-missing-inventory", "parity", lambda f, o: ["replay", "--inventory", f["dir"] / "nope.json"], "capture --out"),
     ("parity-text-inventory", "parity", lambda f, o: ["replay", "--inventory", f["notes.txt"]], "not valid JSON"),
     ("parity-out-under-file", "parity", lambda f, o: ["capture", "--out", f["afile"] / "i.json"], "under the file"),
+    # verify_patches
+    ("patches-fuzz-negative", "verify_patches", lambda f, o: ["check", "--fuzz", "-3", "--no-import-check"], ">= 0"),
+    ("patches-apply-fuzz-negative", "verify_patches", lambda f, o: ["apply", "--fuzz", "-1", "--out", o / "tree"], ">= 0"),
+    ("patches-series-missing", "verify_patches", lambda f, o: ["check", "--series", f["dir"] / "nope", "--no-import-check"], "not found"),
+    ("patches-series-is-folder", "verify_patches", lambda f, o: ["check", "--series", f["empty_folder"], "--no-import-check"], "is a folder"),
+    ("patches-series-entry-outside", "verify_patches", lambda f, o: ["check", "--series", f["outside.series"], "--no-import-check"], "outside its folder"),
+    ("patches-unknown-upstream", "verify_patches", lambda f, o: ["check", "--upstream", "svn:sam3", "--no-import-check"], "not understood"),
+    ("patches-upstream-dir-without-sam3", "verify_patches", lambda f, o: ["check", "--upstream", f"dir:{f['empty_folder']}", "--no-import-check"], "has no sam3/ folder"),
+    ("patches-upstream-inexact-pypi", "verify_patches", lambda f, o: ["check", "--upstream", "pypi:sam3", "--no-import-check"], "exact version"),
+    ("patches-apply-out-under-file", "verify_patches", lambda f, o: ["apply", "--out", f["afile"] / "tree"], "under the file"),
+    ("patches-apply-out-is-file", "verify_patches", lambda f, o: ["apply", "--out", f["afile"]], "is a file"),
+    ("patches-matrix-json-under-file", "verify_patches", lambda f, o: ["matrix", "--upstream", "pypi:sam3==0.1.4", "--json", f["afile"] / "m.json"], "under the file"),
+    ("patches-refresh-out-under-file", "verify_patches", lambda f, o: ["refresh", "--upstream", "pypi:sam3==0.1.4", "--out", f["afile"] / "s"], "under the file"),
     # env
     ("env-only-unknown", "env", lambda f, o: ["--only", "foo"], "no such finding"),
     ("env-unknown-line", "env", lambda f, o: ["--line", "cann0"], "invalid choice"),
@@ -280,9 +294,12 @@ def test_a_folder_run_skips_a_bad_image_counts_it_and_does_the_rest(fx, tmp_path
     ([str(TOOLS / "coco_eval.py"), "--coco-ann", "{ann}"], "--coco-img"),
     (["-m", "npu_compat.env", "--only", "foo"], "no such finding"),
     (["-m", "npu_compat.parity", "capture", "--checkpoint", "{text}", "--out", "i.json"], "not a PyTorch checkpoint"),
+    (["-m", "npu_compat.apply", "--device", "cpu", "--", "{folder}"], "not a script"),
+    ([str(TOOLS / "verify_patches.py"), "check", "--fuzz", "-3"], ">= 0"),
 ])
 def test_as_a_user_runs_it(argv, words, fx, tmp_path):
-    names = {"corrupt": fx["corrupt.png"], "clip": fx["clip.mp4"], "ann": fx["ann.json"], "text": fx["text.pt"]}
+    names = {"corrupt": fx["corrupt.png"], "clip": fx["clip.mp4"], "ann": fx["ann.json"], "text": fx["text.pt"],
+             "folder": fx["empty_folder"]}
     start = time.perf_counter()
     done = run_python(*[a.format(**names) for a in argv], cwd=tmp_path, timeout=120)
     assert_one_line_error(done.returncode, done.stderr, words)

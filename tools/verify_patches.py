@@ -23,14 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing the package
     sys.path.insert(0, str(ROOT))
 
+from npu_compat.errors import NpuCompatError  # noqa: E402
 from npu_compat.patchset import verify  # noqa: E402
 from npu_compat.patchset.errors import PatchError  # noqa: E402
+from npu_compat.workloads.cli_parser import OneLineParser  # noqa: E402
+from npu_compat.workloads.inputs import check_output_dir, check_output_file, non_negative_int  # noqa: E402
 
 DEFAULT_SERIES = ROOT / "patches" / "series"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="verify_patches.py", description=__doc__,
+    parser = OneLineParser(prog="verify_patches.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -43,11 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("check", "Per-patch and per-hunk status on a copy of upstream, then: touched files compile, "
                          "no added line duplicated near its hunk, `import sam3` works without triton and decord. "
                          "Strict by default: fuzz fails.")
-    p.add_argument("--fuzz", type=int, default=0, help="allow up to N lines of fuzz (default 0 = strict)")
+    p.add_argument("--fuzz", type=non_negative_int, default=0, help="allow up to N lines of fuzz (default 0 = strict)")
     p.add_argument("--no-import-check", action="store_true", help="skip the `import sam3` subprocess check")
     p = command("apply", "Write the patched upstream tree to --out (nothing is written if a patch fails).")
     p.add_argument("--out", type=Path, required=True, help="new directory for the patched tree")
-    p.add_argument("--fuzz", type=int, default=0, help="allow up to N lines of fuzz (default 0)")
+    p.add_argument("--fuzz", type=non_negative_int, default=0, help="allow up to N lines of fuzz (default 0)")
     p = command("matrix", "Apply the series to every release (and git revision); does the patched tree import and "
                           "run the tiny model on cpu? Compare with the committed matrix.", "all")
     p.add_argument("--json", type=Path, help="write the matrix as JSON here")
@@ -70,9 +73,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Output paths are checked before any upstream is fetched or patched."""
+    if args.command in ("apply", "refresh") and args.out is not None:
+        check_output_dir(args.out, "--out")
+    for flag in ("json", "markdown"):
+        if getattr(args, flag, None) is not None:
+            check_output_file(getattr(args, flag), f"--{flag}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        _check_outputs(args)
         if args.command == "check":
             lines, code = verify.cmd_check(args.series, args.upstream, args.fuzz, not args.no_import_check)
         elif args.command == "apply":
@@ -88,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             lines, code = verify.cmd_refresh(args.series, args.upstream, args.out, args.as_label, args.base)
         else:
             lines, code = verify.cmd_scan(args.series, args.upstream)
-    except PatchError as err:
+    except (PatchError, NpuCompatError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print("\n".join(lines))

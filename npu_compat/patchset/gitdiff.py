@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from npu_compat.patchset.errors import PatchError
+
 _GIT = ["git", "-c", "core.autocrlf=false", "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
         "-c", "core.quotepath=false", "-c", "user.name=npu_compat", "-c", "user.email=npu_compat@localhost",
         "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+
+
+def require_git(what: str, alternative: str = "") -> None:
+    """PatchError (one line naming the fix) when the `git` program is not on PATH."""
+    if shutil.which("git") is None:
+        raise PatchError(f"{what} needs the git program, which is not on PATH; install git "
+                         f"(e.g. apt-get install git){alternative}")
 
 
 def _git(repo: Path, *args: str) -> str:

@@ -115,11 +115,19 @@ def series_names(series_path: Path) -> list[str]:
         raw = series_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PatchError(f"series file {series_path} not found; pass --series PATH") from None
+    except IsADirectoryError:
+        raise PatchError(f"series file {series_path} is a folder; pass --series PATH/series") from None
+    except UnicodeDecodeError:
+        raise PatchError(f"series file {series_path} is not text; pass --series PATH to a series file") from None
     names = []
     for line in raw.splitlines():
         entry = line.split("#", 1)[0].strip()
         if entry:
-            names.append(entry.split()[0])
+            name = entry.split()[0]
+            if os.path.isabs(name) or ".." in Path(name).parts:
+                raise PatchError(f"series file {series_path} lists {name!r}, outside its folder; list patch files "
+                                 "by their path inside the series' folder")
+            names.append(name)
     if not names:
         raise PatchError(f"series file {series_path} lists no patches")
     return names

@@ -19,6 +19,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from npu_compat.patchset.errors import PatchError
+from npu_compat.patchset.gitdiff import require_git
 
 CACHE_ENV = "NPU_COMPAT_UPSTREAM_CACHE"
 PACKAGE = "sam3"
@@ -105,6 +106,7 @@ def snapshot_for(rev: str) -> Path | None:
 
 def _git_clone(repo: str) -> Path:
     """A bare clone of `repo` (a local bare repository is used as is); cached by repo URL."""
+    require_git("a git: upstream", " or pass --upstream pypi:sam3==X or dir:PATH")
     if Path(repo).is_dir() and (Path(repo) / "HEAD").is_file() and (Path(repo) / "objects").is_dir():
         return Path(repo)
     key = hashlib.sha256(repo.encode()).hexdigest()[:16]
@@ -154,7 +156,7 @@ def resolve_source(source: str) -> Path:
     if source.startswith("pypi:"):
         spec = source[len("pypi:"):]
         if "==" not in spec:
-            raise PatchError(f"--upstream {source!r}: give an exact version, e.g. pypi:sam3==0.1.4")
+            raise PatchError(f"--upstream {source!r} names no version; give an exact version, e.g. pypi:sam3==0.1.4")
         package, version = (part.strip() for part in spec.split("==", 1))
         return extracted_wheel(version, package)
     if source.startswith("dir:"):

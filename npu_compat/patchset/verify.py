@@ -15,6 +15,7 @@ from npu_compat.patchset.applier import FUZZ, REJECT
 from npu_compat.patchset.checks import compile_errors, duplicate_inserts, import_without_triton
 from npu_compat.patchset.engine import MIXED, PatchReport, SeriesReport, apply_series
 from npu_compat.patchset.errors import PatchError
+from npu_compat.patchset.gitdiff import require_git
 from npu_compat.patchset.refresh import refresh_series
 from npu_compat.patchset.scan import uncovered
 from npu_compat.patchset.series import Patch, base_label, header_problems, load_series, parse_base, write_atomic
@@ -186,6 +187,7 @@ def cmd_refresh(series: Path, upstream: str, out_dir: Path | None, as_label: str
                          f"found {sorted(map(str, bases))}")
     if not upstream.startswith(("pypi:", "dir:", "git:")):
         raise PatchError(f"refresh needs --upstream pypi:sam3==X, dir:PATH or git:REPO@REV, got {upstream!r}")
+    require_git("refresh (it writes each patch with git diff)")
     old_label = bases.pop()
     assert old_label is not None
     label = source_label(upstream, as_label)

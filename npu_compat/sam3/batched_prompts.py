@@ -9,8 +9,8 @@ per call. Here:
   both evaluation modes see the very same image features);
 - ``ground_prompts`` gives ``forward_grounding`` one ``FindStage`` entry per prompt
   (``img_ids`` all 0, ``text_ids`` 0..k-1) and a dummy geometric prompt of the same width,
-  ``prompt_batch`` prompts at a time, so memory stays bounded (FACTS.md §2: about 0.26 GB
-  per extra prompt for the full model in fp32).
+  ``prompt_batch`` prompts at a time, so memory stays bounded (the full model in fp32 takes
+  about 0.26 GB RSS per extra prompt: 80 prompts at once would need about 27 GB).
 
 ``ground_prompt_sequentially`` is the seed's one-prompt-at-a-time loop through upstream's
 ``set_text_prompt``: the honest baseline, same model, same outputs.

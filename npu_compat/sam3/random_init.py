@@ -3,7 +3,8 @@
 One replacement factory serves both ``build_sam3_image_model`` and ``build_sam3_video_model``:
 with no checkpoint and ``load_from_HF=False`` (or ``NPU_COMPAT_SAM3_RANDOM_INIT=1``, which also
 turns a would-be download into random init), the model is built, the notice is printed, and the
-two ``torch.empty`` text parameters get normal(0, 0.02) so outputs are not NaN (FACTS.md §1).
+two ``torch.empty`` text parameters get normal(0, 0.02) so outputs are not NaN (sam3 creates
+them with ``torch.empty`` and never initialises them; random-init outputs can then be all NaN).
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@
   ``device == "cuda"``), and ``Sam3Processor``'s default ``device="cuda"`` becomes the target.
 - A model built with no checkpoint gets a loud random-weights notice and its two
   ``torch.empty`` text parameters initialised, so outputs are finite.
+- torch's "`torch.jit.script` is deprecated" FutureWarning is not printed for sam3's own
+  ``torch.jit.script`` calls (``npu_compat/sam3/quiet_warnings.py``).
 """
 from __future__ import annotations
 
@@ -104,12 +106,15 @@ def sam3_rules(target: Target) -> list[Rule]:
             Rule("sam3.processor_device", "sam3.model.sam3_image_processor.Sam3Processor", "__init__",
                  _processor_device, lazy=True),
         ]
-    from npu_compat.sam3.autocast_rules import sam3_autocast_rules  # autocast policy: npu_compat/sam3/autocast_rules.py
-    from npu_compat.sam3.train_rules import sam3_train_rules  # trainer: npu_compat/sam3/train_rules.py
-    from npu_compat.sam3.video import video_rules  # video fixes: npu_compat/sam3/video.py
+    # The pack's other tables, one module each.
+    from npu_compat.sam3 import autocast_rules, quiet_warnings, scoped_imports, train_rules, video
 
-    rules += importlib.import_module("npu_compat.sam3.scoped_imports").RULES  # sam3 main: pkg_resources, decord
-    return rules + video_rules(target) + sam3_autocast_rules(target) + sam3_train_rules(target)
+    return (rules
+            + scoped_imports.RULES  # sam3 main: module-level pkg_resources / decord imports
+            + quiet_warnings.RULES  # torch.jit.script deprecation noise from sam3's own calls
+            + video.video_rules(target)
+            + autocast_rules.sam3_autocast_rules(target)
+            + train_rules.sam3_train_rules(target))
 
 
 __all__ = ["sam3_rules", "RANDOM_WEIGHTS_NOTICE"]

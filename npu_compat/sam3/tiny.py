@@ -40,7 +40,7 @@ class TinyConfig:
 def init_uninitialised_text_params(model: nn.Module, generator: torch.Generator) -> list[str]:
     """Initialise the two text-encoder parameters sam3 creates with ``torch.empty``.
 
-    Without this a random-init model can produce all-NaN outputs (FACTS.md §1).
+    sam3 never initialises them, so without this a random-init model can produce all-NaN outputs.
     Returns the names that were initialised.
     """
     names = []

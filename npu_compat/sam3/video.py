@@ -1,6 +1,6 @@
 """SAM3 video fixes, as rule rows (installed lazily when the sam3 video modules import).
 
-What upstream sam3 0.1.4's video path needs to run on a non-CUDA target (FACTS.md §1):
+What upstream sam3 0.1.4's video path needs to run on a non-CUDA target (it assumes CUDA):
 
 - ``sam3.video.bf16_scope``: ``Sam3TrackerPredictor.__init__`` enters a bf16 autocast for
   "cuda" and never leaves it ("keep using for the entire model process"), and
@@ -24,9 +24,10 @@ What upstream sam3 0.1.4's video path needs to run on a non-CUDA target (FACTS.m
   ``build_sam3_video_predictor``) and no checkpoint, no download happens: a loud random-weights
   notice is printed and the two ``torch.empty`` text parameters are initialised.
 
-Memory statistics (``torch.cuda.memory_allocated`` and friends in the predictor's session
-log) are answered per device by the core ``cuda.*`` rows: the target's own counters, or the
-process RSS on the cpu target.
+- ``sam3.video.memory_label``: the predictor's session log says "GPU memory: N MiB" from
+  ``torch.cuda.memory_allocated`` and friends, which the core ``cuda.*`` rows answer per device:
+  the target's own counters, or the process RSS on the cpu target. Off cuda the line names what
+  was measured: "host memory (process RSS)" on cpu, "<TYPE> memory (<device>)" elsewhere.
 """
 from __future__ import annotations
 
@@ -114,6 +115,32 @@ def _offload_frames(ctx: Context, rule: Rule, original: Any) -> Any:
     return init_state
 
 
+UPSTREAM_MEMORY_LABEL = "GPU memory:"
+VIDEO_PREDICTOR = "sam3.model.sam3_video_predictor.Sam3VideoPredictor"
+
+
+def memory_label(target: Target) -> str:
+    """What the session log's memory numbers measure on `target`."""
+    if target.type == "cpu":
+        return "host memory (process RSS):"
+    device = target.type if target.index is None else f"{target.type}:{target.index}"
+    return f"{target.type.upper()} memory ({device}):"
+
+
+def _session_stats(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+    label = memory_label(ctx.target)
+
+    @functools.wraps(original)
+    def _get_session_stats(self: Any) -> str:
+        text = original(self)
+        if UPSTREAM_MEMORY_LABEL in text:
+            hit(key, cat, UPSTREAM_MEMORY_LABEL, label)
+        return text.replace(UPSTREAM_MEMORY_LABEL, label)
+
+    return _get_session_stats
+
+
 _video_random_init = random_init  # shared with the image builder's row
 
 
@@ -129,6 +156,9 @@ def video_rules(target: Target) -> list[Rule]:
     rules.append(Rule("sam3.video.bf16_scope", "sam3.model.sam3_tracking_predictor.Sam3TrackerPredictor",
                       "__init__", _tracker_init, MOD, "the tracker's process-wide bf16 autocast is exited; bf16 "
                       "autocast on the target is entered only around the video model's calls", lazy=True))
+    rules.append(Rule("sam3.video.memory_label", VIDEO_PREDICTOR, "_get_session_stats", _session_stats, MOD,
+                      "the session log's memory line names what the cuda.* rows measured on the target "
+                      "(process RSS on cpu) instead of \"GPU memory\"", lazy=True))
     for name in SCOPED_METHODS:
         rules.append(Rule(f"sam3.video.bf16_scope.{name}", VIDEO_MODEL, name, _scoped_method, lazy=True))
     for name in SCOPED_GENERATORS:
@@ -140,4 +170,4 @@ def video_rules(target: Target) -> list[Rule]:
     return rules
 
 
-__all__ = ["video_rules", "RANDOM_INIT_ENV"]
+__all__ = ["video_rules", "memory_label", "RANDOM_INIT_ENV"]

@@ -1,4 +1,8 @@
-"""Find sam3's BPE vocabulary, which no sam3 0.1.x wheel ships (FACTS.md §1).
+"""Find sam3's BPE vocabulary, which no sam3 0.1.x wheel ships.
+
+``bpe_simple_vocab_16e6.txt.gz`` (1,356,917 bytes, md5 933b7abbbbde62c36f02f0e6ccde464f) is
+missing from every 0.1.x wheel, and the builder's default path (``site-packages/assets/``) fails.
+A byte-identical copy ships inside the PyPI package ``open-clip-torch`` (MIT).
 
 Order: an explicit path, ``SAM3_BPE_PATH``, the path sam3's builder expects
 (``site-packages/assets/``) if something put it there, then the byte-identical copy inside

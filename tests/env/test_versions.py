@@ -20,7 +20,7 @@ def test_table_has_the_two_lines_the_issue_requires() -> None:
 
 
 def test_every_line_uses_a_910b_image_and_documents_each_pairing() -> None:
-    """The seed's `-910-` tag is for the older 910A chip (FACTS.md §5)."""
+    """Ascend's `-910-` image tags are for the older 910A chip and install other kernels; 910B needs `-910b-`."""
     for name in versions.known_lines():
         line = versions.get_line(name)
         assert "-910b-" in line.base_image and "-910-" not in line.base_image, name

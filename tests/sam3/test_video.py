@@ -58,8 +58,9 @@ def _check_run(data: dict, report: dict) -> None:
 
 
 def test_tiny_video_session_under_the_shim(tmp_path):
-    data, report, _ = _run(tmp_path)
+    data, report, done = _run(tmp_path)
     _check_run(data, report)
+    assert "host memory (process RSS):" in done.stderr and "GPU memory" not in done.stderr, done.stderr[-3000:]
     assert data["point"]["ids"], "the point prompt's frame shows objects"
     assert data["removed_id"] in data["after_point"][0], "the removed object was visible before removal"
 
@@ -104,6 +105,22 @@ def test_scoped_autocast_only_inside_each_step(shim_cpu):
     assert not torch.is_autocast_enabled("cpu")
     method = _scoped_method(shim_cpu.patcher.ctx, _rule("m"), lambda: torch.is_autocast_enabled("cpu"))
     assert method() is True and not torch.is_autocast_enabled("cpu")
+
+
+def test_session_log_says_what_its_memory_numbers_measure(shim_cpu):
+    import types
+
+    from sam3.model.sam3_video_predictor import Sam3VideoPredictor
+
+    from npu_compat.sam3.video import memory_label
+    from npu_compat.target import CAPABILITIES, Target
+
+    stats = Sam3VideoPredictor._get_session_stats(types.SimpleNamespace(_ALL_INFERENCE_STATES={}))
+    assert "GPU memory" not in stats, stats
+    used = int(stats.split("host memory (process RSS): ", 1)[1].split()[0])
+    assert used > 0, stats  # the process RSS in MiB, as the cuda.memory_* rows answer on cpu
+    assert {r["key"]: r["status"] for r in shim_cpu.report.as_dict()["rules"]}["sam3.video.memory_label"] == "installed"
+    assert memory_label(Target("npu", 1, CAPABILITIES["npu"])) == "NPU memory (npu:1):"
 
 
 def test_offload_default_true_explicit_kept(shim_cpu):

@@ -1,5 +1,6 @@
 """The CLI end to end (subprocess): check passes on 0.1.4, bad input is one line + exit 2."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,8 +11,9 @@ REPO = Path(__file__).resolve().parents[2]
 TOOL = REPO / "tools" / "verify_patches.py"
 
 
-def _run(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(TOOL), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+def _run(*args: str, cwd: Path = REPO, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(TOOL), *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env=env)
 
 
 def test_help_explains_every_command():
@@ -94,3 +96,18 @@ def test_matrix_row_for_a_dir_needs_its_revision(tmp_path):
     assert proc.returncode == 2 and "git revision" in proc.stderr
     proc = _run("matrix", "--upstream", f"dir:{tmp_path}", "--as", "sam3@abcdef0")
     assert proc.returncode == 2 and "full 40-digit commit id" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("check", "--upstream", "git:https://github.com/facebookresearch/sam3@main", "--no-import-check"),
+    ("refresh", "--upstream", "pypi:sam3==0.1.4", "--out", "{tmp}/refreshed"),
+])
+def test_git_missing_from_path_is_one_line_naming_the_fix(tmp_path, args):
+    bin_dir = tmp_path / "bin"  # a PATH with no git on it
+    bin_dir.mkdir()
+    env = {**os.environ, "PATH": str(bin_dir), "PYTHONPATH": str(REPO)}
+    proc = _run(*[a.format(tmp=tmp_path) for a in args], env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "git program" in proc.stderr and "install git" in proc.stderr
+    assert not (tmp_path / "refreshed").exists()
