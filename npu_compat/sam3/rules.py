@@ -110,8 +110,8 @@ def sam3_rules(target: Target) -> list[Rule]:
     from npu_compat.sam3 import autocast_rules, quiet_warnings, scoped_imports, train_rules, video
 
     return (rules
-            + scoped_imports.RULES  # sam3 main: module-level pkg_resources / decord imports
-            + quiet_warnings.RULES  # torch.jit.script deprecation noise from sam3's own calls
+            + list(scoped_imports.RULES)  # sam3 main: module-level pkg_resources / decord imports
+            + list(quiet_warnings.RULES)  # torch.jit.script deprecation noise from sam3's own calls
             + video.video_rules(target)
             + autocast_rules.sam3_autocast_rules(target)
             + train_rules.sam3_train_rules(target))
