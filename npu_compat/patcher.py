@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from npu_compat.errors import RuleError
 from npu_compat.import_hook import PostImportHook
+from npu_compat.jit_builtins import alias_builtin, restore_builtin
 from npu_compat.report import MigrationReport, RuleStatus
 
 if TYPE_CHECKING:
@@ -188,6 +189,8 @@ class Patcher:
                     raise RuleError(f"rule {rule.key}: {problem}", "update the rule for this torch version")
                 self._status(rule, "skipped", f"signature differs: {problem}")
                 return
+        if rule.owner.startswith("torch"):
+            alias_builtin(original, replacement)  # stays scriptable: npu_compat/jit_builtins.py
         if isinstance(raw, staticmethod):
             replacement = staticmethod(replacement)
         if isinstance(owner, dict):
@@ -206,6 +209,9 @@ class Patcher:
         undone = [(i.owner, i.rule.attr, i.had, i.raw, i.new) for i in self.installed]
         while self.installed:
             item = self.installed.pop()
+            if item.rule.owner.startswith("torch"):
+                original = None if item.raw is MISSING else getattr(item.raw, "__func__", item.raw)
+                restore_builtin(original, getattr(item.new, "__func__", item.new))
             if isinstance(item.owner, dict):
                 if item.had:
                     item.owner[item.rule.attr] = item.raw
