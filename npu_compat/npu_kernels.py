@@ -150,6 +150,6 @@ def available_versions() -> list[str]:
 
 def save_kernel_list(kernels: KernelList, out_dir: str | Path = DATA_DIR) -> Path:
     """Write ``torch_npu-<version>.json`` atomically into ``out_dir``."""
-    from npu_compat.parity.inventory import write_json_atomic
+    from npu_compat.atomic_files import write_json_atomic
 
-    return write_json_atomic(Path(out_dir) / data_file_name(kernels.version), kernels.as_dict())
+    return write_json_atomic(Path(out_dir) / data_file_name(kernels.version), kernels.as_dict(), indent=1)

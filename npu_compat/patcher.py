@@ -143,6 +143,8 @@ class Patcher:
     strict: bool = False
     installed: list[Installed] = field(default_factory=list)
     _hook: PostImportHook | None = None
+    # Modules imported before any rule was installed: revert's rebind scan skips them.
+    loaded_before: frozenset[str] = field(default_factory=lambda: frozenset(sys.modules))
 
     def install(self, rules: Iterable[Rule]) -> None:
         for rule in rules:
@@ -232,7 +234,7 @@ class Patcher:
             self._hook = None
         from npu_compat.rebind import rebind_leftovers
 
-        return rebind_leftovers(undone)
+        return rebind_leftovers(undone, self.loaded_before)
 
 
 def _module_part(path: str) -> str:

@@ -63,10 +63,14 @@ def _swapped_module_map(name: str, replacement: types.ModuleType, raw: Any) -> d
     return found
 
 
-def rebind_leftovers(installed: Iterable[tuple[Any, str, bool, Any, Any]]) -> list[str]:
+def rebind_leftovers(installed: Iterable[tuple[Any, str, bool, Any, Any]],
+                     loaded_before: frozenset[str] = frozenset()) -> list[str]:
     """Rebind names still pointing at replacements; returns ``module.name`` left unrestored.
 
     ``installed`` holds ``(owner, attr, had, raw, replacement)`` for every undone patch.
+    Modules named in ``loaded_before`` (imported before the shim was applied) are not scanned:
+    their import-time bindings were made before any replacement existed, so a name there that
+    points at a kit object was bound to it on purpose (``from npu_compat.sam3.kernels... import``).
     """
     lookup: dict[int, Callable[[], Any]] = {}
     keep: list[Any] = []  # keeps the replacements alive, so their ids stay unique during the scan
@@ -89,6 +93,8 @@ def rebind_leftovers(installed: Iterable[tuple[Any, str, bool, Any, Any]]) -> li
     left: list[str] = []
     for mod_name, module in list(sys.modules.items()):
         if mod_name.partition(".")[0] == "npu_compat":  # the kit's own modules hold replacements on purpose
+            continue
+        if mod_name in loaded_before:
             continue
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):

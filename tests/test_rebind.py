@@ -64,10 +64,10 @@ def test_a_name_bound_from_a_patched_module_gets_the_original_back(tmp_path):
 
     owner.f = f
     sys.modules[owner.__name__] = owner
-    client = types.ModuleType("npu_compat_test_rebind_client")
-    sys.modules[client.__name__] = client
     try:
         p = Patcher(make_ctx())
+        client = types.ModuleType("npu_compat_test_rebind_client")  # a module first imported while the shim is on
+        sys.modules[client.__name__] = client
         p.install([Rule("t.f", owner.__name__, "f", const(7)),
                    Rule("t.new", owner.__name__, "created", const(8), install_missing=True, check_signature=False)])
         exec(f"from {owner.__name__} import f, created\nalias = f", vars(client))  # imported while the shim is on
@@ -99,3 +99,28 @@ def test_names_of_an_existing_object_used_as_a_replacement_are_left_alone():
     finally:
         sys.modules.pop(home.__name__, None)
         sys.modules.pop(owner.__name__, None)
+
+
+def test_a_module_loaded_before_the_shim_keeps_the_kit_objects_it_imported_itself():
+    """A test or user module that did ``from npu_compat.sam3.kernels.x import f`` before apply() keeps f:
+    only modules imported while the shim was on can hold a replacement bound at import time."""
+    kernel = types.ModuleType("npu_compat_test_rebind_kernel")  # stands in for the kit's kernel module
+    exec("def labels(x):\n    return x\n", vars(kernel))
+    kernel.labels.__module__ = kernel.__name__
+    upstream = types.ModuleType("npu_compat_test_rebind_upstream")  # upstream lacks 'labels'
+    user = types.ModuleType("npu_compat_test_rebind_user")
+    user.labels = kernel.labels  # bound before the shim, on purpose
+    sys.modules[upstream.__name__], sys.modules[user.__name__] = upstream, user
+    try:
+        p = Patcher(make_ctx())
+        p.install([Rule("t.swap", "sys.modules", upstream.__name__, lambda ctx, rule, orig: kernel,
+                        check_signature=False)])
+        late = types.ModuleType("npu_compat_test_rebind_late")
+        sys.modules[late.__name__] = late
+        exec(f"from {upstream.__name__} import labels", vars(late))  # bound from the swapped module
+        p.revert()
+        assert user.labels is kernel.labels
+        assert not hasattr(late, "labels")  # a fresh import of upstream has no such name
+    finally:
+        for name in (upstream.__name__, user.__name__, "npu_compat_test_rebind_late"):
+            sys.modules.pop(name, None)

@@ -289,7 +289,23 @@ def _autocast(*args: Any, **kwargs: Any) -> Any:
     return torch.autocast("npu", *args, **kwargs)
 
 
-amp = types.SimpleNamespace(autocast=_autocast, GradScaler=lambda *a, **k: torch.amp.GradScaler("npu", *a, **k))
+def _grad_scaler(*args: Any, **kwargs: Any) -> Any:
+    return torch.amp.GradScaler("npu", *args, **kwargs)
+
+
+def _module(name: str, **attrs: Any) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__dict__.update(attrs)
+    return module
+
+
+# As in torch_npu, ``amp`` is a package with ``autocast_mode`` and ``grad_scaler`` submodules
+# (torch._dynamo reads ``torch.cuda.amp.autocast_mode.autocast``, which the shim sends here).
+amp = _module("torch_npu.npu.amp", autocast=_autocast, GradScaler=_grad_scaler,
+              custom_fwd=torch.amp.custom_fwd, custom_bwd=torch.amp.custom_bwd,
+              autocast_mode=_module("torch_npu.npu.amp.autocast_mode", autocast=_autocast,
+                                    custom_fwd=torch.amp.custom_fwd, custom_bwd=torch.amp.custom_bwd),
+              grad_scaler=_module("torch_npu.npu.amp.grad_scaler", GradScaler=_grad_scaler))
 
 
 # ---- runtime knobs the kit sets (torch_npu.npu.*) ---------------------------------------------
