@@ -44,8 +44,6 @@ def patched_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tree
 
 
-@pytest.mark.xfail(strict=False, reason="patch 0010 leaves the trainer's memory meter on torch.cuda "
-                   "(MemMeter.update calls torch.cuda.reset_peak_memory_stats on every step)")
 def test_patched_trainer_on_cpu_matches_the_shim_route(patched_tree: Path, sample_root: Path, tmp_path: Path) -> None:
     patched_log = tmp_path / "patched"
     env = train_env(sample_root, patched_log, SAM3_TRAIN_DEVICE="cpu",
