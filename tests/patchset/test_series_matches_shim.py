@@ -38,11 +38,11 @@ processor = Sam3Processor(model, confidence_threshold={threshold})  # default de
 image = demo.load_image(None)
 state = processor.set_image(image)
 state = processor.set_text_prompt(prompt={prompt!r}, state=state)
-text = demo.to_json(state)
+text = demo.to_json(demo.pick(state, {threshold}, 3, True))  # random weights: the top 3, as the demo draws
 box = [float(v) for v in {box!r}.split(",")]
 state = processor.add_geometric_prompt(box=box, label=True, state=state)
 assert not any(m.startswith("npu_compat.shim") or m == "npu_compat.apply" for m in sys.modules)
-json.dump({{"device": str(next(model.parameters()).device), "text": text, "box": demo.to_json(state)}}, open(out, "w"))
+json.dump({{"device": str(next(model.parameters()).device), "text": text, "box": demo.to_json(demo.pick(state, {threshold}, 3, True))}}, open(out, "w"))
 """
 
 

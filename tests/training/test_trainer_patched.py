@@ -44,8 +44,6 @@ def patched_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tree
 
 
-@pytest.mark.xfail(strict=False, reason="patch 0010 leaves the trainer's memory meter on torch.cuda "
-                   "(MemMeter.update calls torch.cuda.reset_peak_memory_stats on every step)")
 def test_patched_trainer_on_cpu_matches_the_shim_route(patched_tree: Path, sample_root: Path, tmp_path: Path) -> None:
     patched_log = tmp_path / "patched"
     env = train_env(sample_root, patched_log, SAM3_TRAIN_DEVICE="cpu",
@@ -58,3 +56,22 @@ def test_patched_trainer_on_cpu_matches_the_shim_route(patched_tree: Path, sampl
     assert len(patched) == STEPS
     for a, b in zip(shimmed, patched):
         assert abs(a - b) <= TWO_PROCESS_RTOL * abs(a), (shimmed, patched)
+
+
+@pytest.mark.parametrize(("amp_dtype", "scaled"), [("bfloat16", False), ("float16", True)])
+def test_patched_trainer_scales_the_loss_only_for_float16(patched_tree: Path, sample_root: Path, tmp_path: Path,
+                                                          amp_dtype: str, scaled: bool) -> None:
+    """The checkpoint holds the GradScaler's state: empty when the scaler is disabled (upstream
+    enables it for bfloat16 too), the loss scale when it runs (float16 autocast works on cpu)."""
+    import math
+
+    import torch
+
+    env = train_env(sample_root, tmp_path, SAM3_TRAIN_DEVICE="cpu", SAM3_TRAIN_AMP="true",
+                    SAM3_TRAIN_AMP_DTYPE=amp_dtype, SAM3_TRAIN_EPOCHS="1", PYTHONPATH=f"{patched_tree}:{ROOT}")
+    run([sys.executable, str(patched_tree / "sam3" / "train" / "train.py"), "-c", CONFIG, "--use-cluster", "0",
+         "--num-gpus", "1"], env)
+    curve = loss_curve(tmp_path)
+    assert len(curve) == STEPS // 2 and all(math.isfinite(v) for v in curve)
+    checkpoint = torch.load(tmp_path / "checkpoints" / "checkpoint.pt", map_location="cpu", weights_only=True)
+    assert ("scale" in checkpoint["scaler"]) is scaled, checkpoint["scaler"]
