@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from npu_compat import shim
-    from npu_compat.workloads import benchmarks
+    from npu_compat.bench import workloads as benchmarks
 
     session = shim.apply(options=shim_options(args))
     if args.what == "postprocess":

@@ -28,7 +28,7 @@ def main() -> int:
     sam3.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    from npu_compat import shim_bench
+    from npu_compat.bench import shim_overhead as shim_bench
 
     import torch
 

@@ -1,4 +1,4 @@
-"""Benchmarks for issue 6: batched vs sequential prompts per image, and postprocessing alone."""
+"""Benchmarks of the workloads: batched vs sequential prompts per image, and postprocessing alone."""
 from __future__ import annotations
 
 import os
