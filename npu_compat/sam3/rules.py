@@ -104,9 +104,10 @@ def sam3_rules(target: Target) -> list[Rule]:
             Rule("sam3.processor_device", "sam3.model.sam3_image_processor.Sam3Processor", "__init__",
                  _processor_device, lazy=True),
         ]
+    from npu_compat.sam3.sync_rules import sync_rules  # host syncs in the prompt path: sync_rules.py
     from npu_compat.sam3.video import video_rules  # video fixes: npu_compat/sam3/video.py
 
-    return rules + video_rules(target)
+    return rules + sync_rules() + video_rules(target)
 
 
 __all__ = ["sam3_rules", "RANDOM_WEIGHTS_NOTICE"]
