@@ -1,0 +1,62 @@
+"""Markdown for benchmark results, and its place in a document between two marker lines."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+BEGIN = "<!-- bench results: begin (written by tools/bench.py --update-doc; edit the command, not this block) -->"
+END = "<!-- bench results: end -->"
+
+
+def _value(value: Any, unit: str) -> str:
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{text} {unit}".strip()
+
+
+def result_markdown(result: Any) -> str:
+    env = result.environment
+    lines = [f"### {result.name}", "",
+             f"{env.get('date', '?')}; {env.get('machine', '?')}, {env.get('cores', '?')} cores, "
+             f"{env.get('memory_gib', '?')} GiB, CPU flags {' '.join(env.get('cpu_flags', [])) or 'none listed'}"
+             f" (native bf16: {'yes' if env.get('native_bf16') else 'no'}); device {env.get('device', '?')}; "
+             f"torch {env.get('torch', '?')} ({env.get('torch_threads', '?')} threads), sam3 {env.get('sam3')}, "
+             f"transformers {env.get('transformers')}.", "", f"    {env.get('command', '')}", ""]
+    if result.skipped:
+        return "\n".join(lines + [f"Skipped: {result.skipped}", ""])
+    lines += ["| measurement | value | note |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {_value(value, unit)} | {note} |" for name, value, unit, note in result.rows]
+    return "\n".join(lines + [""])
+
+
+def suite_markdown(results: Sequence[Any]) -> str:
+    return "\n".join(result_markdown(r) for r in results)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def write_markdown(path: str | Path, results: Sequence[Any]) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, suite_markdown(results))
+
+
+def update_document(path: str | Path, block: str) -> None:
+    """Replace the text between ``BEGIN`` and ``END`` in ``path`` (appended with the markers if absent)."""
+    path = Path(path)
+    text = path.read_text()
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+    else:
+        head, tail = text.rstrip("\n") + "\n\n", "\n"
+    _write_atomic(path, f"{head}{BEGIN}\n\n{block.strip()}\n\n{END}{tail}")
+
+
+__all__ = ["BEGIN", "END", "result_markdown", "suite_markdown", "write_markdown", "update_document"]
