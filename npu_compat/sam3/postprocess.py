@@ -36,7 +36,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from npu_compat.sam3.mask_changes import sparse_keys_if_cheap
+from npu_compat.sam3.mask_changes import dense_positive_by_column, finite_magnitude, sparse_change_keys
 from npu_compat.sam3.rle_codec import encode_chunk
 
 
@@ -273,13 +273,34 @@ class DevicePostprocessor:
 
 
 def records_parts(mask_logits: torch.Tensor, height: int, width: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """(K, h, w) float32 CPU logits -> (boxes (K, 4), RLEs) of ``interpolate(...) > 0`` at ``height`` x ``width``:
-    the sparse path, or the dense reference for non-finite or mostly mixed (noisy) chunks."""
-    keys = sparse_keys_if_cheap(mask_logits, height, width)
-    if keys is None:
+    """(K, h, w) float32 CPU logits -> (boxes (K, 4), RLEs) of ``interpolate(...) > 0`` at ``height`` x ``width``.
+
+    Smooth chunks: the sparse path. Mostly mixed (noisy) chunks: a dense column-major interpolation straight
+    into pycocotools (``dense_positive_by_column``; boxes from the RLEs). Non-finite chunks: the torch
+    reference (``resize_masks``)."""
+    if mask_logits.shape[0] == 0:
+        return np.zeros((0, 4), np.float32), []
+    array = mask_logits.numpy()
+    magnitude = finite_magnitude(array)
+    if magnitude is None:
         masks = resize_masks(mask_logits, height, width)
         return boxes_from_masks(masks).numpy(), encode_rles(masks_to_host_fortran(masks))
-    return encode_chunk(keys, mask_logits.shape[0], height, width)
+    keys = sparse_change_keys(array, height, width, magnitude)
+    if keys is not None:
+        return encode_chunk(keys, mask_logits.shape[0], height, width)
+    positive = dense_positive_by_column(array, height, width, magnitude)  # (K, W, H) = (H, W, K) Fortran
+    return encode_with_boxes(positive.view(np.uint8).transpose(2, 1, 0))
+
+
+def encode_with_boxes(masks_hwk: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """pycocotools' RLEs of (H, W, K) Fortran uint8 masks and their pixel-extent boxes (from the RLEs)."""
+    from pycocotools import mask as mask_util
+
+    rles = mask_util.encode(masks_hwk)
+    boxes = mask_util.toBbox(rles).astype(np.float32).reshape(-1, 4)
+    for rle in rles:
+        rle["counts"] = rle["counts"].decode("ascii")
+    return boxes, rles
 
 
 def shared_slots(count: int, chunk_size: int, mask_size: tuple[int, ...]) -> np.ndarray:

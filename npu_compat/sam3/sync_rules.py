@@ -4,7 +4,9 @@
   (Python ints it has) into a device tensor ``spatial_shapes``; every decoder layer then reads them back
   as 0-dim tensors ``(spatial_shapes[0, 0], spatial_shapes[0, 1])`` for its box relative position bias,
   whose cache check and shape asserts (``compilable_stored_size == (H, W)``, ``shape == (bs, nq, W)``)
-  turn them into Python bools: 5 host syncs per decoder layer, 30 per prompt for the full model. The
+  turn them into Python bools: 7 host syncs per decoder layer, 42 per grounding forward for the full model's
+  6 layers (with the 3 boolean-mask indexings of ``Sam3Processor`` and the masks to the host, the 48 host
+  syncs per upstream prompt measured on an H100). The
   first row remembers the sizes the encoder had as ints, keyed by the tensor's storage; the second hands
   the decoder those ints instead of the 0-dim tensors. Same values, so same outputs; a tensor the first
   row did not see passes through unchanged.
