@@ -11,8 +11,8 @@ cuda, the simulated npu), so it counts the same work on each. What it calls a ho
   on, so a cpu run counts what an accelerator run would sync on. This over-counts reads of tensors that were
   on the host anyway; ``sites`` names each sync's caller so a reader can tell.
 
-Another counter (the simulated npu's own op, copy and sync counters) plugs in through ``Counts``: anything
-that fills one can be compared with this one.
+Another counter plugs in through ``Counts``: ``from_sim_tally`` turns the simulated npu's own op, copy and
+sync tally into one, so both can be compared row by row.
 """
 from __future__ import annotations
 
@@ -185,6 +185,13 @@ class _Paused:
         self.counter._paused -= 1
 
 
+def from_sim_tally(tally: Any) -> Counts:
+    """The simulated npu's own tally (``npu_compat.sim.counters.Tally``: ops, fallback_ops, h2d, d2h, syncs)
+    as ``Counts``, so its numbers sit in the same tables as this counter's."""
+    return Counts(ops=tally.ops + tally.fallback_ops, kernels=tally.ops, syncs=tally.syncs, copies_in=tally.h2d,
+                  by_op=Counter(tally.by_op), sites=Counter(tally.sync_by_kind))
+
+
 def count(fn: Callable[[], Any], host_reads: bool = True) -> tuple[Counts, Any]:
     """Run ``fn`` once under a fresh ``DispatchCounter``; (its counts, fn's result)."""
     with DispatchCounter(host_reads=host_reads) as counter:
@@ -192,4 +199,4 @@ def count(fn: Callable[[], Any], host_reads: bool = True) -> tuple[Counts, Any]:
     return counter.counts, out
 
 
-__all__ = ["Counts", "DispatchCounter", "count", "SYNC_OPS", "HOST_READS"]
+__all__ = ["Counts", "DispatchCounter", "count", "from_sim_tally", "SYNC_OPS", "HOST_READS"]
