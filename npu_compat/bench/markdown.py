@@ -6,8 +6,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-BEGIN = "<!-- bench results: begin (written by tools/bench.py --update-doc; edit the command, not this block) -->"
-END = "<!-- bench results: end -->"
+BEGIN = "<!-- bench results: {name}: begin (written by tools/bench.py --update-doc; edit the command, not this) -->"
+END = "<!-- bench results: {name}: end -->"
 
 
 def _value(value: Any, unit: str) -> str:
@@ -47,16 +47,20 @@ def write_markdown(path: str | Path, results: Sequence[Any]) -> None:
     _write_atomic(path, suite_markdown(results))
 
 
-def update_document(path: str | Path, block: str) -> None:
-    """Replace the text between ``BEGIN`` and ``END`` in ``path`` (appended with the markers if absent)."""
+def update_document(path: str | Path, results: Sequence[Any]) -> None:
+    """Per result, replace the text between its ``BEGIN`` and ``END`` markers in ``path`` (appended at the end
+    with its markers if absent): a run updates only the sub-benchmarks it ran."""
     path = Path(path)
     text = path.read_text()
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-    else:
-        head, tail = text.rstrip("\n") + "\n\n", "\n"
-    _write_atomic(path, f"{head}{BEGIN}\n\n{block.strip()}\n\n{END}{tail}")
+    for result in results:
+        begin, end = BEGIN.format(name=result.name), END.format(name=result.name)
+        block = f"{begin}\n\n{result_markdown(result).strip()}\n\n{end}"
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            text = head + block + rest.split(end, 1)[1]
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+    _write_atomic(path, text)
 
 
 __all__ = ["BEGIN", "END", "result_markdown", "suite_markdown", "write_markdown", "update_document"]

@@ -38,7 +38,7 @@ def run_from_cli(args: argparse.Namespace, names: Sequence[str], argv: Sequence[
     if args.markdown:
         markdown.write_markdown(args.markdown, results)
     if args.update_doc:
-        markdown.update_document(args.update_doc, text)
+        markdown.update_document(args.update_doc, results)
     print(text)
     over = over_budget(results)
     for row, measure, value, limit in over:

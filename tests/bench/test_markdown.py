@@ -19,14 +19,16 @@ def test_skipped_result_says_why():
     assert "Skipped: no transformers" in result_markdown(Result("peer-hf", skipped="no transformers"))
 
 
-def test_update_document_replaces_only_the_block_and_is_idempotent(tmp_path):
+def test_update_document_replaces_only_the_runs_blocks_and_is_idempotent(tmp_path):
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\nintro\n")
-    update_document(doc, "first")
-    update_document(doc, "second")
+    first = [Result("image", rows=[("a", 1.0, "ms", "first")]), Result("video", rows=[("b", 2.0, "s", "kept")])]
+    update_document(doc, first)
+    update_document(doc, [Result("image", rows=[("a", 3.0, "ms", "second")])])
     text = doc.read_text()
-    assert text.count(BEGIN) == 1 and text.count(END) == 1
-    assert "second" in text and "first" not in text
+    for name in ("image", "video"):
+        assert text.count(BEGIN.format(name=name)) == 1 and text.count(END.format(name=name)) == 1
+    assert "second" in text and "first" not in text and "kept" in text
     assert text.startswith("# Benchmarks\n\nintro\n")
-    update_document(doc, "second")
+    update_document(doc, [Result("image", rows=[("a", 3.0, "ms", "second")])])
     assert doc.read_text() == text
