@@ -70,7 +70,7 @@ def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> float:
 
 
 def bench_peer(ours: torch.nn.Module, hf: torch.nn.Module, image: Any, prompts: Sequence[str], device: torch.device,
-               dtype: str, rounds: int, prompt_batch: int) -> dict[str, Any]:
+               dtype: str, rounds: int, prompt_batch: int, warmup: bool = True) -> dict[str, Any]:
     from npu_compat.sam3 import batched_prompts as bp
     from npu_compat.workloads.model_loading import autocast_for, synchronizer
 
@@ -104,7 +104,7 @@ def bench_peer(ours: torch.nn.Module, hf: torch.nn.Module, image: Any, prompts: 
         cases = {"encode": (ours_encode, hf_encode),
                  "one_prompt": (lambda: ours_prompts(1), lambda: hf_prompts(1)),
                  f"{len(prompts)}_prompts": (lambda: ours_prompts(len(prompts)), lambda: hf_prompts(len(prompts)))}
-        for ours_fn, hf_fn in cases.values():  # warm-up
+        for ours_fn, hf_fn in cases.values() if warmup else ():
             ours_fn(), hf_fn()
         times: dict[str, dict[str, list[float]]] = {name: {"ours": [], "hf": []} for name in cases}
         for r in range(rounds):

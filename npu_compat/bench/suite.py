@@ -201,7 +201,7 @@ def bench_peer_hf(config: BenchConfig) -> Result:
     prompts = 8 if config.quick else config.prompts
     hf = build_hf(config.model == "tiny", config.device, None)
     raw = bench_peer(image_model(config), hf, sample_image(config.quick), _prompts(prompts), config.device,
-                     config.dtypes[0], config.rounds, min(config.prompt_batch, prompts))
+                     config.dtypes[0], config.rounds, min(config.prompt_batch, prompts), warmup=config.model == "tiny")
     del hf
     result.raw = raw
     for name, ratio in raw["ratio_ours_over_hf"].items():
