@@ -32,14 +32,15 @@ def run_from_cli(args: argparse.Namespace, names: Sequence[str], argv: Sequence[
     from npu_compat.cli_options import shim_options
 
     config = config_from_args(args, argv)
-    results = run_suite(names, config, lambda: shim.apply(options=shim_options(args)))
-    write_json(args.json, results)
-    text = markdown.suite_markdown(results)
-    if args.markdown:
-        markdown.write_markdown(args.markdown, results)
-    if args.update_doc:
-        markdown.update_document(args.update_doc, results)
-    print(text)
+    def write(results: list[Result]) -> None:  # after every sub-benchmark: a stopped run keeps what finished
+        write_json(args.json, results)
+        if args.markdown:
+            markdown.write_markdown(args.markdown, results)
+        if args.update_doc:
+            markdown.update_document(args.update_doc, results[-1:])
+
+    results = run_suite(names, config, lambda: shim.apply(options=shim_options(args)), write)
+    print(markdown.suite_markdown(results))
     over = over_budget(results)
     for row, measure, value, limit in over:
         print(f"bench: over budget: {row}: {measure} {value:.3f} > {limit}", file=sys.stderr)

@@ -222,8 +222,10 @@ SUITE: dict[str, Callable[[BenchConfig], Result]] = {
 }
 
 
-def run_suite(names: Sequence[str], config: BenchConfig, apply_shim: Callable[[], Any]) -> list[Result]:
-    """``shim-overhead`` applies and reverts the shim itself, so it runs first and the shim is applied after it."""
+def run_suite(names: Sequence[str], config: BenchConfig, apply_shim: Callable[[], Any],
+              done: Callable[[list[Result]], None] = lambda results: None) -> list[Result]:
+    """``shim-overhead`` applies and reverts the shim itself, so it runs first and the shim is applied after it.
+    ``done(results so far)`` runs after each sub-benchmark, so a long run that is stopped keeps what finished."""
     from npu_compat.bench.video_fps import video_dtype
 
     unknown = [n for n in names if n not in SUITE]
@@ -239,6 +241,7 @@ def run_suite(names: Sequence[str], config: BenchConfig, apply_shim: Callable[[]
             result = SUITE[name](config)
             result.environment = environment.describe(config.device, config.argv)
             results.append(result)
+            done(results)
     return results
 
 
