@@ -11,7 +11,10 @@ END = "<!-- bench results: {name}: end -->"
 
 
 def _value(value: Any, unit: str) -> str:
-    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        text = f"{value:.1f}" if abs(value) >= 1000 else f"{value:.4g}"
+    else:
+        text = str(value)
     return f"{text} {unit}".strip()
 
 
