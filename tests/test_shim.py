@@ -57,7 +57,7 @@ def test_apply_is_idempotent_and_refuses_a_second_device():
 
 
 def test_apply_is_fast(shim_cpu):
-    # The benchmark (tools/bench_shim.py) measures this properly; here only a loose sanity bound.
+    # The benchmark (tools/bench.py shim-overhead) measures this properly; here only a loose sanity bound.
     assert shim_cpu.apply_seconds < 1.0
 
 

@@ -1,61 +1,65 @@
-"""Benchmarks for the SAM3 workloads (issue 6); numbers go to docs/benchmarks.md.
+"""Benchmarks of the kit, one process, results as JSON plus a Markdown summary.
 
-  python tools/bench.py postprocess --classes 80 --masks 200            # seed per-mask path vs device path
-  python tools/bench.py prompts --model sam3 --prompts 80 --device cuda  # seed loop vs batched, one run
+  python tools/bench.py --quick                                  # every sub-benchmark, tiny model (CI runs this)
+  python tools/bench.py image counts --model sam3 --dtype fp32   # some of them, full-size SAM3 (random weights)
+  python tools/bench.py --model sam3 --json out.json --update-doc docs/benchmarks.md
 
-Both print JSON. 'prompts' reports mean/p50/p90 per stage for each mode after one warm-up
-image and the ratio sequential/batched per stage.
+Sub-benchmarks: shim-overhead, image, coco-prompts, postprocess, video, counts, peer-hf (default: all).
+Variants are interleaved in one process and reported as ratios; every result records the machine, CPU
+flags, device, versions, date and this command. The counts are checked against
+npu_compat/bench/count_budget.json (--check-budget makes a row over budget exit 1).
 """
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+NAMES = ("shim-overhead", "image", "coco-prompts", "postprocess", "video", "counts", "peer-hf")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from npu_compat.cli_options import add_shim_arguments
+
+    p = argparse.ArgumentParser(prog="tools/bench.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("names", nargs="*", metavar="NAME", help=f"any of: {', '.join(NAMES)} (default: all)")
+    p.add_argument("--quick", action="store_true", help="tiny model, few prompts, small images: runs in CI")
+    p.add_argument("--model", choices=["sam3", "tiny"], help="full SAM3 (default) or the tiny test model")
+    p.add_argument("--dtype", action="append", choices=["fp32", "bf16", "fp16"],
+                   help="repeatable; the first is used where one dtype is needed (default fp32)")
+    p.add_argument("--prompts", type=int, default=80, help="text prompts per image (default 80, the COCO names)")
+    p.add_argument("--prompt-batch", type=int, default=16, help="prompts per grounding forward (default 16)")
+    p.add_argument("--rounds", type=int, help="interleaved timed rounds per variant (default 2, quick 1)")
+    p.add_argument("--video-frames", type=int, help="frames of the synthetic clip (default 3)")
+    p.add_argument("--video-dtype", choices=["shim", "fp32"],
+                   help="video: the shim's bf16 autocast scope (default) or fp32 (sam3 from the patched tree first on "
+                        "PYTHONPATH: upstream casts the video neck to bf16 itself)")
+    p.add_argument("--patched-tree", help="shim-overhead: also time SAM3 shim on/off against this patched sam3 tree")
+    p.add_argument("--json", default="bench-results.json", help="where the JSON goes (default bench-results.json)")
+    p.add_argument("--markdown", help="also write the Markdown summary here")
+    p.add_argument("--update-doc", metavar="DOC", help="replace the results block of DOC (docs/benchmarks.md)")
+    p.add_argument("--check-budget", action="store_true", help="exit 1 when a count row is over its budget")
+    add_shim_arguments(p)
+    return p
+
 
 def main(argv: list[str] | None = None) -> int:
-    from npu_compat.cli_options import add_shim_arguments, shim_options
+    args = build_parser().parse_args(argv)
+    unknown = [n for n in args.names if n not in NAMES]
+    if unknown:
+        print(f"bench: error: no sub-benchmark {', '.join(unknown)}; choose from {', '.join(NAMES)}", file=sys.stderr)
+        return 2
+    if args.patched_tree and not os.path.isdir(os.path.join(args.patched_tree, "sam3")):
+        print(f"bench: error: {args.patched_tree} has no sam3/ folder; create it with "
+              "tools/verify_patches.py apply --upstream pypi:sam3==0.1.4 --out DIR", file=sys.stderr)
+        return 2
+    from npu_compat.bench.report import run_from_cli
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="what", required=True)
-    post = sub.add_parser("postprocess", help="postprocessing alone: resize + threshold + RLE + box")
-    post.add_argument("--classes", type=int, default=80)
-    post.add_argument("--masks", type=int, default=200, help="masks per class (SAM3 has 200 queries)")
-    post.add_argument("--height", type=int, default=480)
-    post.add_argument("--width", type=int, default=640)
-    post.add_argument("--workers", type=int, default=1, help="in-process RLE threads (with --processes 0)")
-    post.add_argument("--processes", type=int, default=None,
-                      help="worker processes (default: one per CPU core, 0 on a 1-core host; 0 = in-process)")
-    post.add_argument("--repeats", type=int, default=1, help="seed/fast runs, interleaved")
-    post.add_argument("--noise", type=float, default=0.0, help="per-logit Gaussian noise (ragged contours)")
-    prompts = sub.add_parser("prompts", help="per image, N category prompts: seed loop vs batched")
-    prompts.add_argument("--model", choices=["sam3", "tiny"], default="sam3")
-    prompts.add_argument("--checkpoint")
-    prompts.add_argument("--prompts", type=int, default=80)
-    prompts.add_argument("--prompt-batch", type=int, default=16)
-    prompts.add_argument("--images", type=int, default=2, help="timed images per mode (after 1 warm-up)")
-    prompts.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32")
-    for sp in (post, prompts):
-        add_shim_arguments(sp)
-    args = p.parse_args(argv)
-
-    from npu_compat import shim
-    from npu_compat.workloads import benchmarks
-
-    session = shim.apply(options=shim_options(args))
-    if args.what == "postprocess":
-        result = benchmarks.bench_postprocess(args.classes, args.masks, args.height, args.width,
-                                              session.target.device(), args.workers, args.repeats, args.noise,
-                                              args.processes)
-    else:
-        result = benchmarks.bench_prompts(args.model, args.checkpoint, args.prompts, args.prompt_batch, args.images,
-                                          args.dtype, session)
-    result["device"] = str(session.target.device())
-    print(json.dumps(result, indent=1))
-    return 0
+    return run_from_cli(args, list(args.names) or list(NAMES), ["tools/bench.py", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

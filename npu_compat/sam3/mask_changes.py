@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from npu_compat.sam3.bilinear_sign import POSITIVE, SIGN_MARGIN, SparseSign, exact_values, gather_corners
+from npu_compat.sam3.bilinear_sign import POSITIVE, SIGN_MARGIN, SparseSign, axis_table, exact_values, gather_corners
 
 DENSE_FRACTION = 0.15  # more mixed (segment, column) items than this share: the dense path is cheaper
 
@@ -167,15 +167,38 @@ def dense_change_keys(logits: torch.Tensor, height: int, width: int) -> np.ndarr
     return np.flatnonzero(by_column != before)
 
 
+def finite_magnitude(logits: np.ndarray) -> float | None:
+    """max |logit| of a chunk, or None if any logit is NaN or infinite."""
+    low, high = float(logits.min()), float(logits.max())  # min/max propagate NaN
+    return max(-low, high) if np.isfinite(low) and np.isfinite(high) else None
+
+
+def dense_positive_by_column(logits: np.ndarray, height: int, width: int, magnitude: float) -> np.ndarray:
+    """(K, W, H) bool: ``interpolate(logits, (H, W)) > 0`` transposed, i.e. column-major as COCO RLE wants it.
+
+    Torch interpolates the transposed logits (so the result comes out column-major, no transpose of the
+    full-size mask); that sums the same terms in another order, so pixels within rounding distance of 0
+    (``SIGN_MARGIN`` x ``magnitude``) are recomputed with torch's own arithmetic (``exact_values``)."""
+    flipped = torch.from_numpy(np.ascontiguousarray(logits.transpose(0, 2, 1)))
+    values = F.interpolate(flipped.unsqueeze(1), (width, height), mode="bilinear", align_corners=False)
+    values_np = values.squeeze(1).numpy()
+    positive = values_np > 0
+    clear = np.float32(SIGN_MARGIN * magnitude + 1e-36)
+    unsure = np.flatnonzero(np.abs(values_np) <= clear)
+    if unsure.size:
+        mask, x, y = np.unravel_index(unsure, values_np.shape)
+        rows, cols = axis_table(logits.shape[1], height), axis_table(logits.shape[2], width)
+        positive.reshape(-1)[unsure] = exact_values(gather_corners(logits, mask, y, x, rows, cols)) > 0
+    return positive
+
+
 def sparse_keys_if_cheap(logits: torch.Tensor, height: int, width: int) -> np.ndarray | None:
     """Sorted change keys by the sparse path, or None for non-finite or mostly mixed chunks."""
     if logits.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
     array = logits.numpy()
-    low, high = float(array.min()), float(array.max())  # min/max propagate NaN
-    if not (np.isfinite(low) and np.isfinite(high)):
-        return None
-    return sparse_change_keys(array, height, width, max(-low, high))
+    magnitude = finite_magnitude(array)
+    return None if magnitude is None else sparse_change_keys(array, height, width, magnitude)
 
 
 def change_keys(logits: torch.Tensor, height: int, width: int) -> np.ndarray:

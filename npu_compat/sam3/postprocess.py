@@ -3,8 +3,9 @@ RLE strings and boxes, in a worker pool that overlaps the next image.
 
 Two paths give the same records:
 
-- ``DevicePostprocessor`` (fast): the kept masks' logits (K, 288, 288) move to the host once per chunk of
-  ``chunk_size`` (small chunks keep the sparse work in cache); ``mask_changes.change_keys`` finds where ``interpolate(bilinear, align_corners=False) > 0``
+- ``DevicePostprocessor`` (fast): the scores come to the host in one copy and are filtered there; the kept
+  masks' logits (K, 288, 288) move to the host ``TRANSFER_MASKS`` at a time (one copy, so one host sync, per
+  block) and are worked on ``chunk_size`` at a time (small chunks keep the sparse work in cache); ``mask_changes.change_keys`` finds where ``interpolate(bilinear, align_corners=False) > 0``
   changes value in column-major order, interpolating only cells whose four source logits disagree in sign
   (exact: torch's CPU arithmetic is reproduced bit for bit; chunks with non-finite logits or mostly
   mixed cells, i.e. noisy masks, take the dense reference below instead); ``rle_codec`` turns those positions into the
@@ -29,13 +30,13 @@ import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from npu_compat.sam3.mask_changes import sparse_keys_if_cheap
+from npu_compat.sam3.mask_changes import dense_positive_by_column, finite_magnitude, sparse_change_keys
 from npu_compat.sam3.rle_codec import encode_chunk
 
 
@@ -100,46 +101,102 @@ def make_records(image_id: int, category_ids: Sequence[int], scores: Sequence[fl
     ]
 
 
+TRANSFER_MASKS = 1024  # kept masks per device-to-host copy (340 MB of 288 x 288 float32): one sync per block
+
+
+@dataclass
+class HostBlock:
+    """Kept masks ``start:stop`` readable on the host: ``array`` rows picked by ``index`` (no copy on the cpu)."""
+
+    start: int
+    stop: int
+    array: np.ndarray
+    index: np.ndarray
+
+    def take_into(self, start: int, stop: int, out: np.ndarray) -> int:
+        """Masks ``start:stop`` (run-wide numbering, inside this block) into ``out``; returns how many."""
+        rows = min(stop, self.stop) - start
+        np.take(self.array, self.index[start - self.start:start - self.start + rows], axis=0, out=out[:rows])
+        return rows
+
+
 @dataclass
 class Selection:
     """Detections that pass the filters, in prompt-major, query-minor order (the seed's order).
 
-    The kept masks are gathered from ``all_mask_logits`` (P, Q, h, w) a chunk at a time (``chunk``), so
-    nothing copies all of them at once; ``mask_logits`` gathers them all.
+    ``prompt_index``, ``query_index`` and ``scores`` are host (numpy) arrays, read from the device in one copy
+    by ``select_detections``. The kept masks stay in ``all_mask_logits`` (P, Q, h, w) on the device and come to
+    the host ``TRANSFER_MASKS`` at a time (``host_block``: one copy each), never all at once.
     """
 
-    prompt_index: torch.Tensor
-    scores: torch.Tensor
-    query_index: torch.Tensor
+    prompt_index: np.ndarray
+    scores: np.ndarray
+    query_index: np.ndarray
     all_mask_logits: torch.Tensor
 
-    def chunk(self, start: int, stop: int) -> torch.Tensor:
-        return self.all_mask_logits[self.prompt_index[start:stop], self.query_index[start:stop]]
+    def __len__(self) -> int:
+        return len(self.prompt_index)
 
-    def chunk_into(self, start: int, stop: int, out: np.ndarray) -> int:
-        """Gathers masks ``start:stop`` into ``out`` (float32, host), returns how many. CPU float32 logits go
+    def chunk(self, start: int, stop: int) -> torch.Tensor:
+        """Masks ``start:stop`` gathered on the device."""
+        device = self.all_mask_logits.device
+        prompts = torch.from_numpy(np.ascontiguousarray(self.prompt_index[start:stop])).to(device)
+        queries = torch.from_numpy(np.ascontiguousarray(self.query_index[start:stop])).to(device)
+        return self.all_mask_logits[prompts, queries]
+
+    def host_block(self, start: int, stop: int) -> HostBlock:
+        """Masks ``start:stop`` on the host in one transfer. CPU float32 contiguous logits are read in place
         through numpy (one thread: torch's 2-thread gather was ~50x slower on a busy 2-core host)."""
-        rows = min(stop, len(self.prompt_index)) - start
+        stop = min(stop, len(self))
         logits = self.all_mask_logits
         if logits.device.type == "cpu" and logits.dtype == torch.float32 and logits.is_contiguous():
             flat = logits.numpy().reshape(-1, *logits.shape[2:])
-            index = (self.prompt_index[start:stop] * logits.shape[1] + self.query_index[start:stop]).numpy()
-            np.take(flat, index, axis=0, out=out[:rows])
-        else:
-            out[:rows] = self.chunk(start, stop).float().cpu().numpy()
-        return rows
+            index = self.prompt_index[start:stop] * logits.shape[1] + self.query_index[start:stop]
+            return HostBlock(start, stop, flat, index)
+        array = self.chunk(start, stop).float().cpu().numpy()
+        return HostBlock(start, stop, array, np.arange(stop - start))
+
+    def host_blocks(self, block: int = TRANSFER_MASKS) -> Iterator[HostBlock]:
+        for start in range(0, len(self), block):
+            yield self.host_block(start, start + block)
+
+    def chunk_into(self, start: int, stop: int, out: np.ndarray) -> int:
+        """Gathers masks ``start:stop`` into ``out`` (float32, host), returns how many."""
+        return self.host_block(start, stop).take_into(start, stop, out)
 
     @property
     def mask_logits(self) -> torch.Tensor:
-        return self.chunk(0, len(self.prompt_index))
+        return self.chunk(0, len(self))
 
 
 def select_detections(scores: torch.Tensor, mask_logits: torch.Tensor, confidence_threshold: float,
                       score_filter: float) -> Selection:
-    """Keep score > confidence_threshold (upstream's processor) and score >= score_filter (the seed's writer)."""
-    keep = (scores > confidence_threshold) & (scores >= score_filter)
-    prompt_index, query_index = keep.nonzero(as_tuple=True)
-    return Selection(prompt_index, scores[prompt_index, query_index], query_index, mask_logits)
+    """Keep score > confidence_threshold (upstream's processor) and score >= score_filter (the seed's writer).
+
+    The (P, Q) scores come to the host in one copy and are filtered there: no ``nonzero`` on the device."""
+    host = scores.float().cpu().numpy()
+    prompt_index, query_index = np.nonzero((host > confidence_threshold) & (host >= score_filter))
+    return Selection(prompt_index, host[prompt_index, query_index], query_index, mask_logits)
+
+
+def transfer_chunks(selection: Selection, chunk_size: int) -> Iterator[tuple[HostBlock, int, int]]:
+    """(host block, start, stop) of every chunk, blocks of ``TRANSFER_MASKS`` a multiple of ``chunk_size``."""
+    block = max(chunk_size, TRANSFER_MASKS // chunk_size * chunk_size)
+    for host in selection.host_blocks(block):
+        for start in range(host.start, host.stop, chunk_size):
+            yield host, start, min(start + chunk_size, host.stop)
+
+
+def records_inline(image_id: int, category_ids: Sequence[int], selection: Selection, height: int, width: int,
+                   chunk_size: int = 8) -> list[dict[str, Any]]:
+    """The records of one image, computed in the calling thread (the work the pool does, in the same order)."""
+    buffer = np.empty((chunk_size, *selection.all_mask_logits.shape[2:]), np.float32)
+    done = []
+    for host, start, stop in transfer_chunks(selection, chunk_size):
+        rows = host.take_into(start, stop, buffer)
+        done.append(records_parts(torch.from_numpy(buffer[:rows]), height, width))
+    cats = [category_ids[i] for i in selection.prompt_index.tolist()]
+    return _join(image_id, cats, selection.scores.tolist(), done)
 
 
 def default_processes() -> int:
@@ -157,8 +214,8 @@ class DevicePostprocessor:
     into one of ``in_flight`` slots of anonymous shared memory (chunk_size x 288 x 288 float32, 2.6 MB for 8
     masks) that the forked workers inherit, and sends only the slot number; the full (P, Q, h, w) logits are
     never copied or pickled.
-    ``processes=0``: ``workers`` threads in this process (one overlaps the caller's next image; more mostly
-    contend for the GIL: 2 were ~15% slower on 2 cores).
+    ``processes=0``: each image is one task (``records_inline``) on ``workers`` threads in this process (one
+    overlaps the caller's next image; more mostly contend for the GIL: 2 were ~15% slower on 2 cores).
 
     ``submit`` returns at once with a future for the records, so the encoding of image i runs while the
     caller computes image i+1. Records are identical, in the same order, in both modes.
@@ -176,15 +233,13 @@ class DevicePostprocessor:
 
     def submit(self, image_id: int, category_ids: Sequence[int], selection: Selection,
                height: int, width: int) -> Future:
-        cats = [category_ids[i] for i in selection.prompt_index.tolist()]
-        scores = selection.scores.float().cpu().tolist()
         if self.processes:
+            cats = [category_ids[i] for i in selection.prompt_index.tolist()]
             procs, slots = self._process_pool(tuple(selection.all_mask_logits.shape[2:]))
-            return self.pool.submit(_records_in_processes, procs, slots, image_id, cats, scores, selection,
-                                    height, width)
-        parts = [self.pool.submit(_chunk_parts, selection, start, start + self.chunk_size, height, width)
-                 for start in range(0, len(scores), self.chunk_size)]
-        return self.pool.submit(_assemble, image_id, cats, scores, parts)
+            return self.pool.submit(_records_in_processes, procs, slots, image_id, cats, selection.scores.tolist(),
+                                    selection, height, width)
+        return self.pool.submit(records_inline, image_id, list(category_ids), selection, height, width,
+                                self.chunk_size)
 
     def _process_pool(self, mask_size: tuple[int, ...]) -> tuple[ProcessPoolExecutor, np.ndarray]:
         """Created (and its processes forked) here, in the caller's thread, before the feeder thread starts,
@@ -218,19 +273,34 @@ class DevicePostprocessor:
 
 
 def records_parts(mask_logits: torch.Tensor, height: int, width: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """(K, h, w) float32 CPU logits -> (boxes (K, 4), RLEs) of ``interpolate(...) > 0`` at ``height`` x ``width``:
-    the sparse path, or the dense reference for non-finite or mostly mixed (noisy) chunks."""
-    keys = sparse_keys_if_cheap(mask_logits, height, width)
-    if keys is None:
+    """(K, h, w) float32 CPU logits -> (boxes (K, 4), RLEs) of ``interpolate(...) > 0`` at ``height`` x ``width``.
+
+    Smooth chunks: the sparse path. Mostly mixed (noisy) chunks: a dense column-major interpolation straight
+    into pycocotools (``dense_positive_by_column``; boxes from the RLEs). Non-finite chunks: the torch
+    reference (``resize_masks``)."""
+    if mask_logits.shape[0] == 0:
+        return np.zeros((0, 4), np.float32), []
+    array = mask_logits.numpy()
+    magnitude = finite_magnitude(array)
+    if magnitude is None:
         masks = resize_masks(mask_logits, height, width)
         return boxes_from_masks(masks).numpy(), encode_rles(masks_to_host_fortran(masks))
-    return encode_chunk(keys, mask_logits.shape[0], height, width)
+    keys = sparse_change_keys(array, height, width, magnitude)
+    if keys is not None:
+        return encode_chunk(keys, mask_logits.shape[0], height, width)
+    positive = dense_positive_by_column(array, height, width, magnitude)  # (K, W, H) = (H, W, K) Fortran
+    return encode_with_boxes(positive.view(np.uint8).transpose(2, 1, 0))
 
 
-def _chunk_parts(selection: Selection, start: int, stop: int, height: int,
-                 width: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """Gathered in the worker, so only the chunks in flight are copied and moved to the host."""
-    return records_parts(selection.chunk(start, stop).float().cpu().contiguous(), height, width)
+def encode_with_boxes(masks_hwk: np.ndarray) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """pycocotools' RLEs of (H, W, K) Fortran uint8 masks and their pixel-extent boxes (from the RLEs)."""
+    from pycocotools import mask as mask_util
+
+    rles = mask_util.encode(masks_hwk)
+    boxes = mask_util.toBbox(rles).astype(np.float32).reshape(-1, 4)
+    for rle in rles:
+        rle["counts"] = rle["counts"].decode("ascii")
+    return boxes, rles
 
 
 def shared_slots(count: int, chunk_size: int, mask_size: tuple[int, ...]) -> np.ndarray:
@@ -263,18 +333,13 @@ def _records_in_processes(procs: ProcessPoolExecutor, slots: np.ndarray, image_i
     """Feeder thread: chunk k goes to slot k % len(slots) once chunk k - len(slots) is done; results in order."""
     pending: deque[Future] = deque()
     done: list[tuple[np.ndarray, list[dict[str, Any]]]] = []
-    chunk_size = slots.shape[1]
-    for k, start in enumerate(range(0, len(scores), chunk_size)):
+    for k, (host, start, stop) in enumerate(transfer_chunks(selection, slots.shape[1])):
         if len(pending) >= len(slots):
             done.append(pending.popleft().result())
-        rows = selection.chunk_into(start, start + chunk_size, slots[k % len(slots)])
+        rows = host.take_into(start, stop, slots[k % len(slots)])
         pending.append(procs.submit(_slot_parts, k % len(slots), rows, height, width))
     done += [part.result() for part in pending]
     return _join(image_id, cats, scores, done)
-
-
-def _assemble(image_id: int, cats: list[int], scores: list[float], parts: list[Future]) -> list[dict[str, Any]]:
-    return _join(image_id, cats, scores, [part.result() for part in parts])
 
 
 def _join(image_id: int, cats: list[int], scores: list[float],
@@ -318,5 +383,5 @@ def seed_style_records(image_id: int, category_id: int, masks: Any, scores: Any,
 
 __all__ = [
     "threshold_logits", "resize_masks", "boxes_from_masks", "masks_to_host_fortran", "encode_rles",
-    "make_records", "Selection", "select_detections", "default_processes", "DevicePostprocessor", "records_parts", "seed_style_records",
+    "make_records", "HostBlock", "Selection", "select_detections", "records_inline", "transfer_chunks", "TRANSFER_MASKS", "default_processes", "DevicePostprocessor", "records_parts", "seed_style_records",
 ]

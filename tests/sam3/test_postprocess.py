@@ -154,3 +154,35 @@ def test_default_processes_is_one_per_core_and_none_on_one_core(monkeypatch):
     assert DevicePostprocessor().processes == 0
     monkeypatch.setattr(postprocess.os, "cpu_count", lambda: 2)
     assert postprocess.default_processes() == 2
+
+
+def test_records_inline_equals_the_pool_and_masks_move_in_blocks(monkeypatch):
+    from npu_compat.bench.op_counter import DispatchCounter
+    from npu_compat.sam3 import postprocess
+    from npu_compat.sam3.postprocess import records_inline
+
+    logits = smooth_logits(3, 7, size=40, seed=12).transpose(0, 1).contiguous().transpose(0, 1)  # not contiguous
+    scores = torch.rand(3, 7, generator=torch.Generator().manual_seed(5))
+    selection = select_detections(scores, logits, 0.1, 0.1)
+    with DevicePostprocessor(chunk_size=2, processes=0) as post:
+        expected = post.submit(3, [4, 5, 6], selection, 50, 60).result()
+    monkeypatch.setattr(postprocess, "TRANSFER_MASKS", 4)
+    with DispatchCounter(host_reads=True) as counter:
+        ours = records_inline(3, [4, 5, 6], selection, 50, 60, chunk_size=2)
+    assert ours == expected and len(ours) > 8
+    transfers = sum(n for site, n in counter.counts.sites.items() if site.endswith("Tensor.cpu"))
+    assert transfers == -(-len(ours) // 4)  # one device-to-host copy per block of 4 masks
+
+
+@pytest.mark.parametrize("height,width", [(61, 83), (97, 131), (3, 7)])
+def test_dense_column_major_path_equals_seed_loop_on_edge_cases(monkeypatch, height, width):
+    """Every chunk forced onto the dense path (interpolation of the transposed logits, rounding-close pixels
+    recomputed exactly, boxes from pycocotools): the same records as the seed loop on exact masks."""
+    from npu_compat.sam3 import mask_changes
+
+    monkeypatch.setattr(mask_changes, "DENSE_FRACTION", -1.0)
+    logits = torch.stack([edge_case_logits(), edge_case_logits().flip(1)])
+    scores = torch.full((2, 8), 0.9)
+    with DevicePostprocessor(chunk_size=3, processes=0) as post:
+        ours = post.submit(4, [5, 6], select_detections(scores, logits, 0.0, 0.0), height, width).result()
+    assert ours == seed_loop_on_exact_masks(logits, scores, [5, 6], height, width)

@@ -50,6 +50,7 @@ def _component_roots(values: torch.Tensor, connectivity: int) -> torch.Tensor:
     linear = torch.arange(numel, device=values.device, dtype=torch.int64).view_as(values)
     sentinel = torch.full((1,), numel, device=values.device, dtype=torch.int64)
     parent = torch.cat([torch.where(foreground, linear, numel).flatten(), sentinel])
+    jumps = max(1, numel.bit_length())
     pairs = []
     for offset in _SKIMAGE_CONNECTIVITY_OFFSETS[connectivity]:
         side_a, side_b = _pair_slices(offset, height, width)
@@ -68,12 +69,9 @@ def _component_roots(values: torch.Tensor, connectivity: int) -> torch.Tensor:
         proposal = smallest_seen.flatten()
         parent = parent.scatter_reduce(0, parent[:numel], proposal, reduce="amin")
         parent[:numel] = torch.minimum(parent[:numel], proposal)
-        while True:
-            jumped = parent[parent]
-            if torch.equal(jumped, parent):
-                break
-            parent = jumped
-        if torch.equal(parent, previous):
+        for _ in range(jumps):  # pointer doubling: a chain of n links is flat after log2(n) jumps, no host check
+            parent = parent[parent]
+        if torch.equal(parent, previous):  # the one host sync per round: has anything changed?
             return parent
 
 

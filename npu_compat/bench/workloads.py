@@ -1,4 +1,4 @@
-"""Benchmarks for issue 6: batched vs sequential prompts per image, and postprocessing alone."""
+"""Benchmarks of the workloads: batched vs sequential prompts per image, and postprocessing alone."""
 from __future__ import annotations
 
 import os
@@ -109,8 +109,10 @@ def bench_postprocess(classes: int, masks: int, height: int, width: int, device:
 
 
 def bench_prompts(model_kind: str, checkpoint: str | None, prompts: int, prompt_batch: int, images: int,
-                  dtype: str, session: Any) -> dict[str, Any]:
-    """One run, same model and images: the seed loop (sequential) and batched mode, stage timings per image."""
+                  dtype: str, session: Any, model: torch.nn.Module | None = None, names: list[str] | None = None,
+                  samples: list[Any] | None = None) -> dict[str, Any]:
+    """One run, same model and images: the seed loop (sequential) and batched mode, stage timings per image
+    (``images`` timed images per mode after one warm-up image; the modes run one after the other)."""
     from PIL import Image
     from skimage import data
 
@@ -119,22 +121,28 @@ def bench_prompts(model_kind: str, checkpoint: str | None, prompts: int, prompt_
     from npu_compat.workloads.stage_timer import StageTimer
 
     device = session.target.device()
-    names = [f"class {i}" for i in range(prompts)]
-    samples = [Image.fromarray(getattr(data, n)()) for n in ("astronaut", "coffee", "chelsea", "rocket")]
+    names = names or [f"class {i}" for i in range(prompts)]
+    samples = samples or [Image.fromarray(getattr(data, n)()) for n in ("astronaut", "coffee", "chelsea", "rocket")]
     out: dict[str, Any] = {}
     with torch.inference_mode(), autocast_for(device, dtype):
-        model = build_model(model_kind, checkpoint, device)
+        model = model if model is not None else build_model(model_kind, checkpoint, device)
+        timers, runners = {}, {}
         for mode in ("sequential", "batched"):
-            timer = StageTimer(synchronizer(device), warmup=1)
+            timers[mode] = StageTimer(synchronizer(device), warmup=1)
             config = CocoEvalConfig(coco_ann="", sequential=mode == "sequential", prompt_batch=prompt_batch)
-            runner = ImageRunner(model, device, names, list(range(prompts)), config, timer)
-            for i in range(images + 1):
-                with timer.stage("end_to_end"):
-                    result = runner.run(i, samples[i % len(samples)])
-                    if not isinstance(result, list):
-                        result = result.result()
-                timer.end_image()
-            runner.close()
+            runners[mode] = ImageRunner(model, device, names, list(range(prompts)), config, timers[mode])
+        try:
+            for i in range(images + 1):  # modes interleaved, their order alternating per image
+                for mode in (("sequential", "batched") if i % 2 == 0 else ("batched", "sequential")):
+                    with timers[mode].stage("end_to_end"):
+                        result = runners[mode].run(i, samples[i % len(samples)])
+                        if not isinstance(result, list):
+                            result = result.result()
+                    timers[mode].end_image()
+        finally:
+            for runner in runners.values():
+                runner.close()
+        for mode, timer in timers.items():
             out[mode] = timer.summary()
     out["ratio_sequential_over_batched"] = {
         stage: out["sequential"][stage]["mean_ms"] / out["batched"][stage]["mean_ms"]
