@@ -73,7 +73,8 @@ def _added_offsets(hunk: Hunk) -> set[int]:
     return offsets
 
 
-_IMPORT_PROBE = r"""
+# Both probes start here: import sam3 from the tree with triton and decord blocked.
+_BLOCKED_IMPORT = r"""
 import importlib.abc, sys
 import torch  # torch probes for triton itself at import; block every later import of it (and decord)
 BLOCKED = ("triton", "decord")  # absent on Ascend, macOS and CPU-wheel hosts
@@ -87,8 +88,8 @@ for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED]:
 sys.path.insert(0, sys.argv[1])
 import sam3
 assert sam3.__file__.startswith(sys.argv[1]), sam3.__file__
-print("imported", sam3.__file__)
 """
+_IMPORT_PROBE = _BLOCKED_IMPORT + 'print("imported", sam3.__file__)\n'
 
 
 def import_without_triton(tree: Path, timeout: float = 300) -> str | None:
@@ -102,20 +103,7 @@ def import_without_triton(tree: Path, timeout: float = 300) -> str | None:
     return f"import sam3 without triton failed: {lines[-1] if lines else proc.returncode}"
 
 
-_TINY_CPU_RUN = r"""
-import importlib.abc, sys
-import numpy as np, torch
-BLOCKED = ("triton", "decord")  # absent on Ascend, macOS and CPU-wheel hosts
-class Blocked(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{name} blocked: this check emulates a host without triton and decord")
-sys.meta_path.insert(0, Blocked())
-for name in [m for m in sys.modules if m.split(".")[0] in BLOCKED]:
-    del sys.modules[name]
-sys.path.insert(0, sys.argv[1])
-import sam3
-assert sam3.__file__.startswith(sys.argv[1]), sam3.__file__
+_TINY_CPU_RUN = _BLOCKED_IMPORT + r"""import numpy as np
 from PIL import Image
 from sam3.model.sam3_image_processor import Sam3Processor
 from npu_compat.sam3.tiny import build_tiny_sam3_image_model
