@@ -26,6 +26,15 @@ ENCODER = "sam3.model.encoder.TransformerEncoder"
 DECODER = "sam3.model.decoder.TransformerDecoder"
 
 
+def _storage_key(tensor: torch.Tensor) -> int | None:
+    """The address of the tensor's storage; None for tensors that have no host-visible storage
+    (a Python backend's wrapper tensors, such as the simulated npu's), which are then left alone."""
+    try:
+        return tensor.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):
+        return None
+
+
 class HostShapes:
     """Python-int copies of small integer device tensors the model built from ints, looked up by storage."""
 
@@ -35,13 +44,16 @@ class HostShapes:
     def remember(self, tensor: torch.Tensor, values: list[int]) -> None:
         """``values``: the tensor's elements in memory order, as host ints (the tensor is held weakly)."""
         self._by_storage = {k: v for k, v in self._by_storage.items() if v[0]() is not None}
-        self._by_storage[tensor.untyped_storage().data_ptr()] = (weakref.ref(tensor), values)
+        key = _storage_key(tensor)
+        if key is not None:
+            self._by_storage[key] = (weakref.ref(tensor), values)
 
     def lookup(self, element: Any) -> int | None:
         """The int behind a 0-dim view of a remembered tensor, or None."""
         if not isinstance(element, torch.Tensor) or element.dim() != 0:
             return None
-        entry = self._by_storage.get(element.untyped_storage().data_ptr())
+        key = _storage_key(element)
+        entry = self._by_storage.get(key) if key is not None else None
         if entry is None:
             return None
         base = entry[0]()
