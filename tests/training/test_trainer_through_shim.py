@@ -163,8 +163,6 @@ def test_compare_runs_prints_the_table_for_two_real_runs(reference: Path, two_pr
     assert loss["diff"] == pytest.approx(loss["b"] - loss["a"])
 
 
-@pytest.mark.xfail(strict=False, reason="the shim does not follow the processes train.py spawns itself yet; "
-                   "use torchrun with npu_compat.training.launch until it does")
 def test_trainer_own_launcher_two_processes_match_one(reference: Path, sample_root: Path, tmp_path: Path) -> None:
     command = [*single_process_command()[:-1], "2"]  # --num-gpus 2: train.py spawns the processes
     run(command, train_env(sample_root, tmp_path, SAM3_TRAIN_BATCH="1"), timeout=240)
