@@ -94,17 +94,11 @@ def _without_pinned_memory(torch: Any) -> None:
 
 
 def _register_hccl() -> None:
-    """``hccl`` as a gloo process group on the host: enough for barriers and host-tensor
-    collectives across ranks; collectives on device tensors are not simulated."""
-    import torch.distributed as dist
+    """``hccl`` as a gloo process group on the host that also carries npu tensors (copied to the
+    host and back, counted): see :mod:`npu_compat.sim.collectives`."""
+    from npu_compat.sim import collectives
 
-    if not dist.is_available() or "hccl" in dist.Backend.backend_list:
-        return
-
-    def create(store: Any, rank: int, size: int, timeout: Any) -> Any:
-        return dist.ProcessGroupGloo(store, rank, size, timeout)
-
-    dist.Backend.register_backend("hccl", create, devices=["cpu"])
+    collectives.register()
 
 
 def process_log() -> dict[str, Any]:

@@ -228,6 +228,13 @@ def _sync_metadata(value: Any, device: torch.device) -> None:
     """After a metadata-changing in-place op (resize_, unsqueeze_...), refresh the wrapper's shape."""
     for t in (value if isinstance(value, tuple) else (value,)):
         if isinstance(t, SimulatedNpuTensor) and (t.shape != t._host.shape or t.stride() != t._host.stride()):
+            host = t._host
+            try:  # the wrapper takes the host's new view geometry (squeeze_, unsqueeze_, t_...)
+                with torch._C._DisableTorchDispatch():
+                    torch.ops.aten.as_strided_.default(t, host.shape, host.stride(), host.storage_offset())
+                continue
+            except RuntimeError:  # outside the wrapper's storage (a growing resize_)
+                pass
             raise NotImplementedError(f"the {_state().label()} cannot change a device tensor's shape in place "
                                       f"({tuple(t.shape)} -> {tuple(t._host.shape)}); this limit is the simulator's")
 

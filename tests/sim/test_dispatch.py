@@ -99,3 +99,21 @@ def test_documented_limits_are_errors(coverage, expr, limit):
 def test_calls_inside_the_limits_run(coverage):
     assert coverage["torch.nn.functional.interpolate(img, size=(8, 8))"] == "no error"
     assert coverage["torch.topk(x, 2)"] == "no error"
+
+
+def test_in_place_shape_changes_reach_the_device_tensor():
+    """squeeze_/unsqueeze_ (torch.quantile with keepdim=True squeezes in place) change the wrapper's
+    shape as they change its host data's; the values stay the host's."""
+    out = run_sim(dedent("""
+        x = torch.arange(6.0).reshape(2, 3, 1).to("npu")
+        x.squeeze_(2)
+        out["squeezed"] = [list(x.shape), x.cpu().tolist()]
+        x.unsqueeze_(0)
+        out["unsqueezed"] = list(x.shape)
+        c = torch.arange(12.0).reshape(2, 6, 1)
+        out["quantile"] = [torch.quantile(c.to("npu"), 0.5, dim=1, keepdim=True).cpu().tolist(),
+                           torch.quantile(c, 0.5, dim=1, keepdim=True).tolist()]
+    """))
+    assert out["squeezed"] == [[2, 3], [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]]
+    assert out["unsqueezed"] == [1, 2, 3]
+    assert out["quantile"][0] == out["quantile"][1]
