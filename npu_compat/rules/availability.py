@@ -46,7 +46,8 @@ def caller_policy(ctx: Context, original: Any) -> Callable[[str], bool | None]:
     return answer_for
 
 
-def _is_available(ctx: Context, rule: Rule, original: Any) -> Any:
+def is_available_rule(ctx: Context, rule: Rule, original: Any) -> Any:
+    """An ``is_available`` that answers by the caller's policy (``torch.cuda`` and ``torch.accelerator``)."""
     answer_for = caller_policy(ctx, original)
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
 
@@ -65,6 +66,6 @@ def availability_rules(target: Target) -> list[Rule]:
     if target.type == "cuda":
         return []
     return [
-        Rule("cuda.is_available", "torch.cuda", "is_available", _is_available, Category.MODIFIED,
+        Rule("cuda.is_available", "torch.cuda", "is_available", is_available_rule, Category.MODIFIED,
              "answers by policy (default True: the target stands in for CUDA) to callers outside the exclusion list"),
     ]

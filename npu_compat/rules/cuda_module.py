@@ -140,19 +140,7 @@ def translating(api: str, target_type: str, original: Any) -> Any:
     """``original``, with any failure turned into a one-line error naming ``api``."""
     fix = "remove the call, guard it, or run on a device that has it"
 
-    if inspect.isclass(original):
-        def construct(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return original(*args, **kwargs)
-            except NpuCompatError:
-                raise
-            except Exception:
-                raise MissingApiError(f"{api} has no equivalent on the {target_type} target", fix) from None
-
-        return proxy_class(original.__name__, construct, original)
-
-    @functools.wraps(original)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return original(*args, **kwargs)
         except NpuCompatError:
@@ -160,7 +148,9 @@ def translating(api: str, target_type: str, original: Any) -> Any:
         except Exception:
             raise MissingApiError(f"{api} has no equivalent on the {target_type} target", fix) from None
 
-    return wrapper
+    if inspect.isclass(original):
+        return proxy_class(original.__name__, call, original)
+    return functools.wraps(original)(call)
 
 
 def _translate_rule(name: str, owner: str, target_type: str) -> Rule:

@@ -21,7 +21,7 @@ import torch
 
 from npu_compat import cpu_standins
 from npu_compat.patcher import Category, Context, Rule
-from npu_compat.rules.availability import caller_policy
+from npu_compat.rules.availability import caller_policy, is_available_rule
 from npu_compat.rules.cuda_module import translating
 from npu_compat.rules.proxy_types import proxy_class
 from npu_compat.rules.wrappers import kwargs_device, replace_with
@@ -98,20 +98,6 @@ def _standin(row: AcceleratorRow):  # type: ignore[no-untyped-def]
     return make
 
 
-def _accelerator_is_available(ctx: Context, rule: Rule, original: Any) -> Any:
-    answer_for = caller_policy(ctx, original)
-    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
-
-    def is_available() -> bool:
-        answer = answer_for(sys._getframe(1).f_globals.get("__name__", ""))
-        if answer is None:
-            return original()
-        hit(key, cat, "real answer", answer)
-        return answer
-
-    return is_available
-
-
 def _current_accelerator(ctx: Context, rule: Rule, original: Any) -> Any:
     answer_for = caller_policy(ctx, original)
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
@@ -173,7 +159,7 @@ def device_generic_rules(target: Target) -> list[Rule]:
                           kwargs_device("device", position=0)))
         return rules
     rules += [
-        Rule("accelerator.is_available", "torch.accelerator", "is_available", _accelerator_is_available, MOD,
+        Rule("accelerator.is_available", "torch.accelerator", "is_available", is_available_rule, MOD,
              "answers like torch.cuda.is_available (--cuda-available policy; the truth to excluded libraries)"),
         Rule("accelerator.current_accelerator", "torch.accelerator", "current_accelerator", _current_accelerator, MOD,
              "cuda, which the other rules send to the cpu target (None under --cuda-available false)"),

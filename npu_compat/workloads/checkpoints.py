@@ -23,6 +23,7 @@ from typing import Iterable, Mapping
 import torch
 
 from npu_compat.errors import NpuCompatError
+from npu_compat.workloads.inputs import check_readable_file
 
 PARTIAL_FLAG = "--allow-partial-checkpoint"
 _EXAMPLES = 3
@@ -34,14 +35,9 @@ class CheckpointError(NpuCompatError):
 
 def check_path(path: str | os.PathLike) -> Path:
     """The checkpoint path, if it names a readable file (cheap: run it before any model build)."""
-    p = Path(path)
-    if not p.exists():
-        raise CheckpointError(f"checkpoint {p} does not exist", "pass the path of sam3.pt (see README: Checkpoint)")
-    if not p.is_file():
-        raise CheckpointError(f"checkpoint {p} is not a file", "pass the path of the .pt file, not a folder")
-    if not os.access(p, os.R_OK):
-        raise CheckpointError(f"checkpoint {p} is not readable", f"fix its permissions (chmod u+r {p})")
-    return p
+    return check_readable_file(path, "checkpoint", CheckpointError,
+                               missing_fix="pass the path of sam3.pt (see README: Checkpoint)",
+                               folder_fix="pass the path of the .pt file, not a folder")
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -77,14 +77,16 @@ def prompt_text(text: str) -> str:
     return text
 
 
-def check_readable_file(path: str | os.PathLike, what: str) -> Path:
+def check_readable_file(path: str | os.PathLike, what: str, error: type[Exception] = InputError,
+                        missing_fix: str = "check the path", folder_fix: str = "pass a file, not a folder") -> Path:
+    """``path`` names a readable file, else ``error`` (one line: what is wrong and the fix)."""
     p = Path(path)
     if not p.exists():
-        raise InputError(f"{what} {p} does not exist", "check the path")
+        raise error(f"{what} {p} does not exist", missing_fix)
     if not p.is_file():
-        raise InputError(f"{what} {p} is not a file", "pass a file, not a folder")
+        raise error(f"{what} {p} is not a file", folder_fix)
     if not os.access(p, os.R_OK):
-        raise InputError(f"{what} {p} is not readable", f"fix its permissions (chmod u+r {p})")
+        raise error(f"{what} {p} is not readable", f"fix its permissions (chmod u+r {p})")
     return p
 
 
