@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import os
 
-from npu_compat.errors import NpuCompatError
 from npu_compat.npu import RuntimeProfile
 from npu_compat.report import LOG_LEVELS
 from npu_compat.shim import ShimOptions
@@ -47,26 +46,16 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def known_fallback_ops() -> set[str]:
-    """Every op a ``--fallback-off`` may name: the declared table and the extra rows."""
-    from npu_compat.fallbacks import extra_rows
-    from npu_compat.fallbacks.dispatcher_level import listed_ops
-    from npu_compat.fallbacks.table import FALLBACK_TABLE
+    """Every op a ``--fallback-off`` may name (``npu_compat.fallbacks.known_ops``)."""
+    from npu_compat.fallbacks import known_ops
 
-    return {row.op for row in (*FALLBACK_TABLE, *extra_rows(), *listed_ops("npu"))}
-
-
-def _check_fallback_off(names: list[str]) -> None:
-    if not names:
-        return
-    known = known_fallback_ops()
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise NpuCompatError(f"--fallback-off names unknown op(s): {', '.join(unknown)}",
-                             f"use one of {', '.join(sorted(known)) or '(none declared)'}")
+    return known_ops()
 
 
 def shim_options(args: argparse.Namespace) -> ShimOptions:
-    _check_fallback_off(args.fallback_off)
+    from npu_compat.fallbacks import check_off_names
+
+    check_off_names(args.fallback_off)
     return ShimOptions(
         device=args.device,
         strict=args.strict,

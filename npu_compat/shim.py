@@ -69,6 +69,10 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
             f"the shim is already applied for {_SESSION.target.device()}",
             "call npu_compat.revert() before applying it for another device",
         )
+    if opts.fallback_off:
+        from npu_compat.fallbacks import check_off_names
+
+        check_off_names(opts.fallback_off)  # before anything is installed: a typo names no op
     start = time.perf_counter()
     configure_logging(opts.log_level)
     target = resolve_target(opts.device)

@@ -70,3 +70,21 @@ def test_callable_module_keeps_npu_compat_apply_working_after_importing_the_cli(
         assert session.target.type == "cpu"
     finally:
         npu_compat.revert()
+
+
+def test_the_python_api_refuses_an_unknown_fallback_off_name_before_installing_anything():
+    import torch
+
+    from npu_compat.fallbacks import known_ops
+
+    zeros = torch.zeros
+    with pytest.raises(NpuCompatError) as err:
+        npu_compat.apply(device="cpu", fallback_off=("aten::no_such_op",))
+    assert "aten::no_such_op" in str(err.value) and "\n" not in str(err.value)
+    assert npu_compat.current() is None and torch.zeros is zeros
+    some = sorted(known_ops())[0]
+    session = npu_compat.apply(device="cpu", fallback_off=(some,))
+    try:
+        assert session.options.fallback_off == (some,)
+    finally:
+        npu_compat.revert()

@@ -34,6 +34,27 @@ def extra_rows(spec: str | None = None) -> list[FallbackRule]:
     return list(rows)
 
 
+def known_ops() -> set[str]:
+    """Every op a ``--fallback-off`` (or ``fallback_off=``) may name: the declared table and the extra rows."""
+    from npu_compat.fallbacks.dispatcher_level import listed_ops
+    from npu_compat.fallbacks.table import FALLBACK_TABLE
+
+    return {row.op for row in (*FALLBACK_TABLE, *extra_rows(), *listed_ops("npu"))}
+
+
+def check_off_names(names: Sequence[str]) -> None:
+    """Refuse a switched-off fallback that names no known op (a typo would otherwise do nothing)."""
+    from npu_compat.errors import NpuCompatError
+
+    if not names:
+        return
+    known = known_ops()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise NpuCompatError(f"--fallback-off names unknown op(s): {', '.join(unknown)}",
+                             f"use one of {', '.join(sorted(known)) or '(none declared)'}")
+
+
 def fallback_rules(ctx: "Context", registry: FallbackRegistry, rows: Sequence[FallbackRule] | None = None) -> list["Rule"]:
     """Patch rows for every fallback row that applies to the target and is not switched off."""
     from npu_compat.fallbacks.dispatcher_level import dispatcher_rule, listed_ops
@@ -63,4 +84,4 @@ def install_fallbacks(ctx: "Context", patcher: "Patcher", rows: Sequence[Fallbac
     return registry
 
 
-__all__ = ["Action", "FallbackRule", "FallbackRegistry", "fallback_rules", "install_fallbacks", "extra_rows", "EXTRA_ENV"]
+__all__ = ["Action", "FallbackRule", "FallbackRegistry", "known_ops", "check_off_names", "fallback_rules", "install_fallbacks", "extra_rows", "EXTRA_ENV"]
