@@ -57,6 +57,7 @@ def install(version: str | None = None) -> SimulatedRuntime:
     rules = KernelRules(load_kernel_list(version))
     dispatch.STATE = dispatch.DeviceState(rules, int(os.environ.get(DEVICES_ENV, "2")))
     module = build_module()
+    pinned = _register_pinned_host()  # C++ hooks first: the Python backend's own hooks then stand aside
     _setup_privateuseone_for_python_backend("npu", backend_module=module)
     library = torch.library.Library("_", "IMPL")
     library.fallback(dispatch.factory_fallback, "PrivateUse1")
@@ -65,7 +66,8 @@ def install(version: str | None = None) -> SimulatedRuntime:
     factories = torch.library.Library("aten", "IMPL")
     dispatch.register_factories(factories)
     register_autocast(factories)
-    _without_pinned_memory(torch)
+    if not pinned.available:
+        _without_pinned_memory(torch)
     _register_hccl()
     if os.environ.get(LOG_ENV):
         import atexit
@@ -75,10 +77,23 @@ def install(version: str | None = None) -> SimulatedRuntime:
     return _RUNTIME
 
 
+def _register_pinned_host() -> Any:
+    """The C++ PrivateUse1 hooks with a pinned host allocator (:mod:`npu_compat.sim.pinned_host`), built
+    on first use. Without them (no C++ compiler, a failed build) the reason is in the report's notes."""
+    from npu_compat import npu
+    from npu_compat.sim import pinned_host
+
+    pinned = pinned_host.register()
+    note = pinned.note()
+    if note and note not in npu.PAIR_NOTES:  # the target's notes in the migration report
+        npu.PAIR_NOTES.append(note)
+    return pinned
+
+
 def _without_pinned_memory(torch: Any) -> None:
-    """A Python backend cannot supply torch's pinned-memory allocator (PrivateUse1 hooks from Python
-    lack getPinnedMemoryAllocator), so ``pin_memory()`` returns the host tensor as it is, and says so
-    in ``torch.npu``'s call log. Hardware pins it; nothing else differs for the data."""
+    """Without the C++ hooks (no compiler) torch has no pinned-memory allocator for the simulated npu
+    (PrivateUse1 hooks from Python lack getPinnedMemoryAllocator), so ``pin_memory()`` returns the host
+    tensor as it is, and says so in ``torch.npu``'s call log. Nothing else differs for the data."""
     from npu_compat.sim.device_module import CALLS
 
     original = torch.Tensor.pin_memory
@@ -110,7 +125,18 @@ def process_log() -> dict[str, Any]:
     return {"backend": _RUNTIME.label if _RUNTIME else None, "pid": os.getpid(),
             "rank": os.environ.get("RANK"), "local_rank": os.environ.get("LOCAL_RANK"),
             "devices_used": [f"npu:{i}" for i in sorted(USED)], "counters": counters.snapshot(),
+            "pinned_host": _pinned_host_log(),
             "torch_npu_fallbacks": dict(state.fallbacks) if state else {}}
+
+
+def _pinned_host_log() -> dict[str, Any]:
+    from npu_compat.sim import pinned_host
+
+    found = pinned_host.state()
+    if found is None:
+        return {"available": False, "reason": "not registered"}
+    blocks, nbytes = pinned_host.live_blocks()
+    return {"available": found.available, "reason": found.reason, "live_blocks": blocks, "live_bytes": nbytes}
 
 
 def write_process_log(folder: str) -> None:

@@ -1,0 +1,149 @@
+// PrivateUse1 hooks for the simulated npu (a TEST DOUBLE of torch_npu): a pinned host allocator.
+//
+// torch_npu registers a C++ at::PrivateUse1HooksInterface whose getPinnedMemoryAllocator() hands
+// out page-locked host memory and whose isPinnedPtr() recognises it. PyTorch's own code asks for it
+// (Tensor.pin_memory(), DataLoader(pin_memory=True), DistributedDataParallel's reducer with
+// find_unused_parameters=True), and a Python PrivateUse1 backend cannot supply it. These hooks do,
+// for the simulator: "pinned" memory is ordinary host memory from c10's CPU allocator whose
+// addresses are tracked, so isPinnedPtr() is true exactly for live blocks it handed out.
+// Everything else answers as PyTorch's Python-backend hooks do (built, available, context ready).
+// On a host with a GPU and a CUDA build of torch, PyTorch pins with CUDA's allocator; those blocks
+// are reported as pinned too.
+//
+// Built by npu_compat/sim/pinned_host.py with the system C++ compiler, loaded with ctypes.
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <ATen/detail/PrivateUse1HooksInterface.h>
+#include <c10/core/Allocator.h>
+#include <c10/core/impl/alloc_cpu.h>
+
+#include <cstddef>
+#include <exception>
+#include <iterator>
+#include <mutex>
+#include <map>
+
+namespace {
+
+std::mutex& blocks_mutex() {
+  static std::mutex m;
+  return m;
+}
+
+// live pinned blocks: start address -> size in bytes, ordered so a lookup finds the block below a pointer
+std::map<const char*, size_t>& blocks() {
+  static auto* live = new std::map<const char*, size_t>();  // never destroyed: frees may run at exit
+  return *live;
+}
+
+void free_pinned(void* ptr) {
+  {
+    std::lock_guard<std::mutex> lock(blocks_mutex());
+    blocks().erase(static_cast<const char*>(ptr));
+  }
+  c10::free_cpu(ptr);
+}
+
+struct PinnedHostAllocator final : c10::Allocator {
+  c10::DataPtr allocate(size_t nbytes) override {
+    if (nbytes == 0) {  // as CUDA's host allocator: no block, no pointer
+      return {nullptr, nullptr, &free_pinned, c10::Device(c10::DeviceType::CPU)};
+    }
+    void* ptr = c10::alloc_cpu(nbytes);
+    {
+      std::lock_guard<std::mutex> lock(blocks_mutex());
+      blocks()[static_cast<const char*>(ptr)] = nbytes;
+    }
+    return {ptr, ptr, &free_pinned, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override {
+    return &free_pinned;
+  }
+
+  void copy_data(void* dest, const void* src, std::size_t count) const override {
+    default_copy_data(dest, src, count);
+  }
+};
+
+PinnedHostAllocator& pinned_allocator() {
+  static auto* allocator = new PinnedHostAllocator();
+  return *allocator;
+}
+
+// Pointers into a block (views, offsets) count as pinned, as cudaHostGetFlags says for CUDA.
+bool is_pinned(const void* data) {
+  if (data == nullptr) {
+    return false;
+  }
+  auto* p = static_cast<const char*>(data);
+  std::lock_guard<std::mutex> lock(blocks_mutex());
+  auto above = blocks().upper_bound(p);  // first block starting after p
+  if (above == blocks().begin()) {
+    return false;
+  }
+  auto block = std::prev(above);
+  return p < block->first + block->second;
+}
+
+struct SimulatedNpuHooks final : at::PrivateUse1HooksInterface {
+  bool isBuilt() const override {
+    return true;
+  }
+  bool isAvailable() const override {
+    return true;
+  }
+  bool hasPrimaryContext(c10::DeviceIndex /*device_index*/) const override {
+    return true;
+  }
+  bool isPinnedPtr(const void* data) const override {
+    if (is_pinned(data)) {
+      return true;
+    }
+    // A CUDA build of torch on a host with a GPU pins with CUDA's allocator (PyTorch asks CUDA first),
+    // while is_pinned() asks the PrivateUse1 hooks: answer for CUDA's blocks too.
+    const auto& cuda = at::detail::getCUDAHooks();
+    return cuda.hasCUDA() && cuda.isPinnedPtr(data);
+  }
+  c10::Allocator* getPinnedMemoryAllocator() const override {
+    return &pinned_allocator();
+  }
+};
+
+}  // namespace
+
+extern "C" {
+
+// 1: registered; 0: PrivateUse1 already has hooks (left as they are); -1: registration threw.
+int npu_sim_register_hooks() {
+  try {
+    if (at::isPrivateUse1HooksRegistered()) {
+      return 0;
+    }
+    static auto* hooks = new SimulatedNpuHooks();
+    at::RegisterPrivateUse1HooksInterface(hooks);
+    return 1;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+int npu_sim_is_pinned_ptr(const void* data) {
+  return is_pinned(data) ? 1 : 0;
+}
+
+// live pinned blocks and their bytes, for tests and memory statistics
+size_t npu_sim_pinned_blocks() {
+  std::lock_guard<std::mutex> lock(blocks_mutex());
+  return blocks().size();
+}
+
+size_t npu_sim_pinned_bytes() {
+  std::lock_guard<std::mutex> lock(blocks_mutex());
+  size_t total = 0;
+  for (const auto& [start, size] : blocks()) {
+    total += size;
+  }
+  return total;
+}
+
+}  // extern "C"

@@ -1,0 +1,207 @@
+"""Pinned host memory on the simulated npu (a test double of torch_npu): the C++ PrivateUse1 hooks in
+``npu_compat/sim/csrc/pinned_host_hooks.cpp``, built with the system C++ compiler on first use.
+
+Every case runs in a subprocess of its own (the simulator installs once per process). The cases that
+need the hooks skip when this machine has no C++ compiler; the cases without one break the build on
+purpose (a missing or failing compiler) and check that the simulator still loads and says why.
+"""
+from __future__ import annotations
+
+import json
+import stat
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from npu_compat.sim import pinned_host
+from tests.conftest import run_python
+from tests.sim.conftest import SIM, run_sim
+
+needs_compiler = pytest.mark.skipif(pinned_host.compiler() is None, reason="no C++ compiler (g++) on PATH")
+
+PREAMBLE = "from npu_compat.sim import pinned_host\n"
+
+
+@needs_compiler
+def test_a_pinned_tensor_is_pinned_and_an_ordinary_host_tensor_is_not() -> None:
+    out = run_sim(PREAMBLE + textwrap.dedent("""
+        out["state"] = pinned_host.state().available
+        x = torch.randn(64)
+        p = x.pin_memory()
+        out["plain"], out["pinned"], out["source_unchanged"] = x.is_pinned(), p.is_pinned(), not x.is_pinned()
+        out["view"] = p[8:16].is_pinned()
+        out["empty"] = torch.empty(5, 3, pin_memory=True).is_pinned()
+        out["equal"] = torch.equal(p, x)
+        out["other_storage"] = p.data_ptr() != x.data_ptr()
+    """))
+    assert out["state"] is True
+    assert out["pinned"] is True and out["plain"] is False and out["source_unchanged"] is True
+    assert out["view"] is True and out["empty"] is True
+    assert out["equal"] is True and out["other_storage"] is True
+
+
+@needs_compiler
+def test_copy_to_npu_and_back_is_exact_for_each_dtype() -> None:
+    out = run_sim(PREAMBLE + textwrap.dedent("""
+        torch.manual_seed(0)
+        cases = {"float32": torch.randn(7, 5), "bfloat16": torch.randn(33).bfloat16(),
+                 "int64": torch.randint(-2**40, 2**40, (9,)), "bool": torch.rand(11) > 0.5}
+        for name, x in cases.items():
+            pinned = x.pin_memory()
+            on_npu = pinned.to("npu:0", non_blocking=True)
+            back = on_npu.to("cpu")
+            staged = torch.empty_like(x, pin_memory=True)
+            staged.copy_(on_npu, non_blocking=True)
+            out[name] = [str(on_npu.device), torch.equal(back, x), torch.equal(staged, x), staged.is_pinned()]
+    """))
+    for name, (device, back, staged, pinned) in out.items():
+        assert device == "npu:0" and back and staged and pinned, name
+
+
+@needs_compiler
+def test_a_freed_block_is_no_longer_reported_pinned() -> None:
+    out = run_sim(PREAMBLE + textwrap.dedent("""
+        before = pinned_host.live_blocks()
+        p = torch.ones(1000).pin_memory()
+        address = p.data_ptr()
+        out["held"] = [a - b for a, b in zip(pinned_host.live_blocks(), before)]
+        out["while_alive"] = [pinned_host.is_pinned_ptr(address), pinned_host.is_pinned_ptr(address + 3996)]
+        out["past_the_end"] = pinned_host.is_pinned_ptr(address + 4000 + 4096 * 16)
+        del p
+        out["after_free"] = pinned_host.is_pinned_ptr(address)
+        out["released"] = [a - b for a, b in zip(pinned_host.live_blocks(), before)]
+        out["ordinary"] = pinned_host.is_pinned_ptr(torch.ones(1000).data_ptr())
+    """))
+    assert out["held"][0] == 1 and out["held"][1] >= 4000
+    assert out["while_alive"] == [True, True] and out["past_the_end"] is False
+    assert out["after_free"] is False and out["released"] == [0, 0]
+    assert out["ordinary"] is False
+
+
+@needs_compiler
+def test_a_data_loader_with_pin_memory_hands_out_pinned_batches() -> None:
+    out = run_sim(PREAMBLE + textwrap.dedent("""
+        from torch.utils.data import DataLoader, TensorDataset
+        data = TensorDataset(torch.arange(12.).reshape(6, 2), torch.arange(6))
+        batches = list(DataLoader(data, batch_size=3, pin_memory=True))
+        out["pinned"] = [t.is_pinned() for batch in batches for t in batch]
+        out["values"] = torch.cat([b[0] for b in batches]).tolist()
+    """))
+    assert out["pinned"] == [True] * 4
+    assert out["values"] == [[float(2 * i), float(2 * i + 1)] for i in range(6)]
+
+
+@needs_compiler
+def test_ddp_with_find_unused_parameters_runs_backward_on_the_simulated_npu() -> None:
+    """The reducer stages its used-parameter map through a pinned host tensor (and asserts it is pinned)."""
+    out = run_sim(textwrap.dedent("""
+        import os
+        import torch.distributed as dist
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ["PORT"])
+        dist.init_process_group("hccl", rank=0, world_size=1)
+        grads = {}
+        for device, group in (("npu", None), ("cpu", dist.new_group(backend="gloo"))):
+            torch.manual_seed(0)
+            model = torch.nn.ModuleDict({"used": torch.nn.Linear(4, 2), "unused": torch.nn.Linear(4, 2)}).to(device)
+            ddp = torch.nn.parallel.DistributedDataParallel(model, process_group=group, find_unused_parameters=True)
+            ddp.forward = lambda x: model["used"](x)
+            for step in range(2):
+                torch.manual_seed(step)
+                ddp(torch.randn(3, 4).to(device)).sum().backward()
+            grads[device] = [model["used"].weight.grad.cpu().flatten().tolist(), model["unused"].weight.grad is None]
+        out["npu"], out["cpu"] = grads["npu"], grads["cpu"]
+        dist.destroy_process_group()
+    """), env={"PORT": str(_free_port())})
+    assert out["npu"][1] is True and out["cpu"][1] is True  # the unused branch got no gradient
+    assert out["npu"][0] == pytest.approx(out["cpu"][0], rel=1e-6)
+
+
+@needs_compiler
+def test_the_library_is_built_once_into_the_cache_and_reused(tmp_path: Path) -> None:
+    env = {pinned_host.CACHE_ENV: str(tmp_path)}
+    code = PREAMBLE + "s = pinned_host.state(); out['built_s'], out['path'] = s.built_s, str(s.path)\n"
+    cold, warm = run_sim(code, env=env), run_sim(code, env=env)
+    assert isinstance(cold["built_s"], float) and warm["built_s"] is None
+    assert cold["path"] == warm["path"] and Path(cold["path"]).parent.parent == tmp_path
+    assert sorted(p.name for p in Path(cold["path"]).parent.iterdir()) == ["build.lock", "pinned_host_hooks.so"]
+
+
+def _broken_sim(tmp_path: Path, cxx: str, code: str = "") -> tuple[dict, str]:
+    """Run the simulator with ``CXX=cxx`` and an empty cache; returns (out, stderr)."""
+    script = ("import json, torch\nfrom npu_compat import npu\nnpu.load_torch_npu()\n"
+              "from npu_compat.sim import pinned_host\nout = {}\n" + textwrap.dedent(code) +
+              "\nprint(json.dumps(out))\n")
+    proc = run_python("-c", script, env={"NPU_COMPAT_SIMULATE": SIM, "CXX": cxx,
+                                         pinned_host.CACHE_ENV: str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+WITHOUT_HOOKS = """
+    out["available"] = pinned_host.state().available
+    x = torch.arange(4.)
+    out["pin_memory"] = [x.pin_memory() is x, x.pin_memory().is_pinned()]
+    out["on_npu"] = torch.arange(3.).to("npu").cpu().tolist()
+    try:
+        torch.empty(2, pin_memory=True)
+        out["empty_pinned"] = "no error"
+    except Exception as err:
+        out["empty_pinned"] = type(err).__name__ + ": " + str(err).splitlines()[0]
+    out["notes"] = npu.PAIR_NOTES
+"""
+
+
+def test_without_a_compiler_the_simulator_loads_and_says_once_why(tmp_path: Path) -> None:
+    out, stderr = _broken_sim(tmp_path, str(tmp_path / "no-such-g++"), WITHOUT_HOOKS)
+    lines = [line for line in stderr.splitlines() if "pinned host memory is unavailable" in line]
+    assert len(lines) == 1, stderr[-2000:]
+    assert f"C++ compiler '{tmp_path / 'no-such-g++'}' (CXX) not found" in lines[0]
+    assert out["available"] is False
+    assert out["pin_memory"] == [True, False]  # returned as it is, unpinned
+    assert out["on_npu"] == [0.0, 1.0, 2.0]
+    assert "getPinnedMemoryAllocator" in out["empty_pinned"]
+    assert any("pinned host memory is unavailable" in note for note in out["notes"])
+
+
+def test_a_failing_build_names_the_compilers_first_error(tmp_path: Path) -> None:
+    """A stand-in compiler (a shell script) that fails as g++ does on a broken header."""
+    fake = tmp_path / "broken-g++"
+    fake.write_text("#!/bin/sh\necho 'In file included from x.h:1,' >&2\n"
+                    "echo 'x.h:3:5: error: missing header c10/core/Allocator.h' >&2\n"
+                    "echo 'x.h:4:1: error: second' >&2\nexit 1\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    out, stderr = _broken_sim(tmp_path, str(fake), WITHOUT_HOOKS)
+    lines = [line for line in stderr.splitlines() if "pinned host memory is unavailable" in line]
+    assert len(lines) == 1, stderr[-2000:]
+    assert "broken-g++ failed: x.h:3:5: error: missing header c10/core/Allocator.h" in lines[0]
+    assert "second" not in lines[0]
+    assert out["available"] is False and out["pin_memory"] == [True, False]
+    assert not list((tmp_path / "cache").rglob("*.so"))  # nothing half-built left behind
+
+
+def test_the_report_notes_say_pinned_memory_is_unavailable(tmp_path: Path) -> None:
+    script = tmp_path / "noop.py"
+    script.write_text("import torch\nprint(torch.zeros(2).to('npu').device)\n")
+    report = tmp_path / "report.json"
+    proc = run_python("-m", "npu_compat.apply", "--device", "npu", "--simulate", SIM, "--report", str(report),
+                      "--", str(script), env={"CXX": str(tmp_path / "none"), pinned_host.CACHE_ENV: str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    notes = json.loads(report.read_text())["target"].get("notes", [])
+    assert any("pinned host memory is unavailable" in n and "(CXX) not found" in n for n in notes), notes
+
+
+def test_first_error_picks_the_first_error_line() -> None:
+    output = "In file included from a.h:1,\n  from b.cpp:2:\na.h:7:3: error: 'x' was not declared\nb.cpp:9: error: y\n"
+    assert pinned_host.first_error(output) == "a.h:7:3: error: 'x' was not declared"
+    assert pinned_host.first_error("ld: cannot find -lc10\n") == "ld: cannot find -lc10"
+    assert pinned_host.first_error("") == "no output"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
