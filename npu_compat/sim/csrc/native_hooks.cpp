@@ -1,4 +1,5 @@
-// PrivateUse1 hooks for the simulated npu (a TEST DOUBLE of torch_npu): a pinned host allocator.
+// Native (C++) parts of the simulated npu (a TEST DOUBLE of torch_npu): PrivateUse1 hooks with a
+// pinned host allocator, and a device guard that knows every simulated device.
 //
 // torch_npu registers a C++ at::PrivateUse1HooksInterface whose getPinnedMemoryAllocator() hands
 // out page-locked host memory and whose isPinnedPtr() recognises it. PyTorch's own code asks for it
@@ -10,10 +11,16 @@
 // On a host with a GPU and a CUDA build of torch, PyTorch pins with CUDA's allocator; those blocks
 // are reported as pinned too.
 //
-// Built by npu_compat/sim/pinned_host.py with the system C++ compiler, loaded with ctypes.
+// torch_npu also registers a C++ device guard (NPUGuardImpl). PyTorch's Python-backend guard says
+// there is one device, so the autograd engine has no queue for npu:1 and backward there fails.
+// This guard reports the simulated device count and keeps a current device per thread, as CUDA's
+// does; streams are the default stream and events are no-ops (the simulator runs synchronously).
+//
+// Built by npu_compat/sim/native_hooks.py with the system C++ compiler, loaded with ctypes.
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <ATen/detail/PrivateUse1HooksInterface.h>
 #include <c10/core/Allocator.h>
+#include <c10/core/impl/DeviceGuardImplInterface.h>
 #include <c10/core/impl/alloc_cpu.h>
 
 #include <cstddef>
@@ -109,6 +116,64 @@ struct SimulatedNpuHooks final : at::PrivateUse1HooksInterface {
   }
 };
 
+constexpr auto kNpu = c10::DeviceType::PrivateUse1;
+
+thread_local c10::DeviceIndex current_index = 0;
+
+struct SimulatedNpuGuard final : c10::impl::DeviceGuardImplInterface {
+  explicit SimulatedNpuGuard(c10::DeviceIndex count) : count_(count) {}
+
+  c10::DeviceType type() const override {
+    return kNpu;
+  }
+  c10::Device exchangeDevice(c10::Device device) const override {
+    auto previous = getDevice();
+    setDevice(device);
+    return previous;
+  }
+  c10::Device getDevice() const override {
+    return c10::Device(kNpu, current_index);
+  }
+  void setDevice(c10::Device device) const override {
+    TORCH_CHECK(device.index() >= 0 && device.index() < count_, "npu:", static_cast<int>(device.index()),
+                " does not exist: the simulated npu has ", static_cast<int>(count_), " devices");
+    current_index = device.index();
+  }
+  void uncheckedSetDevice(c10::Device device) const noexcept override {
+    if (device.index() >= 0 && device.index() < count_) {
+      current_index = device.index();
+    }
+  }
+  c10::Stream getStream(c10::Device device) const override {
+    return c10::Stream(c10::Stream::DEFAULT, device);
+  }
+  c10::Stream getNewStream(c10::Device device, int /*priority*/) const override {
+    return c10::Stream(c10::Stream::DEFAULT, device);
+  }
+  c10::Stream exchangeStream(c10::Stream stream) const override {
+    return c10::Stream(c10::Stream::DEFAULT, stream.device());
+  }
+  c10::DeviceIndex deviceCount() const noexcept override {
+    return count_;
+  }
+  void record(void** /*event*/, const c10::Stream& /*stream*/, const c10::DeviceIndex /*device_index*/,
+              const c10::EventFlag /*flag*/) const override {}
+  void block(void* /*event*/, const c10::Stream& /*stream*/) const override {}
+  bool queryEvent(void* /*event*/) const override {
+    return true;
+  }
+  void destroyEvent(void* /*event*/, const c10::DeviceIndex /*device_index*/) const noexcept override {}
+  bool queryStream(const c10::Stream& /*stream*/) const override {
+    return true;
+  }
+  void synchronizeStream(const c10::Stream& /*stream*/) const override {}
+  void synchronizeEvent(void* /*event*/) const override {}
+  void synchronizeDevice(const c10::DeviceIndex /*device_index*/) const override {}
+
+ private:
+  c10::DeviceIndex count_;
+};
+
 }  // namespace
 
 extern "C" {
@@ -121,6 +186,23 @@ int npu_sim_register_hooks() {
     }
     static auto* hooks = new SimulatedNpuHooks();
     at::RegisterPrivateUse1HooksInterface(hooks);
+    return 1;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// 1: registered with `count` devices; 0: PrivateUse1 already has a device guard; -1: bad count or it threw.
+int npu_sim_register_device_guard(int count) {
+  try {
+    if (count < 1 || count > 64) {
+      return -1;
+    }
+    if (c10::impl::hasDeviceGuardImpl(kNpu)) {
+      return 0;
+    }
+    static auto* guard = new SimulatedNpuGuard(static_cast<c10::DeviceIndex>(count));
+    c10::impl::registerDeviceGuard(kNpu, guard);
     return 1;
   } catch (const std::exception&) {
     return -1;

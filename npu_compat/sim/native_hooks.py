@@ -1,16 +1,19 @@
-"""Pinned host memory for the simulated npu (a TEST DOUBLE of torch_npu): C++ PrivateUse1 hooks.
+"""Native parts of the simulated npu (a TEST DOUBLE of torch_npu): C++ PrivateUse1 hooks and device guard.
 
 torch_npu registers C++ PrivateUse1 hooks whose pinned allocator serves ``Tensor.pin_memory()``,
 ``DataLoader(pin_memory=True)`` and DistributedDataParallel's reducer (``find_unused_parameters=
-True`` stages through a pinned host tensor and asserts ``is_pinned()``). PyTorch's Python-backend
-hooks cannot offer an allocator, so the simulator ships ``csrc/pinned_host_hooks.cpp``: on first
-use it is compiled with the system C++ compiler (``$CXX``, else ``g++``/``c++`` on ``PATH``) into a
-cache folder keyed by the source, torch's version and the command, then loaded with ctypes and
-registered before the Python backend is set up. Its "pinned" blocks are ordinary host memory whose
-addresses are tracked, so ``is_pinned()`` is true exactly for them.
+True`` stages through a pinned host tensor and asserts ``is_pinned()``), and a C++ device guard
+that knows every device. PyTorch's Python-backend hooks cannot offer an allocator, and its Python
+device guard reports one device (so autograd has no queue for ``npu:1``). The simulator ships
+``csrc/native_hooks.cpp`` instead: on first use it is compiled with the system C++ compiler
+(``$CXX``, else ``g++``/``c++`` on ``PATH``) into a cache folder keyed by the source, torch's
+version and the command, loaded with ctypes, and registered before the Python backend is set up
+(which then keeps its own hooks and guard out). Its "pinned" blocks are ordinary host memory
+whose addresses are tracked, so ``is_pinned()`` is true exactly for them.
 
 Without a compiler, or if the build fails, :func:`register` says why once on stderr and in the
-report's notes, and the simulator runs on without pinned memory (docs/simulated-npu.md).
+report's notes, and the simulator runs on with PyTorch's Python hooks: no pinned memory, and
+backward only on ``npu:0`` (docs/simulated-npu.md).
 """
 from __future__ import annotations
 
@@ -25,19 +28,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SOURCE = Path(__file__).resolve().parent / "csrc" / "pinned_host_hooks.cpp"
+SOURCE = Path(__file__).resolve().parent / "csrc" / "native_hooks.cpp"
 CACHE_ENV = "NPU_COMPAT_SIM_CACHE"  # a folder for the built library; default $XDG_CACHE_HOME or ~/.cache
-LIBRARY_NAME = "pinned_host_hooks.so"
+LIBRARY_NAME = "native_hooks.so"
 BUILD_TIMEOUT_S = 300
 
 
 class BuildError(RuntimeError):
-    """The hooks library could not be built; the message is one line (the compiler's first error)."""
+    """The native library could not be built; the message is one line (the compiler's first error)."""
 
 
 @dataclass
-class PinnedHost:
-    """What :func:`register` found: the hooks are in place, or why not."""
+class NativeHooks:
+    """What :func:`register` found: the hooks and the device guard are in place, or why not."""
 
     available: bool
     reason: str | None = None  # why pinned memory is unavailable
@@ -50,12 +53,12 @@ class PinnedHost:
         if self.available:
             return None
         return (f"simulated npu: pinned host memory is unavailable ({self.reason}); Tensor.pin_memory() returns "
-                "the host tensor unpinned and DistributedDataParallel(find_unused_parameters=True) cannot run "
-                "backward. Install a C++ compiler (g++, e.g. apt-get install g++) or set CXX; "
-                "see docs/simulated-npu.md, Pinned memory")
+                "the host tensor unpinned, DistributedDataParallel(find_unused_parameters=True) cannot run "
+                "backward, and backward runs on npu:0 only. Install a C++ compiler (g++, e.g. apt-get install "
+                "g++) or set CXX; see docs/simulated-npu.md, Pinned memory")
 
 
-_STATE: PinnedHost | None = None
+_STATE: NativeHooks | None = None
 
 
 def compiler() -> str | None:
@@ -90,7 +93,7 @@ def cache_root() -> Path:
 
 
 def library_path(cxx: str) -> Path:
-    """Where the library for this source, torch and command lives: ``<cache>/<key>/pinned_host_hooks.so``."""
+    """Where the library for this source, torch and command lives: ``<cache>/<key>/native_hooks.so``."""
     import torch
 
     command = build_command(cxx, SOURCE, Path(LIBRARY_NAME))
@@ -99,7 +102,7 @@ def library_path(cxx: str) -> Path:
 
 
 def build(cxx: str | None = None) -> tuple[Path, float | None]:
-    """The hooks library, compiled unless cached; returns its path and the seconds compiling took (None if cached).
+    """The native library, compiled unless cached; returns its path and the seconds compiling took (None if cached).
 
     Written atomically (temp file, then rename) under a lock, so ranks that start together build it once.
     """
@@ -164,8 +167,9 @@ class _locked:
             self.handle.close()  # closing releases the lock
 
 
-def register() -> PinnedHost:
-    """Build (or find), load and register the hooks, once per process; call before the Python backend is set up.
+def register(device_count: int) -> NativeHooks:
+    """Build (or find), load and register the hooks and a guard for ``device_count`` devices, once per
+    process; call before the Python backend is set up.
 
     Never raises: on failure it prints the reason once on stderr and returns an unavailable state.
     """
@@ -179,18 +183,23 @@ def register() -> PinnedHost:
         library.npu_sim_is_pinned_ptr.restype = ctypes.c_int
         library.npu_sim_pinned_blocks.restype = ctypes.c_size_t
         library.npu_sim_pinned_bytes.restype = ctypes.c_size_t
-        registered = library.npu_sim_register_hooks()
-        if registered != 1:
-            raise BuildError("PrivateUse1 already has hooks in this process" if registered == 0
+        library.npu_sim_register_device_guard.argtypes = [ctypes.c_int]
+        hooks = library.npu_sim_register_hooks()
+        if hooks != 1:
+            raise BuildError("PrivateUse1 already has hooks in this process" if hooks == 0
                              else "registering the hooks raised")
-        _STATE = PinnedHost(True, path=path, built_s=seconds, library=library)
+        guard = library.npu_sim_register_device_guard(device_count)
+        if guard != 1:
+            raise BuildError("PrivateUse1 already has a device guard in this process" if guard == 0
+                             else f"registering a device guard for {device_count} devices failed")
+        _STATE = NativeHooks(True, path=path, built_s=seconds, library=library)
     except (BuildError, OSError, AttributeError) as err:
-        _STATE = PinnedHost(False, reason=str(err).splitlines()[0] if str(err) else type(err).__name__)
+        _STATE = NativeHooks(False, reason=str(err).splitlines()[0] if str(err) else type(err).__name__)
         print(_STATE.note(), file=sys.stderr)
     return _STATE
 
 
-def state() -> PinnedHost | None:
+def state() -> NativeHooks | None:
     """What :func:`register` found in this process, or None before it ran."""
     return _STATE
 
@@ -207,5 +216,5 @@ def live_blocks() -> tuple[int, int]:
     return int(_STATE.library.npu_sim_pinned_blocks()), int(_STATE.library.npu_sim_pinned_bytes())
 
 
-__all__ = ["SOURCE", "CACHE_ENV", "BuildError", "PinnedHost", "compiler", "build_command", "cache_root",
+__all__ = ["SOURCE", "CACHE_ENV", "BuildError", "NativeHooks", "compiler", "build_command", "cache_root",
            "library_path", "build", "first_error", "register", "state", "is_pinned_ptr", "live_blocks"]

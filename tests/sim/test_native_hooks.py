@@ -1,8 +1,9 @@
-"""Pinned host memory on the simulated npu (a test double of torch_npu): the C++ PrivateUse1 hooks in
-``npu_compat/sim/csrc/pinned_host_hooks.cpp``, built with the system C++ compiler on first use.
+"""The simulated npu's native parts (a test double of torch_npu): the C++ PrivateUse1 hooks (a pinned
+host allocator) and device guard in ``npu_compat/sim/csrc/native_hooks.cpp``, built with the system
+C++ compiler on first use.
 
 Every case runs in a subprocess of its own (the simulator installs once per process). The cases that
-need the hooks skip when this machine has no C++ compiler; the cases without one break the build on
+need the library skip when this machine has no C++ compiler; the cases without one break the build on
 purpose (a missing or failing compiler) and check that the simulator still loads and says why.
 """
 from __future__ import annotations
@@ -14,19 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from npu_compat.sim import pinned_host
+from npu_compat.sim import native_hooks
 from tests.conftest import run_python
 from tests.sim.conftest import SIM, run_sim
 
-needs_compiler = pytest.mark.skipif(pinned_host.compiler() is None, reason="no C++ compiler (g++) on PATH")
+needs_compiler = pytest.mark.skipif(native_hooks.compiler() is None, reason="no C++ compiler (g++) on PATH")
 
-PREAMBLE = "from npu_compat.sim import pinned_host\n"
+PREAMBLE = "from npu_compat.sim import native_hooks\n"
 
 
 @needs_compiler
 def test_a_pinned_tensor_is_pinned_and_an_ordinary_host_tensor_is_not() -> None:
     out = run_sim(PREAMBLE + textwrap.dedent("""
-        out["state"] = pinned_host.state().available
+        out["state"] = native_hooks.state().available
         x = torch.randn(64)
         p = x.pin_memory()
         out["plain"], out["pinned"], out["source_unchanged"] = x.is_pinned(), p.is_pinned(), not x.is_pinned()
@@ -62,16 +63,16 @@ def test_copy_to_npu_and_back_is_exact_for_each_dtype() -> None:
 @needs_compiler
 def test_a_freed_block_is_no_longer_reported_pinned() -> None:
     out = run_sim(PREAMBLE + textwrap.dedent("""
-        before = pinned_host.live_blocks()
+        before = native_hooks.live_blocks()
         p = torch.ones(1000).pin_memory()
         address = p.data_ptr()
-        out["held"] = [a - b for a, b in zip(pinned_host.live_blocks(), before)]
-        out["while_alive"] = [pinned_host.is_pinned_ptr(address), pinned_host.is_pinned_ptr(address + 3996)]
-        out["past_the_end"] = pinned_host.is_pinned_ptr(address + 4000 + 4096 * 16)
+        out["held"] = [a - b for a, b in zip(native_hooks.live_blocks(), before)]
+        out["while_alive"] = [native_hooks.is_pinned_ptr(address), native_hooks.is_pinned_ptr(address + 3996)]
+        out["past_the_end"] = native_hooks.is_pinned_ptr(address + 4000 + 4096 * 16)
         del p
-        out["after_free"] = pinned_host.is_pinned_ptr(address)
-        out["released"] = [a - b for a, b in zip(pinned_host.live_blocks(), before)]
-        out["ordinary"] = pinned_host.is_pinned_ptr(torch.ones(1000).data_ptr())
+        out["after_free"] = native_hooks.is_pinned_ptr(address)
+        out["released"] = [a - b for a, b in zip(native_hooks.live_blocks(), before)]
+        out["ordinary"] = native_hooks.is_pinned_ptr(torch.ones(1000).data_ptr())
     """))
     assert out["held"][0] == 1 and out["held"][1] >= 4000
     assert out["while_alive"] == [True, True] and out["past_the_end"] is False
@@ -100,16 +101,22 @@ def test_ddp_with_find_unused_parameters_runs_backward_on_the_simulated_npu() ->
         import torch.distributed as dist
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ["PORT"])
         dist.init_process_group("hccl", rank=0, world_size=1)
+        class OneBranch(torch.nn.Module):
+            # two layers, one used: DDP must find the unused one's parameters each step
+            def __init__(self, width):
+                super().__init__()
+                self.used, self.unused = torch.nn.Linear(4, width), torch.nn.Linear(4, width)
+            def forward(self, x):
+                return self.used(x)
         grads = {}
         for device, group in (("npu", None), ("cpu", dist.new_group(backend="gloo"))):
             torch.manual_seed(0)
-            model = torch.nn.ModuleDict({"used": torch.nn.Linear(4, 2), "unused": torch.nn.Linear(4, 2)}).to(device)
+            model = OneBranch(2).to(device)
             ddp = torch.nn.parallel.DistributedDataParallel(model, process_group=group, find_unused_parameters=True)
-            ddp.forward = lambda x: model["used"](x)
             for step in range(2):
                 torch.manual_seed(step)
                 ddp(torch.randn(3, 4).to(device)).sum().backward()
-            grads[device] = [model["used"].weight.grad.cpu().flatten().tolist(), model["unused"].weight.grad is None]
+            grads[device] = [model.used.weight.grad.cpu().flatten().tolist(), model.unused.weight.grad is None]
         out["npu"], out["cpu"] = grads["npu"], grads["cpu"]
         dist.destroy_process_group()
     """), env={"PORT": str(_free_port())})
@@ -118,28 +125,49 @@ def test_ddp_with_find_unused_parameters_runs_backward_on_the_simulated_npu() ->
 
 
 @needs_compiler
+def test_backward_runs_on_every_simulated_device() -> None:
+    """PyTorch's Python-backend guard reports one device; the native guard reports them all."""
+    out = run_sim(textwrap.dedent("""
+        out["count"] = torch.accelerator.device_count()
+        for i in range(3):
+            w = torch.arange(4.).to(f"npu:{i}").requires_grad_()
+            (w * w).sum().backward()
+            out[f"npu:{i}"] = [str(w.grad.device), w.grad.cpu().tolist()]
+        try:
+            torch.accelerator.set_device_index(3)
+            out["npu:3"] = "no error"
+        except Exception as err:
+            out["npu:3"] = str(err).splitlines()[0]
+    """), env={"NPU_COMPAT_SIM_DEVICES": "3"})
+    assert out["count"] == 3
+    for i in range(3):
+        assert out[f"npu:{i}"] == [f"npu:{i}", [0.0, 2.0, 4.0, 6.0]]
+    assert "npu:3 does not exist: the simulated npu has 3 devices" in out["npu:3"]
+
+
+@needs_compiler
 def test_the_library_is_built_once_into_the_cache_and_reused(tmp_path: Path) -> None:
-    env = {pinned_host.CACHE_ENV: str(tmp_path)}
-    code = PREAMBLE + "s = pinned_host.state(); out['built_s'], out['path'] = s.built_s, str(s.path)\n"
+    env = {native_hooks.CACHE_ENV: str(tmp_path)}
+    code = PREAMBLE + "s = native_hooks.state(); out['built_s'], out['path'] = s.built_s, str(s.path)\n"
     cold, warm = run_sim(code, env=env), run_sim(code, env=env)
     assert isinstance(cold["built_s"], float) and warm["built_s"] is None
     assert cold["path"] == warm["path"] and Path(cold["path"]).parent.parent == tmp_path
-    assert sorted(p.name for p in Path(cold["path"]).parent.iterdir()) == ["build.lock", "pinned_host_hooks.so"]
+    assert sorted(p.name for p in Path(cold["path"]).parent.iterdir()) == ["build.lock", "native_hooks.so"]
 
 
 def _broken_sim(tmp_path: Path, cxx: str, code: str = "") -> tuple[dict, str]:
     """Run the simulator with ``CXX=cxx`` and an empty cache; returns (out, stderr)."""
     script = ("import json, torch\nfrom npu_compat import npu\nnpu.load_torch_npu()\n"
-              "from npu_compat.sim import pinned_host\nout = {}\n" + textwrap.dedent(code) +
+              "from npu_compat.sim import native_hooks\nout = {}\n" + textwrap.dedent(code) +
               "\nprint(json.dumps(out))\n")
     proc = run_python("-c", script, env={"NPU_COMPAT_SIMULATE": SIM, "CXX": cxx,
-                                         pinned_host.CACHE_ENV: str(tmp_path / "cache")})
+                                         native_hooks.CACHE_ENV: str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
 
 WITHOUT_HOOKS = """
-    out["available"] = pinned_host.state().available
+    out["available"] = native_hooks.state().available
     x = torch.arange(4.)
     out["pin_memory"] = [x.pin_memory() is x, x.pin_memory().is_pinned()]
     out["on_npu"] = torch.arange(3.).to("npu").cpu().tolist()
@@ -149,6 +177,12 @@ WITHOUT_HOOKS = """
     except Exception as err:
         out["empty_pinned"] = type(err).__name__ + ": " + str(err).splitlines()[0]
     out["notes"] = npu.PAIR_NOTES
+    w = torch.arange(2.).to("npu:1").requires_grad_()
+    try:
+        w.sum().backward()
+        out["backward_npu1"] = "no error"
+    except Exception as err:
+        out["backward_npu1"] = str(err).splitlines()[0]
 """
 
 
@@ -162,6 +196,7 @@ def test_without_a_compiler_the_simulator_loads_and_says_once_why(tmp_path: Path
     assert out["on_npu"] == [0.0, 1.0, 2.0]
     assert "getPinnedMemoryAllocator" in out["empty_pinned"]
     assert any("pinned host memory is unavailable" in note for note in out["notes"])
+    assert "device_ready_queues_" in out["backward_npu1"]  # PyTorch's one-device Python guard
 
 
 def test_a_failing_build_names_the_compilers_first_error(tmp_path: Path) -> None:
@@ -185,7 +220,7 @@ def test_the_report_notes_say_pinned_memory_is_unavailable(tmp_path: Path) -> No
     script.write_text("import torch\nprint(torch.zeros(2).to('npu').device)\n")
     report = tmp_path / "report.json"
     proc = run_python("-m", "npu_compat.apply", "--device", "npu", "--simulate", SIM, "--report", str(report),
-                      "--", str(script), env={"CXX": str(tmp_path / "none"), pinned_host.CACHE_ENV: str(tmp_path)})
+                      "--", str(script), env={"CXX": str(tmp_path / "none"), native_hooks.CACHE_ENV: str(tmp_path)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     notes = json.loads(report.read_text())["target"].get("notes", [])
     assert any("pinned host memory is unavailable" in n and "(CXX) not found" in n for n in notes), notes
@@ -193,9 +228,9 @@ def test_the_report_notes_say_pinned_memory_is_unavailable(tmp_path: Path) -> No
 
 def test_first_error_picks_the_first_error_line() -> None:
     output = "In file included from a.h:1,\n  from b.cpp:2:\na.h:7:3: error: 'x' was not declared\nb.cpp:9: error: y\n"
-    assert pinned_host.first_error(output) == "a.h:7:3: error: 'x' was not declared"
-    assert pinned_host.first_error("ld: cannot find -lc10\n") == "ld: cannot find -lc10"
-    assert pinned_host.first_error("") == "no output"
+    assert native_hooks.first_error(output) == "a.h:7:3: error: 'x' was not declared"
+    assert native_hooks.first_error("ld: cannot find -lc10\n") == "ld: cannot find -lc10"
+    assert native_hooks.first_error("") == "no output"
 
 
 def _free_port() -> int:
