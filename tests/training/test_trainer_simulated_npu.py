@@ -21,9 +21,7 @@ import pytest
 
 from npu_compat.sim import native_hooks
 from tests.training.trainer_runs import (
-    SHIM,
     STEPS,
-    TRAIN_PY,
     TWO_PROCESS_RTOL,
     free_port,
     loss_curve,
