@@ -43,7 +43,7 @@ class NativeHooks:
     """What :func:`register` found: the hooks and the device guard are in place, or why not."""
 
     available: bool
-    reason: str | None = None  # why pinned memory is unavailable
+    reason: str | None = None  # why they are not (the first line of the error)
     path: Path | None = None  # the library loaded
     built_s: float | None = None  # seconds spent compiling in this process (None: taken from the cache)
     library: ctypes.CDLL | None = None
@@ -55,7 +55,7 @@ class NativeHooks:
         return (f"simulated npu: pinned host memory is unavailable ({self.reason}); Tensor.pin_memory() returns "
                 "the host tensor unpinned, DistributedDataParallel(find_unused_parameters=True) cannot run "
                 "backward, and backward runs on npu:0 only. Install a C++ compiler (g++, e.g. apt-get install "
-                "g++) or set CXX; see docs/simulated-npu.md, Pinned memory")
+                "g++) or set CXX; see docs/simulated-npu.md, Pinned memory and the device guard")
 
 
 _STATE: NativeHooks | None = None

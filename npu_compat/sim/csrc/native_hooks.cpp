@@ -26,19 +26,20 @@
 #include <cstddef>
 #include <exception>
 #include <iterator>
-#include <mutex>
 #include <map>
+#include <mutex>
 
 namespace {
 
+// never destroyed (nor the map below): pinned tensors may be freed during interpreter exit
 std::mutex& blocks_mutex() {
-  static std::mutex m;
-  return m;
+  static auto* m = new std::mutex();
+  return *m;
 }
 
 // live pinned blocks: start address -> size in bytes, ordered so a lookup finds the block below a pointer
 std::map<const char*, size_t>& blocks() {
-  static auto* live = new std::map<const char*, size_t>();  // never destroyed: frees may run at exit
+  static auto* live = new std::map<const char*, size_t>();
   return *live;
 }
 
