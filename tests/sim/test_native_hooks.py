@@ -9,14 +9,17 @@ purpose (a missing or failing compiler) and check that the simulator still loads
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from npu_compat.sim import native_hooks
-from tests.conftest import run_python
+from tests.conftest import ROOT, run_python
 from tests.sim.conftest import SIM, run_sim
 
 needs_compiler = pytest.mark.skipif(native_hooks.compiler() is None, reason="no C++ compiler (g++) on PATH")
@@ -153,6 +156,26 @@ def test_the_library_is_built_once_into_the_cache_and_reused(tmp_path: Path) -> 
     assert isinstance(cold["built_s"], float) and warm["built_s"] is None
     assert cold["path"] == warm["path"] and Path(cold["path"]).parent.parent == tmp_path
     assert sorted(p.name for p in Path(cold["path"]).parent.iterdir()) == ["build.lock", "native_hooks.so"]
+
+
+@needs_compiler
+def test_two_processes_starting_together_build_it_once(tmp_path: Path) -> None:
+    """As torchrun's ranks do: one compiles under the lock, the other waits and loads the result."""
+    script = ("import json, torch\nfrom npu_compat import npu\nnpu.load_torch_npu()\n"
+              "from npu_compat.sim import native_hooks as n\ns = n.state()\n"
+              "print(json.dumps([s.available, s.built_s, str(s.path), torch.ones(2).pin_memory().is_pinned()]))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NPU_COMPAT_")}
+    env.update({"PYTHONPATH": str(ROOT), "NPU_COMPAT_SIMULATE": SIM, native_hooks.CACHE_ENV: str(tmp_path)})
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr[-3000:]
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    assert all(r[0] and r[3] for r in results)
+    assert sorted(r[1] is None for r in results) == [False, True]  # one built, one found it built
+    assert results[0][2] == results[1][2]
 
 
 def _broken_sim(tmp_path: Path, cxx: str, code: str = "") -> tuple[dict, str]:
