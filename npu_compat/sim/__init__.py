@@ -57,6 +57,7 @@ def install(version: str | None = None) -> SimulatedRuntime:
     rules = KernelRules(load_kernel_list(version))
     dispatch.STATE = dispatch.DeviceState(rules, int(os.environ.get(DEVICES_ENV, "2")))
     module = build_module()
+    native = _register_native_hooks(dispatch.STATE.device_count)  # first: the Python backend's own then stand aside
     _setup_privateuseone_for_python_backend("npu", backend_module=module)
     library = torch.library.Library("_", "IMPL")
     library.fallback(dispatch.factory_fallback, "PrivateUse1")
@@ -65,7 +66,8 @@ def install(version: str | None = None) -> SimulatedRuntime:
     factories = torch.library.Library("aten", "IMPL")
     dispatch.register_factories(factories)
     register_autocast(factories)
-    _without_pinned_memory(torch)
+    if not native.available:
+        _without_pinned_memory(torch)
     _register_hccl()
     if os.environ.get(LOG_ENV):
         import atexit
@@ -75,10 +77,24 @@ def install(version: str | None = None) -> SimulatedRuntime:
     return _RUNTIME
 
 
+def _register_native_hooks(device_count: int) -> Any:
+    """The C++ PrivateUse1 hooks (a pinned host allocator) and device guard (every simulated device),
+    :mod:`npu_compat.sim.native_hooks`, built on first use. Without them (no C++ compiler, a failed
+    build) the reason is in the report's notes."""
+    from npu_compat import npu
+    from npu_compat.sim import native_hooks
+
+    native = native_hooks.register(device_count)
+    note = native.note()
+    if note and note not in npu.PAIR_NOTES:  # the target's notes in the migration report
+        npu.PAIR_NOTES.append(note)
+    return native
+
+
 def _without_pinned_memory(torch: Any) -> None:
-    """A Python backend cannot supply torch's pinned-memory allocator (PrivateUse1 hooks from Python
-    lack getPinnedMemoryAllocator), so ``pin_memory()`` returns the host tensor as it is, and says so
-    in ``torch.npu``'s call log. Hardware pins it; nothing else differs for the data."""
+    """Without the C++ hooks (no compiler) torch has no pinned-memory allocator for the simulated npu
+    (PrivateUse1 hooks from Python lack getPinnedMemoryAllocator), so ``pin_memory()`` returns the host
+    tensor as it is, and says so in ``torch.npu``'s call log. Nothing else differs for the data."""
     from npu_compat.sim.device_module import CALLS
 
     original = torch.Tensor.pin_memory
@@ -110,7 +126,18 @@ def process_log() -> dict[str, Any]:
     return {"backend": _RUNTIME.label if _RUNTIME else None, "pid": os.getpid(),
             "rank": os.environ.get("RANK"), "local_rank": os.environ.get("LOCAL_RANK"),
             "devices_used": [f"npu:{i}" for i in sorted(USED)], "counters": counters.snapshot(),
+            "native_hooks": _native_hooks_log(),
             "torch_npu_fallbacks": dict(state.fallbacks) if state else {}}
+
+
+def _native_hooks_log() -> dict[str, Any]:
+    from npu_compat.sim import native_hooks
+
+    found = native_hooks.state()
+    if found is None:
+        return {"available": False, "reason": "not registered"}
+    blocks, nbytes = native_hooks.live_blocks()
+    return {"available": found.available, "reason": found.reason, "pinned_blocks": blocks, "pinned_bytes": nbytes}
 
 
 def write_process_log(folder: str) -> None:

@@ -1,6 +1,7 @@
 """The simulated npu's ``hccl`` (a test double of HCCL: gloo on host copies) carries npu tensors:
-collectives across two ranks, and DistributedDataParallel on ``npu:0`` gives the gradients that
-DDP over gloo on the cpu gives. Each rank is a subprocess of its own (the simulator installs once
+collectives across two ranks, and DistributedDataParallel on the simulated npu (``npu:0``, and with
+``find_unused_parameters=True`` each rank on ``npu:<rank>``) gives the gradients that DDP over gloo
+on the cpu gives. Each rank is a subprocess of its own (the simulator installs once
 per process)."""
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import textwrap
 
 import pytest
 
+from npu_compat.sim import native_hooks
 from tests.conftest import ROOT
 from tests.sim.conftest import SIM
 
@@ -53,6 +55,29 @@ RANK_SCRIPT = textwrap.dedent("""
         ddp(x).sum().backward()
         grads[device] = torch.cat([p.grad.cpu().flatten() for p in model.parameters()]).tolist()
     out["ddp_npu"], out["ddp_cpu"] = grads["npu"], grads["cpu"]
+    # find_unused_parameters=True (sam3's trainer): the reducer stages through pinned host memory,
+    # which needs the simulator's C++ hooks (a compiler); each rank on its own device, npu:<rank>
+    from npu_compat.sim import native_hooks
+    if native_hooks.state().available:
+        class OneBranch(torch.nn.Module):
+            # two layers, one used: DDP must find the unused one's parameters each step
+            def __init__(self, width):
+                super().__init__()
+                self.used, self.unused = torch.nn.Linear(4, width), torch.nn.Linear(4, width)
+            def forward(self, x):
+                return self.used(x)
+        unused = {}
+        for device, group in ((f"npu:{rank}", None), ("cpu", dist.new_group(backend="gloo"))):
+            torch.manual_seed(0)
+            model = OneBranch(1).to(device)
+            ddp = torch.nn.parallel.DistributedDataParallel(model, process_group=group, find_unused_parameters=True)
+            for step in range(2):
+                torch.manual_seed(10 * step + rank)
+                ddp(torch.randn(5, 4).to(device)).sum().backward()
+            unused[device.split(":")[0]] = [str(model.used.weight.grad.device),
+                                            model.used.weight.grad.cpu().flatten().tolist(),
+                                            model.unused.weight.grad is None]
+        out["unused_npu"], out["unused_cpu"] = unused["npu"], unused["cpu"]
     dist.destroy_process_group()
     print(json.dumps(out))
 """)
@@ -96,3 +121,12 @@ def test_ddp_on_the_simulated_npu_gives_the_gradients_of_ddp_on_the_cpu(ranks: l
     for out in ranks:
         assert out["ddp_npu"] == pytest.approx(out["ddp_cpu"], rel=1e-6)
     assert ranks[0]["ddp_npu"] == pytest.approx(ranks[1]["ddp_npu"], rel=1e-6)  # averaged across ranks
+
+
+@pytest.mark.skipif(native_hooks.compiler() is None, reason="pinned memory on the simulated npu needs a C++ compiler")
+def test_ddp_with_find_unused_parameters_on_each_ranks_device_matches_the_cpu(ranks: list[dict]) -> None:
+    for rank, out in enumerate(ranks):
+        device, grad, unused_has_no_grad = out["unused_npu"]
+        assert device == f"npu:{rank}" and unused_has_no_grad and out["unused_cpu"][2]
+        assert grad == pytest.approx(out["unused_cpu"][1], rel=1e-6)
+    assert ranks[0]["unused_npu"][1] == pytest.approx(ranks[1]["unused_npu"][1], rel=1e-6)

@@ -26,9 +26,9 @@ def _user_site() -> str:
     return "?"
 
 
-# making, viewing and moving input data on the host is what CUDA code does too; computing is not
+# making, viewing, pinning and moving input data on the host is what CUDA code does too; computing is not
 DATA_OPS = {"lift_fresh", "detach_", "detach", "alias", "to", "_to_copy", "copy_", "view", "permute", "select",
-            "slice", "zeros", "empty", "unsqueeze", "reshape"}
+            "slice", "zeros", "empty", "unsqueeze", "reshape", "pin_memory", "_pin_memory"}
 
 
 def _is_data_op(func) -> bool:

@@ -1,0 +1,265 @@
+"""The simulated npu's native parts (a test double of torch_npu): the C++ PrivateUse1 hooks (a pinned
+host allocator) and device guard in ``npu_compat/sim/csrc/native_hooks.cpp``, built with the system
+C++ compiler on first use.
+
+Every case runs in a subprocess of its own (the simulator installs once per process). The cases that
+need the library skip when this machine has no C++ compiler; the cases without one break the build on
+purpose (a missing or failing compiler) and check that the simulator still loads and says why.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from npu_compat.sim import native_hooks
+from tests.conftest import ROOT, run_python
+from tests.sim.conftest import SIM, run_sim
+
+needs_compiler = pytest.mark.skipif(native_hooks.compiler() is None, reason="no C++ compiler (g++) on PATH")
+
+PREAMBLE = "from npu_compat.sim import native_hooks\n"
+
+
+@needs_compiler
+def test_a_pinned_tensor_is_pinned_and_an_ordinary_host_tensor_is_not() -> None:
+    out = run_sim(PREAMBLE + textwrap.dedent("""
+        out["state"] = native_hooks.state().available
+        x = torch.randn(64)
+        p = x.pin_memory()
+        out["plain"], out["pinned"], out["source_unchanged"] = x.is_pinned(), p.is_pinned(), not x.is_pinned()
+        out["view"] = p[8:16].is_pinned()
+        out["empty"] = torch.empty(5, 3, pin_memory=True).is_pinned()
+        out["equal"] = torch.equal(p, x)
+        out["other_storage"] = p.data_ptr() != x.data_ptr()
+    """))
+    assert out["state"] is True
+    assert out["pinned"] is True and out["plain"] is False and out["source_unchanged"] is True
+    assert out["view"] is True and out["empty"] is True
+    assert out["equal"] is True and out["other_storage"] is True
+
+
+@needs_compiler
+def test_copy_to_npu_and_back_is_exact_for_each_dtype() -> None:
+    out = run_sim(PREAMBLE + textwrap.dedent("""
+        torch.manual_seed(0)
+        cases = {"float32": torch.randn(7, 5), "bfloat16": torch.randn(33).bfloat16(),
+                 "int64": torch.randint(-2**40, 2**40, (9,)), "bool": torch.rand(11) > 0.5}
+        for name, x in cases.items():
+            pinned = x.pin_memory()
+            on_npu = pinned.to("npu:0", non_blocking=True)
+            back = on_npu.to("cpu")
+            staged = torch.empty_like(x, pin_memory=True)
+            staged.copy_(on_npu, non_blocking=True)
+            out[name] = [str(on_npu.device), torch.equal(back, x), torch.equal(staged, x), staged.is_pinned()]
+    """))
+    for name, (device, back, staged, pinned) in out.items():
+        assert device == "npu:0" and back and staged and pinned, name
+
+
+@needs_compiler
+def test_a_freed_block_is_no_longer_reported_pinned() -> None:
+    out = run_sim(PREAMBLE + textwrap.dedent("""
+        before = native_hooks.live_blocks()
+        p = torch.ones(1000).pin_memory()
+        address = p.data_ptr()
+        out["held"] = [a - b for a, b in zip(native_hooks.live_blocks(), before)]
+        out["while_alive"] = [native_hooks.is_pinned_ptr(address), native_hooks.is_pinned_ptr(address + 3996)]
+        out["past_the_end"] = native_hooks.is_pinned_ptr(address + 4000 + 4096 * 16)
+        del p
+        out["after_free"] = native_hooks.is_pinned_ptr(address)
+        out["released"] = [a - b for a, b in zip(native_hooks.live_blocks(), before)]
+        out["ordinary"] = native_hooks.is_pinned_ptr(torch.ones(1000).data_ptr())
+    """))
+    assert out["held"][0] == 1 and out["held"][1] >= 4000
+    assert out["while_alive"] == [True, True] and out["past_the_end"] is False
+    assert out["after_free"] is False and out["released"] == [0, 0]
+    assert out["ordinary"] is False
+
+
+@needs_compiler
+def test_a_data_loader_with_pin_memory_hands_out_pinned_batches() -> None:
+    out = run_sim(PREAMBLE + textwrap.dedent("""
+        from torch.utils.data import DataLoader, TensorDataset
+        data = TensorDataset(torch.arange(12.).reshape(6, 2), torch.arange(6))
+        batches = list(DataLoader(data, batch_size=3, pin_memory=True))
+        out["pinned"] = [t.is_pinned() for batch in batches for t in batch]
+        out["values"] = torch.cat([b[0] for b in batches]).tolist()
+    """))
+    assert out["pinned"] == [True] * 4
+    assert out["values"] == [[float(2 * i), float(2 * i + 1)] for i in range(6)]
+
+
+@needs_compiler
+def test_ddp_with_find_unused_parameters_runs_backward_on_the_simulated_npu() -> None:
+    """The reducer stages its used-parameter map through a pinned host tensor (and asserts it is pinned)."""
+    out = run_sim(textwrap.dedent("""
+        import os
+        import torch.distributed as dist
+        os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ["PORT"])
+        dist.init_process_group("hccl", rank=0, world_size=1)
+        class OneBranch(torch.nn.Module):
+            # two layers, one used: DDP must find the unused one's parameters each step
+            def __init__(self, width):
+                super().__init__()
+                self.used, self.unused = torch.nn.Linear(4, width), torch.nn.Linear(4, width)
+            def forward(self, x):
+                return self.used(x)
+        grads = {}
+        for device, group in (("npu", None), ("cpu", dist.new_group(backend="gloo"))):
+            torch.manual_seed(0)
+            model = OneBranch(2).to(device)
+            ddp = torch.nn.parallel.DistributedDataParallel(model, process_group=group, find_unused_parameters=True)
+            for step in range(2):
+                torch.manual_seed(step)
+                ddp(torch.randn(3, 4).to(device)).sum().backward()
+            grads[device] = [model.used.weight.grad.cpu().flatten().tolist(), model.unused.weight.grad is None]
+        out["npu"], out["cpu"] = grads["npu"], grads["cpu"]
+        dist.destroy_process_group()
+    """), env={"PORT": str(_free_port())})
+    assert out["npu"][1] is True and out["cpu"][1] is True  # the unused branch got no gradient
+    assert out["npu"][0] == pytest.approx(out["cpu"][0], rel=1e-6)
+
+
+@needs_compiler
+def test_backward_runs_on_every_simulated_device() -> None:
+    """PyTorch's Python-backend guard reports one device; the native guard reports them all."""
+    out = run_sim(textwrap.dedent("""
+        out["count"] = torch.accelerator.device_count()
+        for i in range(3):
+            w = torch.arange(4.).to(f"npu:{i}").requires_grad_()
+            (w * w).sum().backward()
+            out[f"npu:{i}"] = [str(w.grad.device), w.grad.cpu().tolist()]
+        try:
+            torch.accelerator.set_device_index(3)
+            out["npu:3"] = "no error"
+        except Exception as err:
+            out["npu:3"] = str(err).splitlines()[0]
+    """), env={"NPU_COMPAT_SIM_DEVICES": "3"})
+    assert out["count"] == 3
+    for i in range(3):
+        assert out[f"npu:{i}"] == [f"npu:{i}", [0.0, 2.0, 4.0, 6.0]]
+    assert "npu:3 does not exist: the simulated npu has 3 devices" in out["npu:3"]
+
+
+@needs_compiler
+def test_the_library_is_built_once_into_the_cache_and_reused(tmp_path: Path) -> None:
+    env = {native_hooks.CACHE_ENV: str(tmp_path)}
+    code = PREAMBLE + "s = native_hooks.state(); out['built_s'], out['path'] = s.built_s, str(s.path)\n"
+    cold, warm = run_sim(code, env=env), run_sim(code, env=env)
+    assert isinstance(cold["built_s"], float) and warm["built_s"] is None
+    assert cold["path"] == warm["path"] and Path(cold["path"]).parent.parent == tmp_path
+    assert sorted(p.name for p in Path(cold["path"]).parent.iterdir()) == ["build.lock", "native_hooks.so"]
+
+
+@needs_compiler
+def test_two_processes_starting_together_build_it_once(tmp_path: Path) -> None:
+    """As torchrun's ranks do: one compiles under the lock, the other waits and loads the result."""
+    script = ("import json, torch\nfrom npu_compat import npu\nnpu.load_torch_npu()\n"
+              "from npu_compat.sim import native_hooks as n\ns = n.state()\n"
+              "print(json.dumps([s.available, s.built_s, str(s.path), torch.ones(2).pin_memory().is_pinned()]))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NPU_COMPAT_")}
+    env.update({"PYTHONPATH": str(ROOT), "NPU_COMPAT_SIMULATE": SIM, native_hooks.CACHE_ENV: str(tmp_path)})
+    procs = [subprocess.Popen([sys.executable, "-c", script], env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=300)
+        assert proc.returncode == 0, stderr[-3000:]
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    assert all(r[0] and r[3] for r in results)
+    assert sorted(r[1] is None for r in results) == [False, True]  # one built, one found it built
+    assert results[0][2] == results[1][2]
+
+
+def _broken_sim(tmp_path: Path, cxx: str, code: str = "") -> tuple[dict, str]:
+    """Run the simulator with ``CXX=cxx`` and an empty cache; returns (out, stderr)."""
+    script = ("import json, torch\nfrom npu_compat import npu\nnpu.load_torch_npu()\n"
+              "from npu_compat.sim import native_hooks\nout = {}\n" + textwrap.dedent(code) +
+              "\nprint(json.dumps(out))\n")
+    proc = run_python("-c", script, env={"NPU_COMPAT_SIMULATE": SIM, "CXX": cxx,
+                                         native_hooks.CACHE_ENV: str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+WITHOUT_HOOKS = """
+    out["available"] = native_hooks.state().available
+    x = torch.arange(4.)
+    out["pin_memory"] = [x.pin_memory() is x, x.pin_memory().is_pinned()]
+    out["on_npu"] = torch.arange(3.).to("npu").cpu().tolist()
+    try:
+        torch.empty(2, pin_memory=True)
+        out["empty_pinned"] = "no error"
+    except Exception as err:
+        out["empty_pinned"] = type(err).__name__ + ": " + str(err).splitlines()[0]
+    out["notes"] = npu.PAIR_NOTES
+    w = torch.arange(2.).to("npu:1").requires_grad_()
+    try:
+        w.sum().backward()
+        out["backward_npu1"] = "no error"
+    except Exception as err:
+        out["backward_npu1"] = str(err).splitlines()[0]
+"""
+
+
+def test_without_a_compiler_the_simulator_loads_and_says_once_why(tmp_path: Path) -> None:
+    out, stderr = _broken_sim(tmp_path, str(tmp_path / "no-such-g++"), WITHOUT_HOOKS)
+    lines = [line for line in stderr.splitlines() if "pinned host memory is unavailable" in line]
+    assert len(lines) == 1, stderr[-2000:]
+    assert f"C++ compiler '{tmp_path / 'no-such-g++'}' (CXX) not found" in lines[0]
+    assert out["available"] is False
+    assert out["pin_memory"] == [True, False]  # returned as it is, unpinned
+    assert out["on_npu"] == [0.0, 1.0, 2.0]
+    assert "getPinnedMemoryAllocator" in out["empty_pinned"]
+    assert any("pinned host memory is unavailable" in note for note in out["notes"])
+    assert "device_ready_queues_" in out["backward_npu1"]  # PyTorch's one-device Python guard
+
+
+def test_a_failing_build_names_the_compilers_first_error(tmp_path: Path) -> None:
+    """A stand-in compiler (a shell script) that fails as g++ does on a broken header."""
+    fake = tmp_path / "broken-g++"
+    fake.write_text("#!/bin/sh\necho 'In file included from x.h:1,' >&2\n"
+                    "echo 'x.h:3:5: error: missing header c10/core/Allocator.h' >&2\n"
+                    "echo 'x.h:4:1: error: second' >&2\nexit 1\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IXUSR)
+    out, stderr = _broken_sim(tmp_path, str(fake), WITHOUT_HOOKS)
+    lines = [line for line in stderr.splitlines() if "pinned host memory is unavailable" in line]
+    assert len(lines) == 1, stderr[-2000:]
+    assert "broken-g++ failed: x.h:3:5: error: missing header c10/core/Allocator.h" in lines[0]
+    assert "second" not in lines[0]
+    assert out["available"] is False and out["pin_memory"] == [True, False]
+    assert not list((tmp_path / "cache").rglob("*.so"))  # nothing half-built left behind
+
+
+def test_the_report_notes_say_pinned_memory_is_unavailable(tmp_path: Path) -> None:
+    script = tmp_path / "noop.py"
+    script.write_text("import torch\nprint(torch.zeros(2).to('npu').device)\n")
+    report = tmp_path / "report.json"
+    proc = run_python("-m", "npu_compat.apply", "--device", "npu", "--simulate", SIM, "--report", str(report),
+                      "--", str(script), env={"CXX": str(tmp_path / "none"), native_hooks.CACHE_ENV: str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    notes = json.loads(report.read_text())["target"].get("notes", [])
+    assert any("pinned host memory is unavailable" in n and "(CXX) not found" in n for n in notes), notes
+
+
+def test_first_error_picks_the_first_error_line() -> None:
+    output = "In file included from a.h:1,\n  from b.cpp:2:\na.h:7:3: error: 'x' was not declared\nb.cpp:9: error: y\n"
+    assert native_hooks.first_error(output) == "a.h:7:3: error: 'x' was not declared"
+    assert native_hooks.first_error("ld: cannot find -lc10\n") == "ld: cannot find -lc10"
+    assert native_hooks.first_error("") == "no output"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
