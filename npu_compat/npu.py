@@ -23,7 +23,7 @@ _LOADED: ModuleType | None = None
 SIMULATE_ENV = "NPU_COMPAT_SIMULATE"
 # the simulated npu's stand-in torch_npu (a test double of the Ascend stack); a path, never imported here
 SIM_STAND_IN = Path(__file__).resolve().parent / "sim" / "stand_in"
-PAIR_NOTES: list[str] = []  # under simulation: what the version-pair check would refuse on hardware
+TARGET_NOTES: list[str] = []  # the target's report notes: under simulation, what hardware would refuse or lack
 
 
 def simulated_version(environ: dict[str, str] | None = None) -> str | None:
@@ -130,8 +130,8 @@ def load_torch_npu() -> ModuleType:
             raise
         # The simulator runs on the installed torch, so a pair hardware refuses is reported, not fatal.
         note = f"simulated npu (torch_npu {version}): on hardware this pair is refused: {err}"
-        if note not in PAIR_NOTES:
-            PAIR_NOTES.append(note)
+        if note not in TARGET_NOTES:
+            TARGET_NOTES.append(note)
     if simulated:
         _put_stand_in_first()
     try:

@@ -83,7 +83,7 @@ class Target:
             from npu_compat import npu
 
             out["backend"] = npu.backend_label()
-            out.update({"notes": list(npu.PAIR_NOTES)} if npu.PAIR_NOTES else {})
+            out.update({"notes": list(npu.TARGET_NOTES)} if npu.TARGET_NOTES else {})
         return out
 
 

@@ -74,7 +74,7 @@ def test_simulated_pair_mismatch_is_reported_not_fatal():
     from tests.conftest import run_python
 
     code = ("import json; from npu_compat import npu; m = npu.load_torch_npu(); "
-            "print(json.dumps([m.__version__, m.SIMULATED, npu.backend_label(), npu.PAIR_NOTES]))")
+            "print(json.dumps([m.__version__, m.SIMULATED, npu.backend_label(), npu.TARGET_NOTES]))")
     proc = run_python("-c", code, env=SIM)
     assert proc.returncode == 0, proc.stderr[-2000:]
     version, simulated, label, notes = json.loads(proc.stdout.strip().splitlines()[-1])

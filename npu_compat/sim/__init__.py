@@ -86,8 +86,8 @@ def _register_native_hooks(device_count: int) -> Any:
 
     native = native_hooks.register(device_count)
     note = native.note()
-    if note and note not in npu.PAIR_NOTES:  # the target's notes in the migration report
-        npu.PAIR_NOTES.append(note)
+    if note and note not in npu.TARGET_NOTES:  # the target's notes in the migration report
+        npu.TARGET_NOTES.append(note)
     return native
 
 

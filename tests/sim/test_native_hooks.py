@@ -199,7 +199,7 @@ WITHOUT_HOOKS = """
         out["empty_pinned"] = "no error"
     except Exception as err:
         out["empty_pinned"] = type(err).__name__ + ": " + str(err).splitlines()[0]
-    out["notes"] = npu.PAIR_NOTES
+    out["notes"] = npu.TARGET_NOTES
     w = torch.arange(2.).to("npu:1").requires_grad_()
     try:
         w.sum().backward()
