@@ -21,8 +21,9 @@ caller uses torch.
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -49,11 +50,21 @@ def load() -> bool:
     return _opencv() is not None
 
 
-def single_threaded() -> None:
-    """OpenCV on one thread in this process (a worker of a pool that already uses every core)."""
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """OpenCV on one thread for the duration, then as before. Workers forked meanwhile inherit one thread, as a
+    pool that already uses every core wants; they must not set it themselves: the parent's OpenCV pool threads do
+    not exist in a forked child, and ``cv2.setNumThreads`` there can wait for them forever."""
     cv2 = _opencv()
-    if cv2 is not None:
-        cv2.setNumThreads(1)
+    if cv2 is None:
+        yield
+        return
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(threads)
 
 
 def _probe_error(cv2: Any, src_rows: int, src_cols: int, dst_rows: int, dst_cols: int, axis: int) -> float:
@@ -93,13 +104,13 @@ def resize_bound(src_rows: int, src_cols: int, dst_rows: int, dst_cols: int) -> 
     return bound if bound <= MAX_BOUND else None
 
 
-def _buffers(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
-    """This thread's reused full-size buffers (float values, near-zero flags): no fresh pages per mask."""
+def _buffers(count: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's reused buffers (one mask's float values, a chunk's near-zero flags): no fresh pages per mask."""
     buffers = getattr(_local, "buffers", None)
-    if buffers is None or buffers[0].shape != (rows, cols):
-        buffers = (np.empty((rows, cols), np.float32), np.empty((rows, cols), np.bool_))
+    if buffers is None or buffers[0].shape != (rows, cols) or buffers[1].shape[0] < count:
+        buffers = (np.empty((rows, cols), np.float32), np.empty((count, rows, cols), np.bool_))
         _local.buffers = buffers
-    return buffers
+    return buffers[0], buffers[1][:count]
 
 
 def positive_by_column(logits: np.ndarray, height: int, width: int) -> np.ndarray | None:
@@ -111,21 +122,17 @@ def positive_by_column(logits: np.ndarray, height: int, width: int) -> np.ndarra
         return None
     cv2 = _opencv()
     out = np.empty((count, width, height), np.bool_)
-    values, unsure = _buffers(width, height)
-    magnitudes = np.maximum(-logits.min(axis=(1, 2)), logits.max(axis=(1, 2)))
-    found = []
-    for k in range(count):
+    values, unsure = _buffers(count, width, height)
+    margins = (bound * np.maximum(-logits.min(axis=(1, 2)), logits.max(axis=(1, 2))) + TINY_MARGIN).tolist()
+    for k, margin in enumerate(margins):
         values = cv2.resize(cv2.transpose(logits[k]), (height, width), dst=values, interpolation=cv2.INTER_LINEAR)
-        margin = np.float32(bound * float(magnitudes[k]) + TINY_MARGIN)
         np.greater(values, margin, out=out[k])  # clearly positive
-        np.greater(values, -margin, out=unsure)
-        np.not_equal(unsure, out[k], out=unsure)  # within the margin of 0: recomputed below
-        flat = _nonzero_bytes(unsure.reshape(-1).view(np.uint8))
-        if flat.size:
-            found.append((np.full(flat.size, k), flat))
-    if found:  # one exact recomputation for the whole chunk
-        mask = np.concatenate([k for k, _ in found])
-        x, y = np.divmod(np.concatenate([f for _, f in found]), height)  # rows are image columns
+        np.greater(values, -margin, out=unsure[k])
+        np.not_equal(unsure[k], out[k], out=unsure[k])  # within the margin of 0: recomputed below
+    flat = _nonzero_bytes(unsure.reshape(-1).view(np.uint8))
+    if flat.size:  # one exact recomputation for the whole chunk
+        mask, pixel = np.divmod(flat, width * height)
+        x, y = np.divmod(pixel, height)  # rows are image columns
         corners = gather_corners(logits, mask, y, x, axis_table(h, height), axis_table(w, width))
         out[mask, x, y] = exact_values(corners) > 0
     return out
@@ -137,8 +144,9 @@ def _nonzero_bytes(flags: np.ndarray) -> np.ndarray:
     words = np.flatnonzero(flags[:whole].view(np.uint64))
     word, byte = np.nonzero(flags[:whole].reshape(-1, 8)[words])
     found = words[word] * 8 + byte
-    tail = np.flatnonzero(flags[whole:]) + whole
-    return np.concatenate([found, tail]) if tail.size else found
+    if whole == flags.size:
+        return found
+    return np.concatenate([found, np.flatnonzero(flags[whole:]) + whole])
 
 
 def boxes_by_column(positive: np.ndarray) -> np.ndarray:
@@ -151,4 +159,4 @@ def boxes_by_column(positive: np.ndarray) -> np.ndarray:
     return boxes
 
 
-__all__ = ["load", "single_threaded", "resize_bound", "positive_by_column", "boxes_by_column", "PROBE_PERIOD", "MAX_BOUND"]
+__all__ = ["load", "one_thread", "resize_bound", "positive_by_column", "boxes_by_column", "PROBE_PERIOD", "MAX_BOUND"]

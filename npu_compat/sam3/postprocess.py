@@ -257,10 +257,11 @@ class DevicePostprocessor:
         if self._procs is None:
             opencv_sign.load()  # imported once here, not once per forked worker
             self._slots = shared_slots(self.in_flight, self.chunk_size, mask_size)
-            self._procs = ProcessPoolExecutor(max_workers=self.processes, initializer=_init_worker,
-                                              initargs=(self._slots,), mp_context=multiprocessing.get_context("fork"))
-            for warm in [self._procs.submit(os.getpid) for _ in range(self.processes)]:
-                warm.result()
+            with opencv_sign.one_thread():  # inherited by the workers, which are all forked before it ends
+                self._procs = ProcessPoolExecutor(max_workers=self.processes, initializer=_init_worker,
+                                                  initargs=(self._slots,), mp_context=multiprocessing.get_context("fork"))
+                for warm in [self._procs.submit(os.getpid) for _ in range(self.processes)]:
+                    warm.result()
             atexit.register(self.close)
         return self._procs, self._slots
 
@@ -325,11 +326,11 @@ _WORKER_SLOTS: np.ndarray | None = None
 
 def _init_worker(slots: np.ndarray) -> None:
     """In each worker process (forked, so ``slots`` is the parent's shared mapping, not a copy): one intra-op
-    thread for torch and OpenCV (the pool already uses every core; no oversubscription)."""
+    thread for torch (the pool already uses every core; no oversubscription). OpenCV's one thread is inherited
+    (``opencv_sign.one_thread``)."""
     global _WORKER_SLOTS
     _WORKER_SLOTS = slots
     torch.set_num_threads(1)
-    opencv_sign.single_threaded()
 
 
 def _slot_parts(slot: int, rows: int, height: int, width: int) -> tuple[np.ndarray, list[dict[str, Any]]]:

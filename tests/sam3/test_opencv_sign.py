@@ -79,7 +79,15 @@ def test_no_opencv_or_an_unlike_resize_gives_none(monkeypatch):
     monkeypatch.setattr(ocs, "_opencv", lambda: None)
     assert not ocs.load()
     assert ocs.positive_by_column(logits, 30, 40) is None
-    ocs.single_threaded()  # a no-op without OpenCV
+    with ocs.one_thread():  # a no-op without OpenCV
+        pass
+
+
+def test_one_thread_restores_the_thread_count():
+    before = cv2.getNumThreads()
+    with ocs.one_thread():
+        assert cv2.getNumThreads() == 1
+    assert cv2.getNumThreads() == before
 
 
 def test_boxes_are_pixel_extents_of_column_major_masks():

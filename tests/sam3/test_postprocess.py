@@ -214,3 +214,33 @@ def test_finite_chunks_take_the_opencv_path_and_others_do_not(monkeypatch):
     monkeypatch.setattr(postprocess.opencv_sign, "_opencv", lambda: None)
     boxes, rles = postprocess.records_parts(logits[[0, 2]], 40, 50)
     assert rles == [expected[1][0], expected[1][2]] and np.array_equal(boxes, expected[0][[0, 2]])
+
+
+FORK_AFTER_OPENCV_THREADS = """
+import time
+import cv2, numpy as np, torch
+from npu_compat.sam3.postprocess import DevicePostprocessor, select_detections
+cv2.setNumThreads(2)
+image = np.random.default_rng(0).random((1500, 1500), dtype=np.float32)
+logits = torch.randn(1, 4, 30, 30)
+for _ in range(4):  # the parent's OpenCV pool threads are idle, waiting, when the workers are forked
+    cv2.resize(image, (2000, 2000))
+    time.sleep(0.2)
+    with DevicePostprocessor(processes=2) as post:
+        post.submit(0, [1], select_detections(torch.ones(1, 4), logits, 0.0, 0.0), 40, 50).result()
+assert cv2.getNumThreads() == 2
+print("done")
+"""
+
+
+def test_workers_fork_cleanly_after_the_parent_used_opencv_threads():
+    """Workers forked from a parent whose OpenCV thread pool is running finish (setting OpenCV's threads in a
+    forked child can wait forever on the parent's pool threads) and the parent keeps its thread count."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("cv2")
+    done = subprocess.run([sys.executable, "-c", FORK_AFTER_OPENCV_THREADS], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr[-2000:]
