@@ -12,7 +12,7 @@ from npu_compat.sam3.postprocess import boxes_from_masks, resize_masks
 cv2 = pytest.importorskip("cv2", reason="the OpenCV path needs opencv-python (the sam3 extra)")
 
 SIZES = [(288, 288, 480, 640), (288, 288, 640, 480), (72, 72, 61, 83), (17, 5, 18, 301), (30, 40, 97, 33),
-         (9, 9, 9, 9), (40, 40, 3, 7)]
+         (9, 9, 9, 9), (40, 40, 3, 7), (72, 72, 36, 36), (40, 40, 120, 160)]
 
 
 def blobs(count: int, size: tuple[int, int], noise: float = 0.0, seed: int = 0) -> torch.Tensor:
