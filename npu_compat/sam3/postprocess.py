@@ -5,12 +5,15 @@ Two paths give the same records:
 
 - ``DevicePostprocessor`` (fast): the scores come to the host in one copy and are filtered there; the kept
   masks' logits (K, 288, 288) move to the host ``TRANSFER_MASKS`` at a time (one copy, so one host sync, per
-  block) and are worked on ``chunk_size`` at a time (small chunks keep the sparse work in cache); ``mask_changes.change_keys`` finds where ``interpolate(bilinear, align_corners=False) > 0``
-  changes value in column-major order, interpolating only cells whose four source logits disagree in sign
-  (exact: torch's CPU arithmetic is reproduced bit for bit; chunks with non-finite logits or mostly
-  mixed cells, i.e. noisy masks, take the dense reference below instead); ``rle_codec`` turns those positions into the
-  COCO strings pycocotools would write and the boxes. No full-size float mask is built on the sparse path.
-  The threshold is ``logit > 0`` (upstream's ``sigmoid > 0.5`` up to float rounding, see ``threshold_logits``).
+  block) and are worked on ``chunk_size`` at a time. Each mask is resized by OpenCV into one reused buffer, in
+  column-major order as COCO RLE wants it, and every pixel within OpenCV's measured error bound of 0 is recomputed
+  with torch's exact CPU arithmetic, so the signs are those of ``interpolate(bilinear, align_corners=False) > 0``
+  bit for bit (``opencv_sign``); pycocotools encodes the chunk and the boxes come from OpenCV's bounding rectangle.
+  Without OpenCV, ``mask_changes.change_keys`` finds where the mask changes value by interpolating only cells
+  whose four source logits disagree in sign and ``rle_codec`` writes the strings (mostly mixed, i.e. noisy,
+  chunks take torch's dense interpolation instead); chunks with non-finite logits always take the torch
+  reference below. The threshold is ``logit > 0`` (upstream's ``sigmoid > 0.5`` up to float rounding, see
+  ``threshold_logits``).
 - ``seed_style_records`` (baseline): the seed script's per-mask loop, one numpy/cv2/pycocotools
   round per mask. Kept to measure against and for ``--sequential``.
 
@@ -37,6 +40,8 @@ import torch
 import torch.nn.functional as F
 
 from npu_compat.sam3.mask_changes import dense_positive_by_column, finite_magnitude, sparse_change_keys
+from npu_compat.sam3 import opencv_sign
+from npu_compat.sam3.opencv_sign import boxes_by_column, positive_by_column
 from npu_compat.sam3.rle_codec import encode_chunk
 
 
@@ -250,11 +255,13 @@ class DevicePostprocessor:
             self._procs = None
             atexit.unregister(self.close)
         if self._procs is None:
+            opencv_sign.load()  # imported once here, not once per forked worker
             self._slots = shared_slots(self.in_flight, self.chunk_size, mask_size)
-            self._procs = ProcessPoolExecutor(max_workers=self.processes, initializer=_init_worker,
-                                              initargs=(self._slots,), mp_context=multiprocessing.get_context("fork"))
-            for warm in [self._procs.submit(os.getpid) for _ in range(self.processes)]:
-                warm.result()
+            with opencv_sign.one_thread():  # inherited by the workers, which are all forked before it ends
+                self._procs = ProcessPoolExecutor(max_workers=self.processes, initializer=_init_worker,
+                                                  initargs=(self._slots,), mp_context=multiprocessing.get_context("fork"))
+                for warm in [self._procs.submit(os.getpid) for _ in range(self.processes)]:
+                    warm.result()
             atexit.register(self.close)
         return self._procs, self._slots
 
@@ -275,9 +282,10 @@ class DevicePostprocessor:
 def records_parts(mask_logits: torch.Tensor, height: int, width: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """(K, h, w) float32 CPU logits -> (boxes (K, 4), RLEs) of ``interpolate(...) > 0`` at ``height`` x ``width``.
 
-    Smooth chunks: the sparse path. Mostly mixed (noisy) chunks: a dense column-major interpolation straight
-    into pycocotools (``dense_positive_by_column``; boxes from the RLEs). Non-finite chunks: the torch
-    reference (``resize_masks``)."""
+    Finite chunks: OpenCV's resize made exact (``opencv_sign``) into pycocotools, boxes from the column-major
+    masks. Without OpenCV, smooth chunks take the sparse path and mostly mixed (noisy) ones a dense column-major
+    torch interpolation into pycocotools (``dense_positive_by_column``; boxes from the RLEs). Non-finite chunks:
+    the torch reference (``resize_masks``)."""
     if mask_logits.shape[0] == 0:
         return np.zeros((0, 4), np.float32), []
     array = mask_logits.numpy()
@@ -285,6 +293,9 @@ def records_parts(mask_logits: torch.Tensor, height: int, width: int) -> tuple[n
     if magnitude is None:
         masks = resize_masks(mask_logits, height, width)
         return boxes_from_masks(masks).numpy(), encode_rles(masks_to_host_fortran(masks))
+    positive = positive_by_column(array, height, width)  # OpenCV's resize, exact near 0; None without OpenCV
+    if positive is not None:
+        return boxes_by_column(positive), encode_rles(positive.view(np.uint8).transpose(2, 1, 0))
     keys = sparse_change_keys(array, height, width, magnitude)
     if keys is not None:
         return encode_chunk(keys, mask_logits.shape[0], height, width)
@@ -315,7 +326,8 @@ _WORKER_SLOTS: np.ndarray | None = None
 
 def _init_worker(slots: np.ndarray) -> None:
     """In each worker process (forked, so ``slots`` is the parent's shared mapping, not a copy): one intra-op
-    thread (the pool already uses every core; no oversubscription)."""
+    thread for torch (the pool already uses every core; no oversubscription). OpenCV's one thread is inherited
+    (``opencv_sign.one_thread``)."""
     global _WORKER_SLOTS
     _WORKER_SLOTS = slots
     torch.set_num_threads(1)

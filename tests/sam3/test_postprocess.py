@@ -11,6 +11,16 @@ from npu_compat.sam3.postprocess import (DevicePostprocessor, boxes_from_masks, 
                                          select_detections, threshold_logits)
 
 
+@pytest.fixture(params=["opencv", "no opencv"])
+def opencv(request, monkeypatch):
+    """Both host paths: OpenCV's resize made exact (the default), and without OpenCV the sparse path and torch."""
+    from npu_compat.sam3 import opencv_sign
+
+    if request.param == "no opencv":
+        monkeypatch.setattr(opencv_sign, "_opencv", lambda: None)
+    return request.param
+
+
 def smooth_logits(prompts: int, queries: int, size: int = 72, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     coarse = torch.randn(prompts * queries, 1, 6, 6, generator=g) * 3
@@ -88,7 +98,7 @@ def seed_loop_on_exact_masks(logits: torch.Tensor, scores: torch.Tensor, cat_ids
 
 
 @pytest.mark.parametrize("height,width", [(61, 83), (83, 61), (97, 131), (40, 40), (3, 7)])
-def test_fast_path_equals_seed_loop_on_edge_cases(height, width):
+def test_fast_path_equals_seed_loop_on_edge_cases(height, width, opencv):
     logits = torch.stack([edge_case_logits(), edge_case_logits().flip(1)])
     scores = torch.full((2, 8), 0.9)
     with DevicePostprocessor(chunk_size=3, workers=2) as post:
@@ -98,7 +108,7 @@ def test_fast_path_equals_seed_loop_on_edge_cases(height, width):
     assert ours[1]["bbox"] == [0.0, 0.0, float(width), float(height)]
 
 
-def test_fast_path_equals_seed_loop_at_sam3_mask_size():
+def test_fast_path_equals_seed_loop_at_sam3_mask_size(opencv):
     logits = smooth_logits(2, 3, size=288, seed=9)
     logits[1] += torch.randn(3, 288, 288, generator=torch.Generator().manual_seed(2)) * 0.5  # ragged contours
     scores = torch.full((2, 3), 0.5)
@@ -108,7 +118,7 @@ def test_fast_path_equals_seed_loop_at_sam3_mask_size():
         assert ours == seed_loop_on_exact_masks(logits, scores, [1, 2], height, width)
 
 
-def test_noisy_and_non_finite_chunks_take_the_dense_reference_and_agree():
+def test_noisy_and_non_finite_chunks_take_the_dense_reference_and_agree(opencv):
     logits = smooth_logits(1, 4, size=50, seed=8)
     logits[0, :2] += torch.randn(2, 50, 50, generator=torch.Generator().manual_seed(3)) * 4  # mostly mixed cells
     logits[0, 3, 10, 10] = float("nan")
@@ -118,7 +128,7 @@ def test_noisy_and_non_finite_chunks_take_the_dense_reference_and_agree():
     assert ours == seed_loop_on_exact_masks(logits, scores, [9], 77, 91)
 
 
-def test_process_mode_equals_in_process_mode_across_images_and_mask_sizes():
+def test_process_mode_equals_in_process_mode_across_images_and_mask_sizes(opencv):
     """Same records (RLE strings, boxes, order) from the forked worker pool as in-process; the pool (and its
     shared slots) is reused across images and rebuilt when the low-res mask size changes."""
     scores = torch.rand(3, 5, generator=torch.Generator().manual_seed(4))
@@ -176,13 +186,61 @@ def test_records_inline_equals_the_pool_and_masks_move_in_blocks(monkeypatch):
 
 @pytest.mark.parametrize("height,width", [(61, 83), (97, 131), (3, 7)])
 def test_dense_column_major_path_equals_seed_loop_on_edge_cases(monkeypatch, height, width):
-    """Every chunk forced onto the dense path (interpolation of the transposed logits, rounding-close pixels
-    recomputed exactly, boxes from pycocotools): the same records as the seed loop on exact masks."""
-    from npu_compat.sam3 import mask_changes
+    """Without OpenCV, every chunk forced onto the dense path (torch's interpolation of the transposed logits,
+    rounding-close pixels recomputed exactly, boxes from pycocotools): the same records as the seed loop."""
+    from npu_compat.sam3 import mask_changes, opencv_sign
 
+    monkeypatch.setattr(opencv_sign, "_opencv", lambda: None)
     monkeypatch.setattr(mask_changes, "DENSE_FRACTION", -1.0)
     logits = torch.stack([edge_case_logits(), edge_case_logits().flip(1)])
     scores = torch.full((2, 8), 0.9)
     with DevicePostprocessor(chunk_size=3, processes=0) as post:
         ours = post.submit(4, [5, 6], select_detections(scores, logits, 0.0, 0.0), height, width).result()
     assert ours == seed_loop_on_exact_masks(logits, scores, [5, 6], height, width)
+
+
+def test_finite_chunks_take_the_opencv_path_and_others_do_not(monkeypatch):
+    from npu_compat.sam3 import postprocess
+
+    calls = []
+    real = postprocess.positive_by_column
+    monkeypatch.setattr(postprocess, "positive_by_column", lambda *a: calls.append(a) or real(*a))
+    logits = smooth_logits(1, 3, size=30)[0]
+    expected = postprocess.records_parts(logits, 40, 50)
+    assert len(calls) == 1
+    logits[1, 2, 2] = float("nan")
+    postprocess.records_parts(logits, 40, 50)
+    assert len(calls) == 1  # non-finite: torch's reference, not OpenCV
+    monkeypatch.setattr(postprocess.opencv_sign, "_opencv", lambda: None)
+    boxes, rles = postprocess.records_parts(logits[[0, 2]], 40, 50)
+    assert rles == [expected[1][0], expected[1][2]] and np.array_equal(boxes, expected[0][[0, 2]])
+
+
+FORK_AFTER_OPENCV_THREADS = """
+import time
+import cv2, numpy as np, torch
+from npu_compat.sam3.postprocess import DevicePostprocessor, select_detections
+cv2.setNumThreads(2)
+image = np.random.default_rng(0).random((1500, 1500), dtype=np.float32)
+logits = torch.randn(1, 4, 30, 30)
+for _ in range(4):  # the parent's OpenCV pool threads are idle, waiting, when the workers are forked
+    cv2.resize(image, (2000, 2000))
+    time.sleep(0.2)
+    with DevicePostprocessor(processes=2) as post:
+        post.submit(0, [1], select_detections(torch.ones(1, 4), logits, 0.0, 0.0), 40, 50).result()
+assert cv2.getNumThreads() == 2
+print("done")
+"""
+
+
+def test_workers_fork_cleanly_after_the_parent_used_opencv_threads():
+    """Workers forked from a parent whose OpenCV thread pool is running finish (setting OpenCV's threads in a
+    forked child can wait forever on the parent's pool threads) and the parent keeps its thread count."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("cv2")
+    done = subprocess.run([sys.executable, "-c", FORK_AFTER_OPENCV_THREADS], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr[-2000:]
