@@ -186,3 +186,17 @@ def test_dense_column_major_path_equals_seed_loop_on_edge_cases(monkeypatch, hei
     with DevicePostprocessor(chunk_size=3, processes=0) as post:
         ours = post.submit(4, [5, 6], select_detections(scores, logits, 0.0, 0.0), height, width).result()
     assert ours == seed_loop_on_exact_masks(logits, scores, [5, 6], height, width)
+
+
+def test_transfer_blocks_are_sized_by_bytes(monkeypatch):
+    from npu_compat.sam3 import postprocess
+    from npu_compat.sam3.postprocess import transfer_block, transfer_chunks
+
+    logits = torch.zeros(2, 5, 10, 20)
+    selection = select_detections(torch.ones(2, 5), logits, 0.0, 0.0)
+    monkeypatch.setattr(postprocess, "TRANSFER_BYTES", 3 * 10 * 20 * 4)  # three masks of float32 per copy
+    assert transfer_block(selection) == 3
+    blocks = {(host.start, host.stop) for host, _, _ in transfer_chunks(selection, 1)}
+    assert blocks == {(0, 3), (3, 6), (6, 9), (9, 10)}
+    monkeypatch.setattr(postprocess, "TRANSFER_MASKS", 4)
+    assert transfer_block(selection) == 4
