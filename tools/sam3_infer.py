@@ -42,7 +42,8 @@ def build_parser():
     p.add_argument("--threshold", type=inputs.unit_interval, default=0.5,
                    help="keep detections with score above this, in [0,1]")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype on the target")
-    p.add_argument("--prompt-batch", type=inputs.positive_int, default=16, help="text prompts per grounding forward")
+    p.add_argument("--prompt-batch", type=inputs.positive_int, default=40,
+                   help="text prompts per grounding forward (default 40; its segmentation head takes 8 at a time)")
     p.add_argument("--seed", type=int, default=0, help="seed for random weights")
     add_shim_arguments(p)
     return p

@@ -2,7 +2,10 @@
 
 Both models have random weights (HF's from its default ``Sam3Config``, or a tiny config for ``--quick``;
 nothing is downloaded). The same preprocessed 1008 x 1008 pixels and the same CLIP token ids (sam3's own
-tokenizer: both use the CLIP BPE vocabulary, 32 tokens) go to both. Per round, alternating which goes first:
+tokenizer: both use the CLIP BPE vocabulary, 32 tokens) go to both. Each side is warmed up first (encode, one
+prompt, and one ``prompt_batch``-wide forward: the widest buffers either side allocates), so neither pays
+first-call costs in a timed run. Per round, alternating which goes first (ours in even rounds, HF in odd ones);
+the medians over rounds are reported:
 
 - ``encode``: ours ``backbone.forward_image`` / HF ``get_vision_features``;
 - ``one prompt``: ours ``forward_text`` + ``forward_grounding`` / HF ``forward(vision_embeds, input_ids)``;
@@ -70,7 +73,7 @@ def _timed(fn: Callable[[], Any], sync: Callable[[], None]) -> float:
 
 
 def bench_peer(ours: torch.nn.Module, hf: torch.nn.Module, image: Any, prompts: Sequence[str], device: torch.device,
-               dtype: str, rounds: int, prompt_batch: int, warmup: bool = True) -> dict[str, Any]:
+               dtype: str, rounds: int, prompt_batch: int) -> dict[str, Any]:
     from npu_compat.sam3 import batched_prompts as bp
     from npu_compat.workloads.model_loading import autocast_for, synchronizer
 
@@ -104,7 +107,9 @@ def bench_peer(ours: torch.nn.Module, hf: torch.nn.Module, image: Any, prompts: 
         cases = {"encode": (ours_encode, hf_encode),
                  "one_prompt": (lambda: ours_prompts(1), lambda: hf_prompts(1)),
                  f"{len(prompts)}_prompts": (lambda: ours_prompts(len(prompts)), lambda: hf_prompts(len(prompts)))}
-        for ours_fn, hf_fn in cases.values() if warmup else ():
+        widest = min(prompt_batch, len(prompts))
+        for ours_fn, hf_fn in (cases["encode"], cases["one_prompt"],
+                               (lambda: ours_prompts(widest), lambda: hf_prompts(widest))):
             ours_fn(), hf_fn()
         times: dict[str, dict[str, list[float]]] = {name: {"ours": [], "hf": []} for name in cases}
         for r in range(rounds):

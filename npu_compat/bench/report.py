@@ -10,8 +10,10 @@ from npu_compat.bench.suite import BenchConfig, Result, run_suite, write_json
 
 
 def config_from_args(args: argparse.Namespace, argv: Sequence[str]) -> BenchConfig:
-    overrides = {"dtypes": tuple(args.dtype or ["fp32"]), "prompts": args.prompts, "prompt_batch": args.prompt_batch,
+    overrides = {"dtypes": tuple(args.dtype or ["fp32"]), "prompts": args.prompts,
                  "patched_tree": args.patched_tree, "argv": list(argv)}
+    if args.prompt_batch:
+        overrides["prompt_batch"] = args.prompt_batch
     if args.model:
         overrides["model"] = args.model
     if args.rounds:

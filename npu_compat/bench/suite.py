@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from npu_compat.bench import environment
+from npu_compat.sam3.batched_prompts import MASK_BATCH, PROMPT_BATCH
 
 
 @dataclass
@@ -26,7 +27,7 @@ class BenchConfig:
     model: str = "sam3"  # "sam3" or "tiny"
     dtypes: tuple[str, ...] = ("fp32",)
     prompts: int = 80
-    prompt_batch: int = 16
+    prompt_batch: int = PROMPT_BATCH  # prompts per grounding forward; its segmentation head takes MASK_BATCH at a time
     rounds: int = 2
     video_frames: int = 3
     video_size: tuple[int, int] = (240, 320)
@@ -38,7 +39,7 @@ class BenchConfig:
 
     @classmethod
     def for_quick(cls, **overrides: Any) -> "BenchConfig":
-        base = dict(quick=True, model="tiny", prompts=80, prompt_batch=16, rounds=1, video_frames=3,
+        base = dict(quick=True, model="tiny", prompts=80, prompt_batch=PROMPT_BATCH, rounds=1, video_frames=3,
                     video_size=(60, 80))
         return cls(**{**base, **overrides})
 
@@ -184,7 +185,8 @@ def bench_counts(config: BenchConfig) -> Result:
     with tempfile.TemporaryDirectory(prefix="bench-counts-") as tmp:
         clip = synthetic_clip(Path(tmp), 3, 60, 80)
         rows.append(count_video(build_predictor("tiny", None, 0), str(clip), 3))
-    result.raw = {"rows": rows, "model": config.model, "prompts": config.prompts, "prompt_batch": config.prompt_batch}
+    result.raw = {"rows": rows, "model": config.model, "prompts": config.prompts, "prompt_batch": config.prompt_batch,
+                  "mask_batch": MASK_BATCH}
     for row in rows:
         result.add(f"{row['name']}: host syncs per {row['unit']}", round(row["syncs"], 3), "",
                    f"device ops {row['ops']:.1f} (non-view {row['kernels']:.1f}), host data in {row['copies_in']:.2f}")
@@ -203,7 +205,7 @@ def bench_peer_hf(config: BenchConfig) -> Result:
     prompts = 8 if config.quick else config.prompts
     hf = build_hf(config.model == "tiny", config.device, None)
     raw = bench_peer(image_model(config), hf, sample_image(config.quick), _prompts(prompts), config.device,
-                     config.dtypes[0], config.rounds, min(config.prompt_batch, prompts), warmup=config.model == "tiny")
+                     config.dtypes[0], config.rounds, min(config.prompt_batch, prompts))
     del hf
     result.raw = raw
     for name, ratio in raw["ratio_ours_over_hf"].items():

@@ -9,16 +9,22 @@ per call. Here:
   both evaluation modes see the very same image features);
 - ``ground_prompts`` gives ``forward_grounding`` one ``FindStage`` entry per prompt
   (``img_ids`` all 0, ``text_ids`` 0..k-1) and a dummy geometric prompt of the same width,
-  ``prompt_batch`` prompts at a time, so memory stays bounded (the full model in fp32 takes
-  about 0.26 GB RSS per extra prompt: 80 prompts at once would need about 27 GB).
+  ``prompt_batch`` prompts per forward, and runs the segmentation head inside that forward
+  ``mask_batch`` prompts at a time. One grounding forward dispatches about 2,400 device ops on
+  the full model whatever its width (about 60 of them in the segmentation head), so wide forwards
+  divide them over many prompts; the memory per prompt is nearly all the segmentation head's
+  (its 288 x 288 pixel features: about 0.27 GB per prompt in fp32 on the full model), which
+  ``mask_batch`` bounds. The mask logits of every prompt (200 x 288 x 288 float32, 66 MB per
+  prompt on the full model) are the result and are kept.
 
 ``ground_prompt_sequentially`` is the seed's one-prompt-at-a-time loop through upstream's
 ``set_text_prompt``: the honest baseline, same model, same outputs.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
@@ -111,28 +117,96 @@ def _scores(outputs: dict[str, torch.Tensor]) -> torch.Tensor:
     return (outputs["pred_logits"].sigmoid() * presence).squeeze(-1)
 
 
+PROMPT_BATCH = 40  # prompts per grounding forward: 80 prompts in 2 forwards
+MASK_BATCH = 16  # prompts per segmentation-head call inside a forward: bounds its pixel features' memory
+
+
+class _Rows:
+    """A (total, ...) tensor filled block by block along dim 0 (no concatenation: one copy of the result)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.filled, self.tensor = total, 0, None
+
+    def add(self, block: torch.Tensor | None) -> None:
+        if block is None:
+            return
+        if self.tensor is None:
+            self.tensor = block if len(block) == self.total else block.new_empty((self.total, *block.shape[1:]))
+        if self.tensor is not block:
+            self.tensor[self.filled:self.filled + len(block)].copy_(block)
+        self.filled += len(block)
+
+
+@contextlib.contextmanager
+def segmentation_in_chunks(model: torch.nn.Module, mask_batch: int) -> Iterator[None]:
+    """While the block runs, ``model.segmentation_head`` is called ``mask_batch`` prompts at a time.
+
+    Its per-prompt inputs (object queries, image ids, fused encoder states, prompt tokens and their mask) are
+    sliced along the prompt axis and its outputs joined back: the same computation per prompt, with the pixel
+    features of at most ``mask_batch`` prompts alive at once."""
+    head = getattr(model, "segmentation_head", None)
+    if head is None or mask_batch < 1:
+        yield
+        return
+    forward = head.forward
+
+    def chunked(*, backbone_feats: Any, obj_queries: torch.Tensor, image_ids: torch.Tensor,
+                encoder_hidden_states: torch.Tensor, prompt: torch.Tensor | None = None,
+                prompt_mask: torch.Tensor | None = None, **kwargs: Any) -> dict[str, Any]:
+        total = encoder_hidden_states.shape[1]
+        if total <= mask_batch:
+            return forward(backbone_feats=backbone_feats, obj_queries=obj_queries, image_ids=image_ids,
+                           encoder_hidden_states=encoder_hidden_states, prompt=prompt, prompt_mask=prompt_mask,
+                           **kwargs)
+        joined: dict[str, _Rows] = {}
+        for start in range(0, total, mask_batch):
+            stop = min(start + mask_batch, total)
+            part = forward(backbone_feats=backbone_feats, obj_queries=obj_queries[:, start:stop],
+                           image_ids=image_ids[start:stop], encoder_hidden_states=encoder_hidden_states[:, start:stop],
+                           prompt=None if prompt is None else prompt[:, start:stop],
+                           prompt_mask=None if prompt_mask is None else prompt_mask[start:stop], **kwargs)
+            for key, value in part.items():
+                joined.setdefault(key, _Rows(total)).add(value)
+            del part
+        return {key: rows.tensor for key, rows in joined.items()}
+
+    previous = head.__dict__.get("forward")
+    head.forward = chunked
+    try:
+        yield
+    finally:
+        if previous is None:
+            del head.forward
+        else:
+            head.forward = previous
+
+
 @torch.inference_mode()
 def ground_prompts(model: torch.nn.Module, image: ImageFeatures, text: TextFeatures,
-                   device: torch.device | str, prompt_batch: int = 16) -> GroundingResult:
-    """Detect every prompt of ``text`` on ``image``, ``prompt_batch`` prompts per grounding forward."""
-    if prompt_batch < 1:
-        raise ValueError(f"prompt_batch must be >= 1, got {prompt_batch}")
-    scores, boxes, masks = [], [], []
+                   device: torch.device | str, prompt_batch: int = PROMPT_BATCH,
+                   mask_batch: int = MASK_BATCH) -> GroundingResult:
+    """Detect every prompt of ``text`` on ``image``: ``prompt_batch`` prompts per grounding forward, its
+    segmentation head ``mask_batch`` prompts at a time (``mask_batch >= prompt_batch``: upstream's forward as is)."""
+    if prompt_batch < 1 or mask_batch < 1:
+        raise ValueError(f"prompt_batch and mask_batch must be >= 1, got {prompt_batch} and {mask_batch}")
     total = len(text.prompts)
-    for start in range(0, total, prompt_batch):
-        stop = min(start + prompt_batch, total)
-        backbone_out = dict(image.state["backbone_out"])
-        backbone_out.update(text.backbone_entries(start, stop))
-        outputs = model.forward_grounding(
-            backbone_out=backbone_out,
-            find_input=_find_stage(stop - start, device),
-            geometric_prompt=model._get_dummy_prompt(num_prompts=stop - start),
-            find_target=None,
-        )
-        scores.append(_scores(outputs))
-        boxes.append(outputs["pred_boxes"])
-        masks.append(outputs["pred_masks"])
-    return GroundingResult(scores=torch.cat(scores), boxes_cxcywh=torch.cat(boxes), mask_logits=torch.cat(masks))
+    scores, boxes, masks = _Rows(total), _Rows(total), _Rows(total)
+    with segmentation_in_chunks(model, mask_batch if mask_batch < prompt_batch else 0):
+        for start in range(0, total, prompt_batch):
+            stop = min(start + prompt_batch, total)
+            backbone_out = dict(image.state["backbone_out"])
+            backbone_out.update(text.backbone_entries(start, stop))
+            outputs = model.forward_grounding(
+                backbone_out=backbone_out,
+                find_input=_find_stage(stop - start, device),
+                geometric_prompt=model._get_dummy_prompt(num_prompts=stop - start),
+                find_target=None,
+            )
+            scores.add(_scores(outputs))
+            boxes.add(outputs["pred_boxes"])
+            masks.add(outputs["pred_masks"])
+            del outputs
+    return GroundingResult(scores=scores.tensor, boxes_cxcywh=boxes.tensor, mask_logits=masks.tensor)
 
 
 @dataclass
@@ -154,4 +228,5 @@ def ground_prompt_sequentially(processor: Any, image: ImageFeatures, prompt: str
 __all__ = [
     "TextFeatures", "ImageFeatures", "GroundingResult", "SequentialResult",
     "encode_prompts", "make_processor", "encode_image", "ground_prompts", "ground_prompt_sequentially",
+    "segmentation_in_chunks", "PROMPT_BATCH", "MASK_BATCH",
 ]

@@ -4,7 +4,7 @@ RLE strings and boxes, in a worker pool that overlaps the next image.
 Two paths give the same records:
 
 - ``DevicePostprocessor`` (fast): the scores come to the host in one copy and are filtered there; the kept
-  masks' logits (K, 288, 288) move to the host ``TRANSFER_MASKS`` at a time (one copy, so one host sync, per
+  masks' logits (K, 288, 288) move to the host ``TRANSFER_BYTES`` (1 GiB) at a time (one copy, so one host sync, per
   block) and are worked on ``chunk_size`` at a time. Each mask is resized by OpenCV into one reused buffer, in
   column-major order as COCO RLE wants it, and every pixel within OpenCV's measured error bound of 0 is recomputed
   with torch's exact CPU arithmetic, so the signs are those of ``interpolate(bilinear, align_corners=False) > 0``
@@ -106,7 +106,16 @@ def make_records(image_id: int, category_ids: Sequence[int], scores: Sequence[fl
     ]
 
 
-TRANSFER_MASKS = 1024  # kept masks per device-to-host copy (340 MB of 288 x 288 float32): one sync per block
+TRANSFER_BYTES = 1 << 30  # kept masks' float32 logits per device-to-host copy: one host sync per GiB (3236 at 288 x 288)
+TRANSFER_MASKS = 0  # kept masks per copy when set; 0: as many as fit in TRANSFER_BYTES
+
+
+def transfer_block(selection: "Selection") -> int:
+    """Masks per device-to-host copy: ``TRANSFER_MASKS`` when set, else as many as fit in ``TRANSFER_BYTES``."""
+    if TRANSFER_MASKS:
+        return TRANSFER_MASKS
+    height, width = selection.all_mask_logits.shape[2:]
+    return max(1, TRANSFER_BYTES // (height * width * 4))
 
 
 @dataclass
@@ -131,7 +140,7 @@ class Selection:
 
     ``prompt_index``, ``query_index`` and ``scores`` are host (numpy) arrays, read from the device in one copy
     by ``select_detections``. The kept masks stay in ``all_mask_logits`` (P, Q, h, w) on the device and come to
-    the host ``TRANSFER_MASKS`` at a time (``host_block``: one copy each), never all at once.
+    the host ``transfer_block`` masks at a time (``host_block``: one copy each), never all at once.
     """
 
     prompt_index: np.ndarray
@@ -161,7 +170,8 @@ class Selection:
         array = self.chunk(start, stop).float().cpu().numpy()
         return HostBlock(start, stop, array, np.arange(stop - start))
 
-    def host_blocks(self, block: int = TRANSFER_MASKS) -> Iterator[HostBlock]:
+    def host_blocks(self, block: int | None = None) -> Iterator[HostBlock]:
+        block = block or transfer_block(self)
         for start in range(0, len(self), block):
             yield self.host_block(start, start + block)
 
@@ -185,8 +195,8 @@ def select_detections(scores: torch.Tensor, mask_logits: torch.Tensor, confidenc
 
 
 def transfer_chunks(selection: Selection, chunk_size: int) -> Iterator[tuple[HostBlock, int, int]]:
-    """(host block, start, stop) of every chunk, blocks of ``TRANSFER_MASKS`` a multiple of ``chunk_size``."""
-    block = max(chunk_size, TRANSFER_MASKS // chunk_size * chunk_size)
+    """(host block, start, stop) of every chunk, blocks of ``transfer_block`` masks rounded to ``chunk_size``."""
+    block = max(chunk_size, transfer_block(selection) // chunk_size * chunk_size)
     for host in selection.host_blocks(block):
         for start in range(host.start, host.stop, chunk_size):
             yield host, start, min(start + chunk_size, host.stop)
@@ -395,5 +405,5 @@ def seed_style_records(image_id: int, category_id: int, masks: Any, scores: Any,
 
 __all__ = [
     "threshold_logits", "resize_masks", "boxes_from_masks", "masks_to_host_fortran", "encode_rles",
-    "make_records", "HostBlock", "Selection", "select_detections", "records_inline", "transfer_chunks", "TRANSFER_MASKS", "default_processes", "DevicePostprocessor", "records_parts", "seed_style_records",
+    "make_records", "HostBlock", "Selection", "select_detections", "records_inline", "transfer_chunks", "transfer_block", "TRANSFER_MASKS", "TRANSFER_BYTES", "default_processes", "DevicePostprocessor", "records_parts", "seed_style_records",
 ]

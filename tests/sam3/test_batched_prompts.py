@@ -85,3 +85,41 @@ def test_chunking_does_not_change_results_and_text_is_encoded_once(tiny, monkeyp
     assert calls == []
     with pytest.raises(ValueError, match="prompt_batch"):
         bp.ground_prompts(model, feats, text, device, prompt_batch=0)
+
+
+def test_segmentation_head_in_chunks_changes_masks_only_by_rounding(tiny):
+    model, device = tiny
+    processor = bp.make_processor(model, device)
+    feats = bp.encode_image(processor, Image.fromarray(data.astronaut()))
+    text = bp.encode_prompts(model, PROMPTS, device)
+    whole = bp.ground_prompts(model, feats, text, device, prompt_batch=len(PROMPTS), mask_batch=len(PROMPTS))
+    head = model.segmentation_head
+    widths = []
+    real = head.forward
+    head.forward = lambda **kw: widths.append(kw["encoder_hidden_states"].shape[1]) or real(**kw)
+    try:
+        for mask_batch in (1, 2, 3):
+            widths.clear()
+            part = bp.ground_prompts(model, feats, text, device, prompt_batch=len(PROMPTS), mask_batch=mask_batch)
+            assert widths == [min(mask_batch, len(PROMPTS) - s) for s in range(0, len(PROMPTS), mask_batch)]
+            assert torch.equal(part.scores, whole.scores) and torch.equal(part.boxes_cxcywh, whole.boxes_cxcywh)
+            assert part.mask_logits.shape == whole.mask_logits.shape
+            torch.testing.assert_close(part.mask_logits, whole.mask_logits, atol=1e-5, rtol=0)
+    finally:
+        del head.forward
+    assert head.forward.__func__ is type(head).forward  # the chunking is gone after the call
+
+
+def test_segmentation_in_chunks_restores_the_head(tiny):
+    model, _ = tiny
+    head = model.segmentation_head
+    assert "forward" not in head.__dict__
+    with bp.segmentation_in_chunks(model, 2):
+        assert "forward" in head.__dict__
+        with bp.segmentation_in_chunks(model, 3):
+            pass
+        assert "forward" in head.__dict__
+    assert "forward" not in head.__dict__
+    with pytest.raises(ValueError, match="mask_batch"):
+        bp.ground_prompts(model, None, bp.TextFeatures(["a"], torch.zeros(1), torch.zeros(1), torch.zeros(1)),
+                          "cpu", mask_batch=0)

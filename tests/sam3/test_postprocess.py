@@ -244,3 +244,17 @@ def test_workers_fork_cleanly_after_the_parent_used_opencv_threads():
     done = subprocess.run([sys.executable, "-c", FORK_AFTER_OPENCV_THREADS], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "PYTHONPATH": os.getcwd()})
     assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr[-2000:]
+
+
+def test_transfer_blocks_are_sized_by_bytes(monkeypatch):
+    from npu_compat.sam3 import postprocess
+    from npu_compat.sam3.postprocess import transfer_block, transfer_chunks
+
+    logits = torch.zeros(2, 5, 10, 20)
+    selection = select_detections(torch.ones(2, 5), logits, 0.0, 0.0)
+    monkeypatch.setattr(postprocess, "TRANSFER_BYTES", 3 * 10 * 20 * 4)  # three masks of float32 per copy
+    assert transfer_block(selection) == 3
+    blocks = {(host.start, host.stop) for host, _, _ in transfer_chunks(selection, 1)}
+    assert blocks == {(0, 3), (3, 6), (6, 9), (9, 10)}
+    monkeypatch.setattr(postprocess, "TRANSFER_MASKS", 4)
+    assert transfer_block(selection) == 4

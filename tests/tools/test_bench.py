@@ -52,7 +52,7 @@ def test_counts_are_within_the_committed_budget_and_the_goal(quick):
     _, results, _ = quick
     counts = next(r for r in results if r["name"] == "counts")
     budget = counts["raw"]["budget"]
-    assert budget["key"] == count_key("tiny", 80, 16) and budget["known"]
+    assert budget["key"] == count_key("tiny", 80, 40) and budget["known"]
     assert budget["over"] == []
     rows = {row["name"]: row for row in counts["raw"]["rows"]}
     assert not [name for name in budget["unbudgeted"] if "(before)" not in name]
