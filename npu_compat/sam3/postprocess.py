@@ -30,6 +30,8 @@ import atexit
 import mmap
 import multiprocessing
 import os
+import signal
+import sys
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -269,7 +271,7 @@ class DevicePostprocessor:
             self._slots = shared_slots(self.in_flight, self.chunk_size, mask_size)
             with opencv_sign.one_thread():  # inherited by the workers, which are all forked before it ends
                 self._procs = ProcessPoolExecutor(max_workers=self.processes, initializer=_init_worker,
-                                                  initargs=(self._slots,), mp_context=multiprocessing.get_context("fork"))
+                                                  initargs=(self._slots, os.getpid()), mp_context=multiprocessing.get_context("fork"))
                 for warm in [self._procs.submit(os.getpid) for _ in range(self.processes)]:
                     warm.result()
             atexit.register(self.close)
@@ -334,13 +336,25 @@ def shared_slots(count: int, chunk_size: int, mask_size: tuple[int, ...]) -> np.
 _WORKER_SLOTS: np.ndarray | None = None
 
 
-def _init_worker(slots: np.ndarray) -> None:
+def _init_worker(slots: np.ndarray, parent: int) -> None:
     """In each worker process (forked, so ``slots`` is the parent's shared mapping, not a copy): one intra-op
     thread for torch (the pool already uses every core; no oversubscription). OpenCV's one thread is inherited
-    (``opencv_sign.one_thread``)."""
+    (``opencv_sign.one_thread``). The worker dies with its parent."""
     global _WORKER_SLOTS
+    _die_with_parent(parent)
     _WORKER_SLOTS = slots
     torch.set_num_threads(1)
+
+
+def _die_with_parent(parent: int) -> None:
+    """A parent killed with SIGKILL (an evaluation stopped hard, to be resumed) cannot shut its pool down, and the
+    workers would wait on their queue forever. On Linux the kernel kills them with it (``PR_SET_PDEATHSIG``)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _slot_parts(slot: int, rows: int, height: int, width: int) -> tuple[np.ndarray, list[dict[str, Any]]]:

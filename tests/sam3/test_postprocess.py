@@ -1,6 +1,8 @@
 """Tests for npu_compat.sam3.postprocess: the vectorised path against the seed-style per-mask path."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -258,3 +260,44 @@ def test_transfer_blocks_are_sized_by_bytes(monkeypatch):
     assert blocks == {(0, 3), (3, 6), (6, 9), (9, 10)}
     monkeypatch.setattr(postprocess, "TRANSFER_MASKS", 4)
     assert transfer_block(selection) == 4
+
+
+POOL_THEN_WAIT = """
+import os, sys, time, torch
+from npu_compat.sam3.postprocess import DevicePostprocessor, select_detections
+post = DevicePostprocessor(processes=2)
+logits = torch.randn(1, 4, 30, 30)
+post.submit(0, [1], select_detections(torch.ones(1, 4), logits, 0.0, 0.0), 40, 50).result()
+print(" ".join(str(p) for p in post._procs._processes), flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; the parent-death signal is Linux's")
+def test_workers_die_when_their_parent_is_killed():
+    """A SIGKILLed evaluation (the resume case) leaves no postprocess workers behind, waiting forever."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", POOL_THEN_WAIT], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+    try:
+        workers = [int(p) for p in proc.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(p) for p in workers)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 20
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(p) for p in workers), workers
