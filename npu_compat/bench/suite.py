@@ -167,7 +167,7 @@ def bench_video(config: BenchConfig) -> Result:
     dtypes = list(config.video_dtypes)
     raw = run(config.model, config.video_frames, height, width, counted=config.quick, dtypes=dtypes,
               rounds=1 if config.quick else config.rounds, det_threshold=config.video_threshold,
-              max_objects=config.video_max_objects)
+              max_objects=config.video_max_objects, warmup=not config.quick)
     result.raw = raw
     clip = f"{config.video_frames} frames {width}x{height}"
     limits = raw["detection"]
@@ -175,8 +175,10 @@ def bench_video(config: BenchConfig) -> Result:
                "objects (lowered for random weights)" if raw["lowered_thresholds"] else "")
     for dtype, v in raw["variants"].items():
         name = f"{config.model} {dtype} (autocast {'/'.join(v['autocast']) or 'n/a'})"
+        loads = "/".join(f"{a:.1f}-{b:.1f}" for run in raw["all"][dtype] for a, b in [run["load_average_1min"]])
         result.add(f"{name}: prompt + propagation, {clip}", round(v["end_to_end_fps"], 4), "frames/s",
-                   f"{v['end_to_end_s']:.2f} s; objects per frame {v['objects_per_frame']}{lowered}")
+                   f"median {v['end_to_end_s']:.2f} s of {len(raw['all'][dtype])}; objects per frame "
+                   f"{v['objects_per_frame']}{lowered}; load average {loads}")
         result.add(f"{name}: propagation alone", round(v["propagate_fps"], 3) if v["propagate_fps"] else "n/a",
                    "frames/s", "the prompt step also encodes frame 1 (upstream's detector works a frame ahead)")
         for stage in ("prompt", "propagate"):

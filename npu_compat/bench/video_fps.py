@@ -22,6 +22,7 @@ reported with the results.
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import tempfile
 import time
@@ -117,6 +118,7 @@ def detection_limits(model: Any, threshold: float | None, max_objects: int | Non
 def synthetic_clip(folder: Path, frames: int, height: int, width: int) -> Path:
     from npu_compat.sam3.video_io import synthetic_video, write_video
 
+    folder.mkdir(parents=True, exist_ok=True)
     return write_video(folder / "clip.mp4", synthetic_video(frames, height, width), fps=10)
 
 
@@ -138,6 +140,7 @@ def _one_job(predictor: Any, clip: Path, out_dir: Path, model: str, prompt: str,
     from npu_compat.sam3.video_run import VideoJob, run_video_job
 
     job = VideoJob(video=str(clip), out_dir=str(out_dir), text=prompt, model=model)
+    load_before = os.getloadavg()[0]
     seen: list[str] = []
     probe = _autocast_probe(predictor.model, seen)
     timer = video_timer(predictor.model)
@@ -150,7 +153,7 @@ def _one_job(predictor: Any, clip: Path, out_dir: Path, model: str, prompt: str,
     timings = dict(result["timings_s"])
     totals = timer.totals
     per_stage = {(HOST_WORK if stage == REST else stage): seconds for stage, seconds in totals.by_stage().items()}
-    return {"timings_s": timings, "autocast": sorted(set(seen)),
+    return {"timings_s": timings, "autocast": sorted(set(seen)), "load_average_1min": [load_before, os.getloadavg()[0]],
             "propagate_fps": frames / timings["propagate"] if timings.get("propagate") else None,
             "end_to_end_fps": frames / (timings["prompt"] + timings["propagate"]),
             "objects_per_frame": [len(f["objects"]) for f in result["frames"]],
@@ -162,10 +165,12 @@ def _one_job(predictor: Any, clip: Path, out_dir: Path, model: str, prompt: str,
 
 def bench_video(model: str, frames: int, height: int, width: int, prompt: str = "object", counted: bool = False,
                 dtypes: Sequence[str] = ("shim",), rounds: int = 1, det_threshold: float | None = None,
-                max_objects: int | None = None) -> dict[str, Any]:
+                max_objects: int | None = None, warmup: bool = False) -> dict[str, Any]:
     """``rounds`` x one ``run_video_job`` per variant (text prompt on frame 0, propagation both ways) on one
     built predictor, variants interleaved (order alternating); the medians per variant and each variant's
-    ratio to the first. ``counted`` (one variant) also counts device ops and host syncs of the whole job."""
+    ratio to the first. ``warmup`` first runs each variant once on a 1-frame clip (kernel selection and
+    first-call costs of that dtype out of the timed runs). ``counted`` (one variant) also counts device ops
+    and host syncs of the whole job."""
     from npu_compat.sam3.video_run import build_predictor
 
     for dtype in dtypes:
@@ -179,13 +184,18 @@ def bench_video(model: str, frames: int, height: int, width: int, prompt: str = 
         build_s = time.perf_counter() - start
         counter = DispatchCounter(host_reads=True) if counted else contextlib.nullcontext()
         with detection_limits(predictor.model, det_threshold, max_objects) as limits:
+            if warmup:
+                short = synthetic_clip(Path(tmp) / "warm-up", 1, height, width)
+                for dtype in dtypes:
+                    with video_dtype(dtype):
+                        _one_job(predictor, short, Path(tmp) / f"warm-up-{dtype}", model, prompt, 1)
             for r in range(rounds):
                 for i, dtype in enumerate(dtypes if r % 2 == 0 else list(reversed(dtypes))):
                     with video_dtype(dtype), (counter if counted and r == 0 and i == 0 else contextlib.nullcontext()):
                         samples[dtype].append(_one_job(predictor, clip, Path(tmp) / f"out-{r}-{dtype}", model,
                                                        prompt, frames))
     out: dict[str, Any] = {"model": model, "frames": frames, "height": height, "width": width, "prompt": prompt,
-                           "rounds": rounds, "dtypes": list(dtypes), "build_s": round(build_s, 3),
+                           "rounds": rounds, "warmup": warmup, "dtypes": list(dtypes), "build_s": round(build_s, 3),
                            "detection": limits, "lowered_thresholds": det_threshold is not None,
                            "variants": {}, "all": samples}
     for dtype, runs in samples.items():

@@ -68,7 +68,8 @@ def test_both_variants_on_one_tiny_model_with_the_stage_breakdown(tmp_path):
     assert raw["variants"]["fp32"]["autocast"] == ["off (fp32)"]
     assert raw["variants"]["shim"]["autocast"] == (["bfloat16"] if native else ["off (fp32)"])
     assert raw["detection"] == {"score_threshold_detection": 0.0, "new_det_thresh": 0.0, "max_num_objects": 2}
-    assert set(raw["ratio_to_fp32"]) == {"shim"}
+    assert set(raw["ratio_to_fp32"]) == {"shim"} and raw["warmup"]
+    assert all(len(runs) == 1 for runs in raw["all"].values())  # the 1-frame warm-ups are not samples
     for variant in raw["variants"].values():
         calls = variant["stage_calls"]
         encodes = sum(phase.get("image backbone: ViT trunk", 0) for phase in calls.values())
