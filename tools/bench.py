@@ -36,9 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prompts per grounding forward (default 40; its segmentation head takes 8 at a time)")
     p.add_argument("--rounds", type=int, help="interleaved timed rounds per variant (default 2, quick 1)")
     p.add_argument("--video-frames", type=int, help="frames of the synthetic clip (default 3)")
-    p.add_argument("--video-dtype", choices=["shim", "fp32"],
-                   help="video: the shim's bf16 autocast scope (default) or fp32 (sam3 from the patched tree first on "
+    p.add_argument("--video-dtype", action="append", choices=["shim", "fp32"],
+                   help="video, repeatable (variants interleaved on one model): the shim's autocast policy (default; "
+                        "bf16 where native, fp32 where emulated) or fp32 (sam3 from the patched tree first on "
                         "PYTHONPATH: upstream casts the video neck to bf16 itself)")
+    p.add_argument("--video-threshold", type=float,
+                   help="video: detection threshold for new and kept objects (upstream 0.7 / 0.5; random weights "
+                        "rarely pass them, so the tracker would have nothing to track)")
+    p.add_argument("--video-max-objects", type=int, help="video: at most this many objects tracked")
     p.add_argument("--patched-tree", help="shim-overhead: also time SAM3 shim on/off against this patched sam3 tree")
     p.add_argument("--json", default="bench-results.json", help="where the JSON goes (default bench-results.json)")
     p.add_argument("--markdown", help="also write the Markdown summary here")

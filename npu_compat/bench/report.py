@@ -19,7 +19,11 @@ def config_from_args(args: argparse.Namespace, argv: Sequence[str]) -> BenchConf
     if args.rounds:
         overrides["rounds"] = args.rounds
     if args.video_dtype:
-        overrides["video_dtype"] = args.video_dtype
+        overrides["video_dtypes"] = tuple(args.video_dtype)
+    if args.video_threshold is not None:
+        overrides["video_threshold"] = args.video_threshold
+    if args.video_max_objects is not None:
+        overrides["video_max_objects"] = args.video_max_objects
     if args.video_frames:
         overrides["video_frames"] = args.video_frames
     return BenchConfig.for_quick(**overrides) if args.quick else BenchConfig(**overrides)

@@ -72,25 +72,24 @@ def _tracker_init(ctx: Context, rule: Rule, original: Any) -> Any:
 
 
 def _scoped_method(ctx: Context, rule: Rule, original: Any) -> Any:
-    scope = _autocast_factory(ctx)
+    # the region is looked up per call (a pure function of the session's policy and target), so a benchmark
+    # can compare autocast variants of one built model in one process
 
     @functools.wraps(original)
     def method(*args: Any, **kwargs: Any) -> Any:
-        with scope():
+        with _autocast_factory(ctx)():
             return original(*args, **kwargs)
 
     return method
 
 
 def _scoped_generator(ctx: Context, rule: Rule, original: Any) -> Any:
-    scope = _autocast_factory(ctx)
-
     @functools.wraps(original)
     def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
         inner = original(*args, **kwargs)
         try:
             while True:
-                with scope():  # entered per step: the caller's code between steps runs outside it
+                with _autocast_factory(ctx)():  # entered per step: the caller's code between steps runs outside it
                     try:
                         item = next(inner)
                     except StopIteration:

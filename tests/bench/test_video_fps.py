@@ -1,0 +1,88 @@
+"""Tests for npu_compat.bench.video_fps: autocast variants of one built video model, detection limits, and the
+per-stage breakdown of a real run of the tiny video model through tools/bench.py."""
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+import torch
+
+from npu_compat.bench.video_fps import HOST_WORK, bench_video, detection_limits, video_dtype
+from tests.conftest import ROOT, run_python
+
+
+def _rule(key: str):
+    from npu_compat.patcher import Category, Rule
+
+    return Rule(key, "x", "y", lambda *a: None, Category.MODIFIED, "test")
+
+
+def test_fp32_variant_turns_the_shims_autocast_scope_off_at_call_time(shim_cpu):
+    from npu_compat.sam3.video import _autocast_factory, _scoped_method
+
+    method = _scoped_method(shim_cpu.patcher.ctx, _rule("m"), lambda: torch.is_autocast_enabled("cpu"))
+    policy_on = _autocast_factory(shim_cpu.patcher.ctx) is not __import__("contextlib").nullcontext
+    assert method() is policy_on  # the shim's policy: bf16 where native, off where emulated
+    with video_dtype("fp32"):
+        assert method() is False  # the same installed wrapper, switched for this block only
+    with video_dtype("shim"):
+        assert method() is policy_on
+    assert method() is policy_on
+
+
+def test_unknown_variant_is_refused():
+    with pytest.raises(ValueError, match="shim, fp32"):
+        with video_dtype("bf17"):
+            pass
+    with pytest.raises(ValueError, match="shim, fp32"):
+        bench_video("tiny", 2, 60, 80, dtypes=("fp16",))
+
+
+def test_detection_limits_apply_inside_the_block_and_are_restored():
+    model = types.SimpleNamespace(score_threshold_detection=0.5, new_det_thresh=0.7, max_num_objects=10000)
+    with detection_limits(model, 0.0, 3) as used:
+        assert used == {"score_threshold_detection": 0.0, "new_det_thresh": 0.0, "max_num_objects": 3}
+        assert model.new_det_thresh == 0.0 and model.max_num_objects == 3
+    assert (model.score_threshold_detection, model.new_det_thresh, model.max_num_objects) == (0.5, 0.7, 10000)
+    with detection_limits(model, None, None) as used:
+        assert used == {"score_threshold_detection": 0.5, "new_det_thresh": 0.7, "max_num_objects": 10000}
+
+
+def test_both_variants_on_one_tiny_model_with_the_stage_breakdown(tmp_path):
+    """fp32 needs the patched sam3 tree (upstream casts the video neck to bf16 itself): built here."""
+    tree = tmp_path / "patched"
+    built = run_python(str(ROOT / "tools" / "verify_patches.py"), "apply", "--upstream", "pypi:sam3==0.1.4",
+                       "--out", str(tree))
+    assert built.returncode == 0, built.stderr[-2000:]
+    frames, out = 3, tmp_path / "video.json"
+    done = run_python(str(ROOT / "tools" / "bench.py"), "video", "--model", "tiny", "--video-dtype", "fp32",
+                      "--video-dtype", "shim", "--video-frames", str(frames), "--video-threshold", "0",
+                      "--video-max-objects", "2", "--rounds", "1", "--device", "cpu", "--log-level", "quiet",
+                      "--json", str(out), env={"PYTHONPATH": f"{ROOT}:{tree}"}, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    raw = json.loads(out.read_text())[0]["raw"]
+    from npu_compat.target import Target
+
+    native = torch.bfloat16 in Target("cpu").native_autocast_dtypes
+    assert raw["variants"]["fp32"]["autocast"] == ["off (fp32)"]
+    assert raw["variants"]["shim"]["autocast"] == (["bfloat16"] if native else ["off (fp32)"])
+    assert raw["detection"] == {"score_threshold_detection": 0.0, "new_det_thresh": 0.0, "max_num_objects": 2}
+    assert set(raw["ratio_to_fp32"]) == {"shim"} and raw["warmup"]
+    assert all(len(runs) == 1 for runs in raw["all"].values())  # the 1-frame warm-ups are not samples
+    for variant in raw["variants"].values():
+        calls = variant["stage_calls"]
+        encodes = sum(phase.get("image backbone: ViT trunk", 0) for phase in calls.values())
+        assert encodes == frames, "one image encode per frame, no repeats"
+        assert sum(phase.get("text encoder", 0) for phase in calls.values()) == 1, "text features computed once"
+        assert calls["prompt"]["image backbone: ViT trunk"] == 2  # upstream's detector works one frame ahead
+        assert any(variant["objects_per_frame"]) and max(variant["objects_per_frame"]) <= 2
+        assert sum(phase.get("tracker: mask decoder", 0) for phase in calls.values()) > 0, "the tracker ran"
+        per_frame = variant["per_frame_s"]
+        assert HOST_WORK in per_frame and all(v >= 0 for v in per_frame.values())
+        # the timed stages cover the prompt and propagation steps' wall time
+        assert 0.9 < variant["timed_share"] <= 1.0 + 1e-6
+        assert sum(per_frame.values()) * frames == pytest.approx(variant["timed_share"] * variant["end_to_end_s"],
+                                                                 rel=1e-6)
+    rows = [row[0] for row in json.loads(out.read_text())[0]["rows"]]
+    assert any("per frame, image backbone: ViT trunk" in r for r in rows)
