@@ -80,8 +80,9 @@ def test_both_variants_on_one_tiny_model_with_the_stage_breakdown(tmp_path):
         assert sum(phase.get("tracker: mask decoder", 0) for phase in calls.values()) > 0, "the tracker ran"
         per_frame = variant["per_frame_s"]
         assert HOST_WORK in per_frame and all(v >= 0 for v in per_frame.values())
-        # the timed stages cover the prompt and propagation steps' wall time
-        assert 0.9 < variant["timed_share"] <= 1.0 + 1e-6
+        # the timed stages cover the prompt and propagation steps' wall time; the job's own clock starts and
+        # stops a few calls away from the timer's (a 0.24% excess was seen on a loaded machine), hence 1%
+        assert 0.9 < variant["timed_share"] <= 1.01
         assert sum(per_frame.values()) * frames == pytest.approx(variant["timed_share"] * variant["end_to_end_s"],
                                                                  rel=1e-6)
     rows = [row[0] for row in json.loads(out.read_text())[0]["rows"]]
