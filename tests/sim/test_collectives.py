@@ -59,13 +59,7 @@ RANK_SCRIPT = textwrap.dedent("""
     # which needs the simulator's C++ hooks (a compiler); each rank on its own device, npu:<rank>
     from npu_compat.sim import native_hooks
     if native_hooks.state().available:
-        class OneBranch(torch.nn.Module):
-            # two layers, one used: DDP must find the unused one's parameters each step
-            def __init__(self, width):
-                super().__init__()
-                self.used, self.unused = torch.nn.Linear(4, width), torch.nn.Linear(4, width)
-            def forward(self, x):
-                return self.used(x)
+        from tests.sim.scripts.one_branch import OneBranch
         unused = {}
         for device, group in ((f"npu:{rank}", None), ("cpu", dist.new_group(backend="gloo"))):
             torch.manual_seed(0)

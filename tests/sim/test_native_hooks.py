@@ -104,13 +104,7 @@ def test_ddp_with_find_unused_parameters_runs_backward_on_the_simulated_npu() ->
         import torch.distributed as dist
         os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=os.environ["PORT"])
         dist.init_process_group("hccl", rank=0, world_size=1)
-        class OneBranch(torch.nn.Module):
-            # two layers, one used: DDP must find the unused one's parameters each step
-            def __init__(self, width):
-                super().__init__()
-                self.used, self.unused = torch.nn.Linear(4, width), torch.nn.Linear(4, width)
-            def forward(self, x):
-                return self.used(x)
+        from tests.sim.scripts.one_branch import OneBranch
         grads = {}
         for device, group in (("npu", None), ("cpu", dist.new_group(backend="gloo"))):
             torch.manual_seed(0)
