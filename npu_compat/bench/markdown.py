@@ -1,10 +1,10 @@
 """Markdown for benchmark results, and its place in a document between two marker lines."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
+
+from npu_compat.atomic_files import write_text_atomic
 
 BEGIN = "<!-- bench results: {name}: begin (written by tools/bench.py --update-doc; edit the command, not this) -->"
 END = "<!-- bench results: {name}: end -->"
@@ -37,17 +37,10 @@ def suite_markdown(results: Sequence[Any]) -> str:
     return "\n".join(result_markdown(r) for r in results)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def write_markdown(path: str | Path, results: Sequence[Any]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, suite_markdown(results))
+    write_text_atomic(path, suite_markdown(results))
 
 
 def update_document(path: str | Path, results: Sequence[Any]) -> None:
@@ -63,7 +56,7 @@ def update_document(path: str | Path, results: Sequence[Any]) -> None:
             text = head + block + rest.split(end, 1)[1]
         else:
             text = text.rstrip("\n") + "\n\n" + block + "\n"
-    _write_atomic(path, text)
+    write_text_atomic(path, text)
 
 
 __all__ = ["BEGIN", "END", "result_markdown", "suite_markdown", "write_markdown", "update_document"]

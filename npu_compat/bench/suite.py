@@ -8,7 +8,6 @@ few prompts, small images): counts are exact there, timings only show that the c
 """
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from npu_compat.atomic_files import write_json_atomic
 from npu_compat.bench import environment
 from npu_compat.sam3.batched_prompts import MASK_BATCH, PROMPT_BATCH
 
@@ -150,13 +150,13 @@ def bench_postprocess(config: BenchConfig) -> Result:
                   processes=0 if config.quick else None)
         kind = "noisy" if noise else "smooth"
         result.raw[kind] = raw
-        result.add(f"{kind} {classes}x{masks} at {height}x{width}: seed loop / fast, wall",
+        result.add(f"{kind} {classes}x{masks} at {height}x{width}: per-mask loop / kit, wall",
                    round(raw["speedup_wall_min"], 2), "x",
-                   f"min of {config.rounds}: seed {raw['seed_wall_s']['min']:.2f} s, fast {raw['fast_wall_s']['min']:.2f} s;"
+                   f"min of {config.rounds}: loop {raw['seed_wall_s']['min']:.2f} s, kit {raw['fast_wall_s']['min']:.2f} s;"
                    f" median ratio {raw['speedup_wall_median']:.2f}")
-        result.add(f"{kind}: seed loop / fast, CPU time", round(raw["speedup_cpu_min"], 2), "x",
+        result.add(f"{kind}: per-mask loop / kit, CPU time", round(raw["speedup_cpu_min"], 2), "x",
                    f"exact: {raw['exactness']['others_equal_to_logit_reference']} of "
-                   f"{raw['exactness']['other_records']} records that differ from the seed equal the reference")
+                   f"{raw['exactness']['other_records']} records that differ from the loop equal the reference")
     return result
 
 
@@ -266,14 +266,8 @@ def run_suite(names: Sequence[str], config: BenchConfig, apply_shim: Callable[[]
 
 
 def write_json(path: str | Path, results: Sequence[Result]) -> None:
-    """Atomically: temp file in the same folder, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump([r.as_dict() for r in results], fh, indent=1, default=str)
-        fh.write("\n")
-    os.replace(tmp, path)
+    """Atomically (``npu_compat.atomic_files``), with the user's usual permissions."""
+    write_json_atomic(path, [r.as_dict() for r in results], indent=1)
 
 
 __all__ = ["BenchConfig", "Result", "SUITE", "run_suite", "write_json", "sample_image", "image_model"]

@@ -141,16 +141,9 @@ def _native_hooks_log() -> dict[str, Any]:
 
 
 def write_process_log(folder: str) -> None:
-    import json
-    import tempfile
-    from pathlib import Path
+    from npu_compat.atomic_files import write_json_atomic
 
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="sim-", suffix=".tmp", dir=out)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(process_log(), handle, indent=1)
-    os.replace(tmp, out / f"sim-{os.getpid()}.json")
+    write_json_atomic(os.path.join(folder, f"sim-{os.getpid()}.json"), process_log(), indent=1)
 
 
 def runtime() -> SimulatedRuntime | None:

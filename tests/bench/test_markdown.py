@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from npu_compat.bench.markdown import BEGIN, END, result_markdown, update_document
-from npu_compat.bench.suite import Result
+from npu_compat.bench.suite import Result, write_json
 
 
 def test_table_has_the_environment_command_and_rows():
@@ -32,3 +32,20 @@ def test_update_document_replaces_only_the_runs_blocks_and_is_idempotent(tmp_pat
     assert text.startswith("# Benchmarks\n\nintro\n")
     update_document(doc, [Result("image", rows=[("a", 3.0, "ms", "second")])])
     assert doc.read_text() == text
+
+
+def test_an_updated_doc_keeps_the_users_permissions(tmp_path):
+    """The doc (and the JSON) is rewritten atomically, and keeps the usual mode (a bare mkstemp would leave it 0600)."""
+    import os
+
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("intro\n")
+    os.chmod(doc, 0o644)
+    umask = os.umask(0o022)
+    try:
+        update_document(doc, [Result("image", rows=[("a", 1.0, "ms", "first")])])
+        write_json(tmp_path / "results.json", [Result("image")])
+    finally:
+        os.umask(umask)
+    assert (doc.stat().st_mode & 0o777) == 0o644 and "intro" in doc.read_text()
+    assert ((tmp_path / "results.json").stat().st_mode & 0o777) == 0o644
