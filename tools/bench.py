@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="repeatable; the first is used where one dtype is needed (default fp32)")
     p.add_argument("--prompts", type=int, default=80, help="text prompts per image (default 80, the COCO names)")
     p.add_argument("--prompt-batch", type=int,
-                   help="prompts per grounding forward (default 40; its segmentation head takes 8 at a time)")
+                   help="prompts per grounding forward (default 40; its segmentation head takes 16 at a time)")
     p.add_argument("--rounds", type=int, help="interleaved timed rounds per variant (default 2, quick 1)")
     p.add_argument("--video-frames", type=int, help="frames of the synthetic clip (default 3)")
     p.add_argument("--video-dtype", action="append", choices=["shim", "fp32"],

@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--score-filter", type=inputs.unit_interval, default=0.01,
                    help="write only detections with score >= this")
     p.add_argument("--resume", action="store_true", help="keep finished images from an earlier run and do the rest")
-    p.add_argument("--prompt-batch", type=inputs.positive_int, default=40,
-                   help="category prompts per grounding forward (default 40; its segmentation head takes 8 at a time, "
+    p.add_argument("--prompt-batch", type=inputs.positive_int, default=None,
+                   help="category prompts per grounding forward (default: 40 on an accelerator, 1 on the cpu; the "
+                        "segmentation head takes 16 at a time, "
                         "~0.27 GB/prompt fp32 on CPU, and each prompt's mask logits take 66 MB)")
     p.add_argument("--sequential", action="store_true",
                    help="one set_text_prompt per category, per-mask host postprocessing (the baseline)")

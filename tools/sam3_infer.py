@@ -42,8 +42,9 @@ def build_parser():
     p.add_argument("--threshold", type=inputs.unit_interval, default=0.5,
                    help="keep detections with score above this, in [0,1]")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype on the target")
-    p.add_argument("--prompt-batch", type=inputs.positive_int, default=40,
-                   help="text prompts per grounding forward (default 40; its segmentation head takes 8 at a time)")
+    p.add_argument("--prompt-batch", type=inputs.positive_int, default=None,
+                   help="text prompts per grounding forward (default: 40 on an accelerator, where it saves op launches, "
+                        "1 on the cpu, where it is fastest; the segmentation head takes 16 at a time)")
     p.add_argument("--seed", type=int, default=0, help="seed for random weights")
     add_shim_arguments(p)
     return p

@@ -35,7 +35,7 @@ class CocoEvalConfig:
     confidence_threshold: float = 0.0
     score_filter: float = 0.01
     resume: bool = False
-    prompt_batch: int = 40  # batched_prompts.PROMPT_BATCH
+    prompt_batch: int | None = None  # None: batched_prompts.default_prompt_batch (40 on an accelerator, 1 on the cpu)
     model: str = "sam3"
     checkpoint: str | None = None
     allow_partial_checkpoint: bool = False

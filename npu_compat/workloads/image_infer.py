@@ -28,7 +28,7 @@ class InferConfig:
     allow_partial_checkpoint: bool = False
     threshold: float = 0.5
     dtype: str = "fp32"
-    prompt_batch: int = 40  # batched_prompts.PROMPT_BATCH
+    prompt_batch: int | None = None  # None: batched_prompts.default_prompt_batch (40 on an accelerator, 1 on the cpu)
     seed: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 

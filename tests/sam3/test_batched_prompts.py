@@ -123,3 +123,17 @@ def test_segmentation_in_chunks_restores_the_head(tiny):
     with pytest.raises(ValueError, match="mask_batch"):
         bp.ground_prompts(model, None, bp.TextFeatures(["a"], torch.zeros(1), torch.zeros(1), torch.zeros(1)),
                           "cpu", mask_batch=0)
+
+
+def test_the_default_prompt_batch_is_one_per_forward_on_the_cpu_and_wide_on_an_accelerator(tiny, monkeypatch):
+    model, device = tiny
+    assert bp.default_prompt_batch("cpu") == bp.CPU_PROMPT_BATCH == 1
+    assert bp.default_prompt_batch("npu:0") == bp.default_prompt_batch("cuda") == bp.PROMPT_BATCH
+    feats = bp.encode_image(bp.make_processor(model, device), Image.fromarray(data.coffee()))
+    text = bp.encode_prompts(model, PROMPTS, device)
+    widths = []
+    real = model.forward_grounding
+    monkeypatch.setattr(model, "forward_grounding",
+                        lambda **kw: widths.append(len(kw["find_input"].text_ids)) or real(**kw))
+    bp.ground_prompts(model, feats, text, device)
+    assert widths == [1] * len(PROMPTS)
