@@ -45,13 +45,6 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
                    "a test double of torch_npu X's kernel coverage on the host (docs/simulated-npu.md)")
 
 
-def known_fallback_ops() -> set[str]:
-    """Every op a ``--fallback-off`` may name (``npu_compat.fallbacks.known_ops``)."""
-    from npu_compat.fallbacks import known_ops
-
-    return known_ops()
-
-
 def shim_options(args: argparse.Namespace) -> ShimOptions:
     from npu_compat.fallbacks import check_off_names
 

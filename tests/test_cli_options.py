@@ -2,7 +2,8 @@ import argparse
 
 import pytest
 
-from npu_compat.cli_options import add_shim_arguments, known_fallback_ops, shim_options
+from npu_compat.cli_options import add_shim_arguments, shim_options
+from npu_compat.fallbacks import known_ops
 from npu_compat.errors import NpuCompatError
 
 
@@ -36,7 +37,7 @@ def test_unknown_cuda_available_policy_is_refused():
 
 
 def test_unknown_fallback_off_op_is_an_error_naming_the_known_ones():
-    known = known_fallback_ops()
+    known = known_ops()
     assert known, "the fallback table declares ops"
     with pytest.raises(NpuCompatError) as err:
         shim_options(parse("--fallback-off", "aten::no_such_op"))
