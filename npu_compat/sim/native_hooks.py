@@ -23,10 +23,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from npu_compat.atomic_files import atomic_path
 
 SOURCE = Path(__file__).resolve().parent / "csrc" / "native_hooks.cpp"
 CACHE_ENV = "NPU_COMPAT_SIM_CACHE"  # a folder for the built library; default $XDG_CACHE_HOME or ~/.cache
@@ -117,9 +118,7 @@ def build(cxx: str | None = None) -> tuple[Path, float | None]:
     with _locked(target.parent / "build.lock"):
         if target.exists():  # another process built it while this one waited
             return target, None
-        fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
-        os.close(fd)
-        try:
+        with atomic_path(target, suffix=".so") as tmp:  # renamed over target only if the build succeeds
             start = time.perf_counter()
             try:
                 done = subprocess.run(build_command(cxx, SOURCE, Path(tmp)), capture_output=True, text=True,
@@ -129,11 +128,6 @@ def build(cxx: str | None = None) -> tuple[Path, float | None]:
             if done.returncode != 0:
                 raise BuildError(f"{Path(cxx).name} failed: {first_error(done.stderr or done.stdout)}")
             seconds = time.perf_counter() - start
-            os.chmod(tmp, 0o755)  # mkstemp made it private; the cache may be shared
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
     return target, seconds
 
 
