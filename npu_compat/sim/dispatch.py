@@ -167,6 +167,17 @@ def _missing(name: str) -> None:
                       f"run on the CPU. This may have performance implications. ({state.label()})",
                       stacklevel=_caller_depth())
     state.fallbacks[name] += 1
+    _report_fallback(name)
+
+
+def _report_fallback(name: str) -> None:
+    """Put torch_npu's CPU fallback in the migration report of a running shim session. The simulator does
+    not import the shim (layers): it finds the session only if the shim is already loaded in the process."""
+    shim = sys.modules.get("npu_compat.shim")
+    session = shim.current() if shim is not None else None
+    registry = getattr(session.report, "fallbacks", None) if session is not None else None
+    if registry is not None:
+        registry.record_external(name, "cpu-and-back", "torch_npu")
 
 
 _HOST_VIEW: Any = None
