@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import torch
 
-from npu_compat.sim import dispatch, native_hooks
+from npu_compat.sim import dispatch, graphs, native_hooks
 from npu_compat.sim.counters import COUNTERS
 
 CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
@@ -70,6 +70,7 @@ def set_device(device: Any) -> None:
 
 @recorded
 def synchronize(device: Any = None) -> None:
+    graphs.check_sync("torch.npu.synchronize()")
     COUNTERS.sync("synchronize")
 
 
@@ -117,6 +118,7 @@ class Event:
 
     def synchronize(self) -> None:
         CALLS.append(("Event.synchronize", (), {}))
+        graphs.check_sync("Event.synchronize()")
         COUNTERS.sync("event.synchronize")
 
     def elapsed_time(self, end: "Event") -> float:
@@ -130,6 +132,7 @@ class Stream:
 
     def synchronize(self) -> None:
         CALLS.append(("Stream.synchronize", (), {}))
+        graphs.check_sync("Stream.synchronize()")
         COUNTERS.sync("stream.synchronize")
 
     def wait_event(self, event: Event) -> None:
@@ -164,6 +167,14 @@ def current_stream(device: Any = None) -> Stream:
 @recorded
 def stream(s: Any) -> Any:
     return contextlib.nullcontext(s)
+
+
+# ---- graphs (npu_compat.sim.graphs) -----------------------------------------------------------
+NPUGraph = graphs.NPUGraph
+graph = graphs.graph
+make_graphed_callables = graphs.make_graphed_callables
+graph_pool_handle = graphs.graph_pool_handle
+is_current_stream_capturing = graphs.is_current_stream_capturing
 
 
 # ---- memory ---------------------------------------------------------------------------------
@@ -320,7 +331,7 @@ def is_jit_compile_false() -> bool:
     return not _JIT[0]
 
 
-_NOT_API = {"build_module", "recorded", "CALLS", "native_hooks", "dispatch", "functools", "contextlib", "types", "torch",
+_NOT_API = {"build_module", "recorded", "CALLS", "native_hooks", "dispatch", "graphs", "functools", "contextlib", "types", "torch",
             "Any", "Callable", "COUNTERS", "annotations"}
 
 
