@@ -232,3 +232,86 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
+
+
+@pytest.fixture(scope="module")
+def everyday() -> dict:
+    """Everyday code that broke while the simulated npu (a test double of the Ascend stack) was a wrapper
+    subclass: each line is what a user program does."""
+    return run_sim(textwrap.dedent("""
+        import io, pickle
+        loss = torch.tensor(1.23456).to("npu")
+        out["format"] = f"{loss:.3f}"
+        out["type"] = type(loss).__name__
+        x = torch.arange(6.0).reshape(2, 3).to("npu:1")
+        out["data_ptr"] = [x.untyped_storage().data_ptr() != 0, x.data_ptr() == x.untyped_storage().data_ptr(),
+                           x[1].data_ptr() - x.data_ptr() == 3 * 4]
+        buf = io.BytesIO(); torch.save({"w": x, "step": 3}, buf)
+        buf.seek(0); plain = torch.load(buf)
+        buf.seek(0); safe = torch.load(buf, weights_only=True)
+        buf.seek(0); host = torch.load(buf, weights_only=True, map_location="cpu")
+        buf.seek(0); other = torch.load(buf, weights_only=True, map_location="npu:0")
+        out["load"] = [str(plain["w"].device), type(plain["w"]).__name__, plain["w"].cpu().tolist(),
+                       str(safe["w"].device), str(host["w"].device), str(other["w"].device),
+                       other["w"].cpu().tolist()]
+        out["pickle"] = pickle.loads(pickle.dumps(x)).cpu().tolist()
+        torch.manual_seed(7); a = torch.randn(3, device="npu").cpu()
+        torch.manual_seed(7); b = torch.randn(3, device="npu").cpu()
+        g = torch.Generator(device="npu:1"); g.manual_seed(7)
+        c = torch.randn(3, device="npu:1", generator=g).cpu()
+        g.manual_seed(7); d = torch.randn(3, device="npu:1", generator=g).cpu()
+        out["seed"] = [a.tolist() == b.tolist(), c.tolist() == d.tolist(), str(g.device), a.tolist() != c.tolist()
+                       or True]
+        torch.npu.manual_seed(1); e = torch.rand(2, device="npu").cpu()
+        torch.npu.manual_seed(1); f = torch.rand(2, device="npu").cpu()
+        out["npu_seed"] = e.tolist() == f.tolist()
+        dest = torch.empty(0, device="npu:1")
+        torch.add(x, x, out=dest)
+        out["out_resize"] = [list(dest.shape), dest.cpu().tolist()]
+        out["memory"] = [torch.npu.memory_allocated(1) > 0, torch.npu.max_memory_allocated(1) >= 24]
+    """))
+
+
+def test_a_device_scalar_formats_as_a_number(everyday):
+    assert everyday["format"] == "1.235" and everyday["type"] == "Tensor"
+
+
+def test_storage_data_pointers_are_real_addresses(everyday):
+    """msprobe reads untyped_storage().data_ptr() of every dumped tensor."""
+    assert everyday["data_ptr"] == [True, True, True]
+
+
+def test_a_checkpoint_saved_on_npu_loads_with_the_default_and_weights_only(everyday):
+    plain, kind, values, safe, host, other, other_values = everyday["load"]
+    assert (plain, kind, safe, host, other) == ("npu:1", "Tensor", "npu:1", "cpu", "npu:0")
+    assert values == other_values == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]
+    assert everyday["pickle"] == values
+
+
+def test_seeding_and_device_generators_repeat_draws(everyday):
+    assert everyday["seed"][:3] == [True, True, "npu:1"]
+    assert everyday["npu_seed"] is True
+
+
+def test_out_into_an_empty_device_tensor_resizes_it(everyday):
+    assert everyday["out_resize"] == [[2, 3], [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]]]
+
+
+def test_memory_statistics_come_from_the_device_allocator(everyday):
+    assert everyday["memory"] == [True, True]
+
+
+def test_load_with_map_location_cuda_and_weights_only_through_the_shim(tmp_path: Path) -> None:
+    """Used to end the interpreter with SIGSEGV on the simulated npu."""
+    script = tmp_path / "resume.py"
+    script.write_text(textwrap.dedent("""
+        import io, torch
+        buf = io.BytesIO()
+        torch.save({"w": torch.arange(3.0).cuda()}, buf)
+        buf.seek(0)
+        state = torch.load(buf, map_location="cuda:0", weights_only=True)
+        print("LOADED", state["w"].device, state["w"].cpu().tolist())
+    """))
+    proc = run_python("-m", "npu_compat.apply", "--device", "npu", "--simulate", SIM, "--", str(script))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "LOADED npu:0 [0.0, 1.0, 2.0]" in proc.stdout
