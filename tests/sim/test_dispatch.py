@@ -171,8 +171,8 @@ def test_boolean_mask_indexing_counts_a_sync():
         x = torch.arange(6.0).to("npu")
         counters.reset()
         picked = x[x > 2]
-        out["picked"] = picked.cpu().tolist()
         out["syncs"] = counters.snapshot()["run"]["sync_by_kind"]
+        out["picked"] = picked.cpu().tolist()
     """))
     assert out["picked"] == [3.0, 4.0, 5.0]
     assert out["syncs"] == {"index with a bool mask": 1}, out["syncs"]
