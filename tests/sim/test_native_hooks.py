@@ -315,3 +315,17 @@ def test_load_with_map_location_cuda_and_weights_only_through_the_shim(tmp_path:
     proc = run_python("-m", "npu_compat.apply", "--device", "npu", "--simulate", SIM, "--", str(script))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "LOADED npu:0 [0.0, 1.0, 2.0]" in proc.stdout
+
+
+def test_negated_and_conjugated_views_copy_without_recursing() -> None:
+    """Autograd makes lazy negated views (``_neg_view``); copying one off the device used to recurse until
+    the interpreter died (torch materialises it with clone(), whose copy came back to the same kernel)."""
+    out = run_sim(textwrap.dedent("""
+        x = torch.arange(4.0).to("npu")
+        n = torch._neg_view(x)
+        out["neg"] = [n.is_neg(), n.cpu().tolist(), n.clone().cpu().tolist(), (n + 1).cpu().tolist()]
+        c = torch.complex(torch.arange(2.0), torch.ones(2)).to("npu").conj()
+        out["conj"] = [c.is_conj(), str(c.cpu().tolist()), str(c.clone().cpu().tolist())]
+    """))
+    assert out["neg"] == [True, [-0.0, -1.0, -2.0, -3.0], [-0.0, -1.0, -2.0, -3.0], [1.0, 0.0, -1.0, -2.0]]
+    assert out["conj"] == [True, "[-1j, (1-1j)]", "[-1j, (1-1j)]"]

@@ -361,9 +361,12 @@ void release_keep(void* context) {
   delete static_cast<Keep*>(context);
 }
 
+// geometry and the lazy conjugate/negative bits of `like` (a host view of a negated view stays negated)
 at::Tensor with_geometry(c10::Storage storage, c10::DispatchKeySet keys, const at::Tensor& like) {
   auto out = at::detail::make_tensor<c10::TensorImpl>(std::move(storage), keys, like.dtype());
   out.unsafeGetTensorImpl()->set_sizes_and_strides(like.sizes(), like.strides(), like.storage_offset());
+  out._set_conj(like.is_conj());
+  out._set_neg(like.is_neg());
   return out;
 }
 
@@ -410,6 +413,31 @@ TORCH_LIBRARY_IMPL(npu_sim, PrivateUse1, m) {
 
 TORCH_LIBRARY_IMPL(npu_sim, CPU, m) {
   m.impl("adopt", &adopt);
+}
+
+// the three ops carry the conjugate/negative bits over themselves (with_geometry)
+TORCH_LIBRARY_IMPL(npu_sim, Conjugate, m) {
+  m.impl("host_view", torch::CppFunction::makeFallthrough());
+  m.impl("adopt", torch::CppFunction::makeFallthrough());
+  m.impl("alias_like", torch::CppFunction::makeFallthrough());
+}
+
+TORCH_LIBRARY_IMPL(npu_sim, Negative, m) {
+  m.impl("host_view", torch::CppFunction::makeFallthrough());
+  m.impl("adopt", torch::CppFunction::makeFallthrough());
+  m.impl("alias_like", torch::CppFunction::makeFallthrough());
+}
+
+// The copy kernel reads a conjugated or negated source through its host view, which keeps those bits;
+// without these fallthroughs torch would materialise the source with clone(), whose copy_ comes back here.
+TORCH_LIBRARY_IMPL(aten, Conjugate, m) {
+  m.impl("_copy_from", torch::CppFunction::makeFallthrough());
+  m.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
+}
+
+TORCH_LIBRARY_IMPL(aten, Negative, m) {
+  m.impl("_copy_from", torch::CppFunction::makeFallthrough());
+  m.impl("_copy_from_and_resize", torch::CppFunction::makeFallthrough());
 }
 
 TORCH_LIBRARY_IMPL(aten, PrivateUse1, m) {
