@@ -398,8 +398,7 @@ def _overridable(op: Any) -> bool:
         return False
     if not (_has(qualified, "CompositeExplicitAutograd") or _has(qualified, "CompositeExplicitAutogradNonFunctional")):
         return False
-    return all(r.alias_info is None or r.alias_info.is_write for r in op._schema.returns) and \
-        not any(r.alias_info is not None and not r.alias_info.is_write for r in op._schema.returns)
+    return all(r.alias_info is None or r.alias_info.is_write for r in op._schema.returns)
 
 
 def fallback(op: Any, *args: Any, **kwargs: Any) -> Any:
