@@ -79,7 +79,11 @@ def install(version: str | None = None) -> SimulatedRuntime:
     torch._register_device_module("npu", module)
     torch.utils.generate_methods_for_privateuse1_backend(for_tensor=True, for_module=True, for_storage=True,
                                                          for_packed_sequence=True)
+    # PyTorch takes a registered PrivateUse1 backend as the accelerator before CUDA, so these are npu:i's
     dispatch.STATE.generators = [torch._C._accelerator_getDefaultGenerator(i) for i in range(count)]
+    if any(g.device.type != "npu" for g in dispatch.STATE.generators):
+        raise SimulatorUnavailable("the simulated npu's default generators are not torch's accelerator generators "
+                                   f"in this torch {torch.__version__}")
     library = torch.library.Library("_", "IMPL")
     library.fallback(dispatch.fallback, "PrivateUse1")
     # torch_npu registers autocast kernels in C++; here the listed ops get Python ones, the rest pass
