@@ -196,7 +196,7 @@ def bench_counts(config: BenchConfig) -> Result:
     from npu_compat.bench.budget import check_budget, count_key
     from npu_compat.bench.counts import count_image_paths, count_video
     from npu_compat.bench.video_fps import synthetic_clip
-    from npu_compat.sam3.video_run import build_predictor
+    from npu_compat.workloads.video_run import build_predictor
 
     result = Result("counts")
     rows = count_image_paths(image_model(config), config.device, sample_image(config.quick),
