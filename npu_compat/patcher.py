@@ -21,7 +21,7 @@ from npu_compat.jit_builtins import alias_builtin, restore_builtin
 from npu_compat.report import MigrationReport, RuleStatus
 
 if TYPE_CHECKING:
-    from npu_compat.rules.device_mapping import DeviceMapper
+    from npu_compat.device_mapping import DeviceMapper
     from npu_compat.shim import ShimOptions
     from npu_compat.target import Target
 

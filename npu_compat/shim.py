@@ -13,7 +13,7 @@ from npu_compat.patcher import Context, Patcher
 from npu_compat.report import MigrationReport, configure_logging
 from npu_compat.rule_packs import enabled_packs
 from npu_compat.rules import core_rules
-from npu_compat.rules.device_mapping import DeviceMapper
+from npu_compat.device_mapping import DeviceMapper
 from npu_compat.target import Target, parse_device, resolve_target
 
 

@@ -8,7 +8,7 @@ import pytest
 from npu_compat.errors import RuleError
 from npu_compat.patcher import MISSING, Category, Context, Patcher, Rule, signature_problem
 from npu_compat.report import MigrationReport
-from npu_compat.rules.device_mapping import DeviceMapper
+from npu_compat.device_mapping import DeviceMapper
 from npu_compat.shim import ShimOptions
 from npu_compat.target import resolve_target
 
