@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from npu_compat.errors import RuleError
 from npu_compat.import_hook import PostImportHook
 from npu_compat.jit_builtins import alias_builtin, restore_builtin
+from npu_compat.rebind import rebind_leftovers
 from npu_compat.report import MigrationReport, RuleStatus
 
 if TYPE_CHECKING:
     from npu_compat.device_mapping import DeviceMapper
-    from npu_compat.shim import ShimOptions
+    from npu_compat.shim_options import ShimOptions
     from npu_compat.target import Target
 
 MISSING: Any = object()
@@ -232,8 +233,6 @@ class Patcher:
             except ValueError:
                 pass
             self._hook = None
-        from npu_compat.rebind import rebind_leftovers
-
         return rebind_leftovers(undone, self.loaded_before)
 
 
