@@ -100,6 +100,8 @@ def bench_shim_overhead(config: BenchConfig) -> Result:
 
     result = Result("shim-overhead")
     rows = shim_overhead.apply_time(rounds=3 if config.quick else 20)
+    if not config.quick:  # fresh processes that import sam3: seconds each
+        rows += shim_overhead.apply_cost(processes=7)
     rows += shim_overhead.call_overhead(2000 if config.quick else 20000)
     if config.patched_tree and not config.quick:
         rows += shim_overhead.sam3_step_ratio(os.path.abspath(config.patched_tree), config.rounds)
