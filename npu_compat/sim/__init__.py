@@ -25,10 +25,10 @@ from npu_compat.sim import collectives, counters, dispatch, native_hooks
 from npu_compat.sim.autocast import register_autocast
 from npu_compat.sim.device_module import build_module
 from npu_compat.sim.kernel_rules import KernelRules
+from npu_compat.simulation import SIMULATE_ENV, simulated_version
 
 DEVICES_ENV = "NPU_COMPAT_SIM_DEVICES"
 LOG_ENV = "NPU_COMPAT_SIM_LOG"  # a folder: each process writes sim-<pid>.json there at exit
-SIMULATE_ENV = "NPU_COMPAT_SIMULATE"  # torch_npu==VERSION (the kit's --simulate sets it)
 
 
 class SimulatorUnavailable(ImportError):
@@ -49,16 +49,10 @@ class SimulatedRuntime:
 _RUNTIME: SimulatedRuntime | None = None
 
 
-def requested_version() -> str | None:
-    """The release named by ``NPU_COMPAT_SIMULATE=torch_npu==X``, or None."""
-    name, sep, version = os.environ.get(SIMULATE_ENV, "").partition("==")
-    return version.strip() if name.strip() == "torch_npu" and sep and version.strip() else None
-
-
 def install(version: str | None = None) -> SimulatedRuntime:
     """Register the simulated npu for ``version`` (default: from ``NPU_COMPAT_SIMULATE``). Once per process."""
     global _RUNTIME
-    version = version or requested_version()
+    version = version or simulated_version()
     if not version:
         raise SimulatorUnavailable(f"the simulated npu needs a torch_npu version: {SIMULATE_ENV}=torch_npu==VERSION")
     if _RUNTIME is not None:
@@ -126,5 +120,5 @@ def runtime() -> SimulatedRuntime | None:
     return _RUNTIME
 
 
-__all__ = ["install", "runtime", "process_log", "write_process_log", "requested_version", "SimulatedRuntime",
-           "SimulatorUnavailable", "DEVICES_ENV", "LOG_ENV", "SIMULATE_ENV"]
+__all__ = ["install", "runtime", "process_log", "write_process_log", "SimulatedRuntime", "SimulatorUnavailable",
+           "DEVICES_ENV", "LOG_ENV"]

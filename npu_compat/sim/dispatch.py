@@ -30,6 +30,7 @@ from typing import Any
 import torch
 
 from npu_compat.host_syncs import sync_kind
+from npu_compat.simulation import device_fallback
 from npu_compat.sim import graphs
 from npu_compat.sim.counters import COUNTERS
 from npu_compat.sim.kernel_rules import MISSING, KernelRules, bind
@@ -171,13 +172,9 @@ def _missing(name: str) -> None:
 
 
 def _report_fallback(name: str) -> None:
-    """Put torch_npu's CPU fallback in the migration report of a running shim session. The simulator does
-    not import the shim (layers): it finds the session only if the shim is already loaded in the process."""
-    shim = sys.modules.get("npu_compat.shim")
-    session = shim.current() if shim is not None else None
-    registry = getattr(session.report, "fallbacks", None) if session is not None else None
-    if registry is not None:
-        registry.record_external(name, "cpu-and-back", "torch_npu")
+    """Put torch_npu's CPU fallback in the migration report while a shim session listens
+    (:mod:`npu_compat.simulation`, where the kit and the simulator meet)."""
+    device_fallback(name)
 
 
 _HOST_VIEW: Any = None
