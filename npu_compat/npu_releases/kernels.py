@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from packaging.version import Version
+
+from npu_compat.atomic_files import write_json_atomic
 from npu_compat.errors import KernelListError
 
 YAML_MEMBER = "torch_npu/csrc/aten/npu_native_functions_by_codegen.yaml"
 VERSION_MEMBER = "torch_npu/version.py"
 FORMAT = "npu_compat/npu-kernels@1"
 SECTIONS = ("supported", "symint", "autograd", "custom", "quant")
-DATA_DIR = Path(__file__).resolve().parent / "data" / "npu_kernels"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "npu_kernels"
 
 
 @dataclass
@@ -143,13 +146,9 @@ def load_kernel_list(version_or_path: str) -> KernelList:
 
 def available_versions() -> list[str]:
     names = [item.name for item in DATA_DIR.glob("torch_npu-*.json")] if DATA_DIR.is_dir() else []
-    from packaging.version import Version
-
     return sorted((name.removeprefix("torch_npu-").removesuffix(".json") for name in names), key=Version)
 
 
 def save_kernel_list(kernels: KernelList, out_dir: str | Path = DATA_DIR) -> Path:
     """Write ``torch_npu-<version>.json`` atomically into ``out_dir``."""
-    from npu_compat.atomic_files import write_json_atomic
-
     return write_json_atomic(Path(out_dir) / data_file_name(kernels.version), kernels.as_dict(), indent=1)

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import torch
 
 from npu_compat.parity.inventory import Inventory, InventoryEntry, op_base, op_overload
-from npu_compat.npu_kernels import KernelList
+from npu_compat.npu_releases.kernels import KernelList
 
 KERNEL, COMPOSITE, MISSING = "npu kernel", "composite", "missing"
 PORTABLE_OP = {

@@ -48,7 +48,7 @@ def install(version: str | None = None) -> SimulatedRuntime:
     import torch
     from torch.utils.backend_registration import _setup_privateuseone_for_python_backend
 
-    from npu_compat.npu_kernels import load_kernel_list
+    from npu_compat.npu_releases.kernels import load_kernel_list
     from npu_compat.sim import dispatch
     from npu_compat.sim.autocast import register_autocast
     from npu_compat.sim.device_module import build_module

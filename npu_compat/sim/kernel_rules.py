@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import torch
 
-from npu_compat.npu_kernels import KernelList
+from npu_compat.npu_releases.kernels import KernelList
 
 KERNEL, COMPOSITE, IMPLICIT, MISSING = "kernel", "composite", "decomposes", "missing"
 MATMUL_OPS = frozenset({"mm", "bmm", "addmm", "baddbmm", "addmv", "mv", "dot", "addbmm", "matmul"})

@@ -3,7 +3,7 @@ import torch
 from npu_compat.parity.argspec import encode_value
 from npu_compat.parity.coverage import COMPOSITE, KERNEL, MISSING, coverage_report, op_status
 from npu_compat.parity.inventory import Inventory
-from npu_compat.npu_kernels import KernelList, load_kernel_list
+from npu_compat.npu_releases.kernels import KernelList, load_kernel_list
 
 KERNELS = KernelList("test", {"supported": ["add.Tensor", "gelu.out", "scaled_dot_product_attention",
                                             "upsample_bilinear2d", "grid_sampler_2d", "mm", "topk"]})
