@@ -77,7 +77,7 @@ def parse_codegen_yaml(text: str) -> dict[str, list[str]]:
     return sections
 
 
-def _version_from_text(text: str) -> str | None:
+def version_from_text(text: str) -> str | None:
     match = re.search(r"__version__\s*=\s*['\"]([^'\"]+)['\"]", text)
     return match.group(1) if match else None
 
@@ -98,7 +98,7 @@ def extract_kernel_list(source: str | Path, today: str | None = None) -> KernelL
         try:
             with zipfile.ZipFile(path) as wheel:
                 text = wheel.read(YAML_MEMBER).decode()
-                version = _version_from_text(wheel.read(VERSION_MEMBER).decode())
+                version = version_from_text(wheel.read(VERSION_MEMBER).decode())
         except KeyError as err:
             raise KernelListError(f"{path.name} has no {err.args[0]}; is it a torch_npu wheel?") from None
         except zipfile.BadZipFile:
@@ -111,7 +111,7 @@ def extract_kernel_list(source: str | Path, today: str | None = None) -> KernelL
             raise KernelListError(f"{yaml_path} not found; pass a torch_npu wheel or its installed folder")
         text = yaml_path.read_text()
         version_file = root / "version.py"
-        version = _version_from_text(version_file.read_text()) if version_file.is_file() else None
+        version = version_from_text(version_file.read_text()) if version_file.is_file() else None
         provenance = {"installed": str(root), "sha256_yaml": hashlib.sha256(text.encode()).hexdigest(),
                       "member": YAML_MEMBER}
     else:
