@@ -11,7 +11,9 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Sequence
 
+from npu_compat import npu
 from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule
+from npu_compat.npu_releases.limits import BY_NAME
 
 if TYPE_CHECKING:
     from npu_compat.patcher import Context, Patcher, Rule
@@ -65,12 +67,17 @@ def fallback_rules(ctx: "Context", registry: FallbackRegistry, rows: Sequence[Fa
     if rows is None:
         rows = [*FALLBACK_TABLE, *listed_ops(ctx.target.type), *extra_rows()]
     off = set(ctx.options.fallback_off)
+    release = npu.installed_torch_npu_version() if ctx.target.type == "npu" else None
     rules: list[Rule] = []
     for row in rows:
         if not row.applies_to(ctx.target.type):
             continue
         if row.op in off:
             ctx.report.rules.append(RuleStatus(f"fallback.{row.op}", "modified", "skipped", "--fallback-off", row.why))
+            continue
+        if row.limit and not BY_NAME[row.limit].holds_for(release):
+            ctx.report.rules.append(RuleStatus(f"fallback.{row.op}", "modified", "skipped",
+                                               f"torch_npu {release} has no documented limit {row.limit}", row.why))
             continue
         rules += [dispatcher_rule(row, registry)] if row.level == "dispatcher" else python_rules(row, registry)
     return rules
