@@ -7,7 +7,9 @@ with ``torch.jit.script`` and run. Scripted code runs the original op; eager cal
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +20,7 @@ import npu_compat
 from npu_compat.fallbacks import install_fallbacks
 from npu_compat.fallbacks.python_level import scriptable_wrapper
 from npu_compat.fallbacks.table import FALLBACK_TABLE
+from tests.conftest import run_python
 
 GEN = torch.Generator().manual_seed(0)
 
@@ -107,3 +110,29 @@ def test_a_wrapper_resolves_names_as_its_original():
     wrapped = scriptable_wrapper(wrapper, F.relu)
     assert wrapped.__globals__ is F.relu.__globals__ and wrapped.__wrapped__ is F.relu
     assert scriptable_wrapper(wrapper, torch.matmul).__globals__ is wrapper.__globals__  # builtins: the patcher's job
+
+
+def _build_on_simulated_npu(mode: str) -> dict:
+    """Through ``python -m npu_compat.apply --device npu --simulate torch_npu==2.7.1.post2`` (the simulated
+    npu, a test double of torch_npu + CANN + the chip): the npu target installs the real fallback table."""
+    proc = run_python("-m", "npu_compat.apply", "--device", "npu", "--simulate", "torch_npu==2.7.1.post2", "--",
+                      str(Path(__file__).with_name("sam3_inst_build.py")), mode,
+                      env={"CUDA_VISIBLE_DEVICES": ""}, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_sam3_inst_interactive_predictor_builds_on_the_simulated_npu():
+    """Its constructor scripts torchvision's Resize, which calls the wrapped F.interpolate."""
+    built = _build_on_simulated_npu("tiny")
+    assert built["scripted"] == "RecursiveScriptModule" and built["device"] == "npu:0"
+    side = built["shape"][-1]
+    assert built["shape"] == [3, side, side] and built["finite"]
+
+
+@pytest.mark.slow
+def test_build_sam3_image_model_with_inst_interactivity_on_the_simulated_npu():
+    """sam3's own builder at full size with random weights (about 4 GB; run under flock /tmp/fullsize.lock)."""
+    built = _build_on_simulated_npu("full")
+    assert built["scripted"] == "RecursiveScriptModule" and built["device"] == "npu:0"
+    assert built["shape"] == [3, 1008, 1008] and built["finite"]
