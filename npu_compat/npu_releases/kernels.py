@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.version import Version
-
 from npu_compat.atomic_files import write_json_atomic
 from npu_compat.errors import KernelListError
+from npu_compat.npu_releases.release_files import data_file_name, read_release_json, versions_in
 
 YAML_MEMBER = "torch_npu/csrc/aten/npu_native_functions_by_codegen.yaml"
 VERSION_MEMBER = "torch_npu/version.py"
@@ -122,31 +120,14 @@ def extract_kernel_list(source: str | Path, today: str | None = None) -> KernelL
     return KernelList(version, parse_codegen_yaml(text), provenance)
 
 
-def data_file_name(version: str) -> str:
-    return f"torch_npu-{version}.json"
-
-
 def load_kernel_list(version_or_path: str) -> KernelList:
     """A committed list by torch_npu version (``2.7.1.post2``), or a JSON file path."""
-    path = Path(version_or_path)
-    if path.suffix == ".json" and path.is_file():
-        text = path.read_text()
-    else:
-        try:
-            text = (DATA_DIR / data_file_name(version_or_path)).read_text()
-        except FileNotFoundError:
-            raise KernelListError(f"no kernel list for torch_npu {version_or_path!r}; available: "
-                              f"{', '.join(available_versions()) or 'none'}; extract one with "
-                              "tools/extract_npu_kernels.py") from None
-    data = json.loads(text)
-    if data.get("format") != FORMAT:
-        raise KernelListError(f"{version_or_path} is not an npu kernel list (format {data.get('format')!r})")
+    data = read_release_json(DATA_DIR, version_or_path, "kernel list", FORMAT)
     return KernelList(data["torch_npu_version"], data["sections"], data.get("source", {}))
 
 
 def available_versions() -> list[str]:
-    names = [item.name for item in DATA_DIR.glob("torch_npu-*.json")] if DATA_DIR.is_dir() else []
-    return sorted((name.removeprefix("torch_npu-").removesuffix(".json") for name in names), key=Version)
+    return versions_in(DATA_DIR)
 
 
 def save_kernel_list(kernels: KernelList, out_dir: str | Path = DATA_DIR) -> Path:

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
-import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.version import Version
-
 from npu_compat.atomic_files import write_json_atomic
 from npu_compat.errors import KernelListError
-from npu_compat.npu_releases.kernels import VERSION_MEMBER, version_from_text, data_file_name, sha256_of
+from npu_compat.npu_releases.kernels import VERSION_MEMBER, sha256_of, version_from_text
+from npu_compat.npu_releases.release_files import data_file_name, read_release_json, versions_in
 
 FORMAT = "npu_compat/torch-npu-surface@1"
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "torch_npu_surface"
@@ -250,25 +248,12 @@ def extract_surface(source: str | Path, today: str | None = None) -> Surface:
 
 # ---- committed data ---------------------------------------------------------------------------
 def available_versions() -> list[str]:
-    names = [item.name for item in DATA_DIR.glob("torch_npu-*.json")] if DATA_DIR.is_dir() else []
-    return sorted((name.removeprefix("torch_npu-").removesuffix(".json") for name in names), key=Version)
+    return versions_in(DATA_DIR)
 
 
 def load_surface(version_or_path: str) -> Surface:
     """A committed surface by torch_npu version (``2.7.1.post2``), or a JSON file path."""
-    path = Path(version_or_path)
-    if path.suffix == ".json" and path.is_file():
-        text = path.read_text()
-    else:
-        try:
-            text = (DATA_DIR / data_file_name(version_or_path)).read_text()
-        except FileNotFoundError:
-            raise KernelListError(f"no API surface for torch_npu {version_or_path!r}; available: "
-                                  f"{', '.join(available_versions()) or 'none'}; extract one with "
-                                  "tools/extract_npu_kernels.py") from None
-    data = json.loads(text)
-    if data.get("format") != FORMAT:
-        raise KernelListError(f"{version_or_path} is not a torch_npu API surface (format {data.get('format')!r})")
+    data = read_release_json(DATA_DIR, version_or_path, "API surface", FORMAT)
     modules = {name: (ModuleSurface(**found) if found is not None else None) for name, found in data["modules"].items()}
     return Surface(data["torch_npu_version"], modules, data["tool_paths"], data.get("source", {}))
 
