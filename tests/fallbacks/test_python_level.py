@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -141,9 +142,12 @@ def test_build_sam3_image_model_with_inst_interactivity_on_the_simulated_npu():
 @pytest.mark.slow
 def test_sam2_image_predictor_builds_and_predicts_on_the_simulated_npu():
     """SAM2 (``pip install --no-deps sam2==1.1.0``) scripts its transforms in the predictor's constructor."""
-    pytest.importorskip("sam2", reason="pip install --no-deps sam2==1.1.0 to run this")
+    sam2 = pytest.importorskip("sam2", reason="pip install --no-deps sam2==1.1.0 to run this")
+    from tests.conftest import ROOT
+
+    where = f"{ROOT}{os.pathsep}{Path(sam2.__file__).resolve().parents[1]}"  # sam2 wherever it is installed
     proc = run_python("-m", "npu_compat.apply", "--device", "npu", "--simulate", "torch_npu==2.7.1.post2", "--",
-                      str(Path(__file__).with_name("sam2_image_predictor.py")), env={"CUDA_VISIBLE_DEVICES": ""},
-                      timeout=900)
+                      str(Path(__file__).with_name("sam2_image_predictor.py")),
+                      env={"CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": where}, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "SAM2 ok (3, 64, 80) (3,) npu:0" in proc.stdout
