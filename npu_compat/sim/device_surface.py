@@ -184,7 +184,7 @@ def _legacy_tensor(name: str, dtype: torch.dtype) -> type:
             return isinstance(obj, torch.Tensor) and obj.dtype == dtype and obj.device.type == "npu"
 
         def __call__(cls, *args: Any, **kwargs: Any) -> torch.Tensor:
-            if len(args) == 1 and isinstance(args[0], (list, tuple)) and not all(isinstance(a, int) for a in args[0]):
+            if len(args) == 1 and isinstance(args[0], (list, tuple)):  # data, as the legacy constructors take it
                 return torch.tensor(args[0], dtype=dtype, device="npu")
             if len(args) == 1 and isinstance(args[0], torch.Tensor):
                 return args[0].to(device="npu", dtype=dtype)

@@ -75,7 +75,8 @@ import torch_npu.npu.memory as memory
 memory._record_memory_history()
 memory._dump_snapshot({str(dump)!r})
 x = torch.npu.FloatTensor([1.0, 2.0])
-out["legacy"] = [str(x.device), str(x.dtype), isinstance(x, torch.npu.FloatTensor), isinstance(x.cpu(), torch.npu.FloatTensor)]
+out["legacy"] = [str(x.device), str(x.dtype), isinstance(x, torch.npu.FloatTensor), isinstance(x.cpu(), torch.npu.FloatTensor),
+                 torch.npu.LongTensor([2, 3]).tolist(), list(torch.npu.HalfTensor(2, 3).shape)]
 {raises("torch.npu.set_dump('x.json')")}
 {raises("import torch_npu.contrib.transfer_to_npu")}
 {raises("torch_npu.HiFloat8Tensor")}
@@ -85,7 +86,7 @@ out["legacy"] = [str(x.device), str(x.dtype), isinstance(x, torch.npu.FloatTenso
     assert "Allowed range: 0~1" in out["torch.npu.set_per_process_memory_fraction(1.5)"]
     assert "was not allocated" in out["torch.npu.caching_allocator_delete(pointer)"]
     assert pickle.loads(dump.read_bytes())["segments"] == []
-    assert out["legacy"] == ["npu:0", "torch.float32", True, False]
+    assert out["legacy"] == ["npu:0", "torch.float32", True, False, [2, 3], [2, 3]]
     refused = out["torch.npu.set_dump('x.json')"]
     assert "torch.npu.set_dump" in refused and "torch_npu 2.7.1.post2" in refused and "simulated" in refused
     assert "python -m npu_compat.apply --device npu" in out["import torch_npu.contrib.transfer_to_npu"]
