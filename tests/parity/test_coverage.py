@@ -4,6 +4,7 @@ from npu_compat.parity.argspec import encode_value
 from npu_compat.parity.coverage import COMPOSITE, KERNEL, MISSING, coverage_report, op_status
 from npu_compat.parity.inventory import Inventory
 from npu_compat.npu_releases.kernels import KernelList, load_kernel_list
+from npu_compat.sim.kernel_rules import KernelRules, bind
 
 KERNELS = KernelList("2.7.1.post2", {"supported": ["add.Tensor", "gelu.out", "scaled_dot_product_attention",
                                             "upsample_bilinear2d", "grid_sampler_2d", "mm", "topk"]})
@@ -58,8 +59,6 @@ def test_tiny_sam3_coverage_for_torch_npu_271(tiny_inventory_fp32):
 def test_coverage_and_the_simulator_judge_a_call_by_the_same_limits_row():
     """One table: a recorded call (coverage) and a live one (the simulated npu's rules, a test double of
     the Ascend stack) get the same verdict, including bf16 reflect pad and nearest-exact upsampling."""
-    from npu_compat.sim.kernel_rules import KernelRules, bind
-
     aten = torch.ops.aten
     x = torch.zeros(1, 2, 4, 4)
     calls = [
