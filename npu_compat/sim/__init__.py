@@ -20,10 +20,12 @@ from typing import Any
 import torch
 
 from npu_compat.atomic_files import write_json_atomic
-from npu_compat.npu_kernels import load_kernel_list
+from npu_compat.npu_releases.kernels import load_kernel_list
+from npu_compat.npu_releases.surface import load_surface
 from npu_compat.sim import collectives, counters, dispatch, native_hooks
 from npu_compat.sim.autocast import register_autocast
 from npu_compat.sim.device_module import build_module
+from npu_compat.sim.device_surface import complete
 from npu_compat.sim.kernel_rules import KernelRules
 from npu_compat.simulation import SIMULATE_ENV, simulated_version
 
@@ -78,6 +80,7 @@ def install(version: str | None = None) -> SimulatedRuntime:
     if any(g.device.type != "npu" for g in dispatch.STATE.generators):
         raise SimulatorUnavailable("the simulated npu's default generators are not torch's accelerator generators "
                                    f"in this torch {torch.__version__}")
+    complete(module, load_surface(version))  # every torch.npu name of the release (sim/device_surface.py)
     library = torch.library.Library("_", "IMPL")
     library.fallback(dispatch.fallback, "PrivateUse1")
     # torch_npu registers autocast kernels in C++; here the listed ops get Python ones, the rest pass
