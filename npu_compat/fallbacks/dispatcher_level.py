@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule, run_fallback, user_depth
-from npu_compat.patcher import Category, Context, Rule
+from npu_compat.patcher import MISSING, Category, Context, Rule
 
 DISPATCH_KEYS = {"npu": "PrivateUse1", "cuda": "CUDA", "xpu": "XPU", "mps": "MPS", "cpu": "CPU"}
 OPS_ENV = "NPU_COMPAT_CPU_FALLBACK_OPS"
@@ -51,8 +51,6 @@ def dispatcher_rule(row: FallbackRule, registry: FallbackRegistry) -> Rule:
     def make(ctx: Context, rule: Rule, original: Any) -> Any:
         key = DISPATCH_KEYS.get(ctx.target.type)
         if key is None:
-            from npu_compat.patcher import MISSING
-
             return MISSING
         namespace, _, rest = canonical(row.aten).partition("::")
         op = _resolve(row.aten)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from npu_compat.bench.counts import count_video_versions
 from npu_compat.bench.video_fps import synthetic_clip
-from npu_compat.sam3.video_run import build_predictor
+from npu_compat.workloads.video_run import build_predictor
 
 
 def test_video_rows_before_and_after_the_sync_rules(shim_cpu, tmp_path):

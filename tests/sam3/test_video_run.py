@@ -1,4 +1,4 @@
-"""npu_compat/sam3/video_run.py: which video model version a run builds (sam3, or SAM 3.1's multiplex
+"""npu_compat/workloads/video_run.py: which video model version a run builds (sam3, or SAM 3.1's multiplex
 predictor), refused before any build when the importable sam3 lacks it; a tiny 3.1 run end to end on
 the 3.1 tree (skips without $SAM3_31_SRC, see tests/sam3/conftest.py)."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from npu_compat.errors import NpuCompatError
 from npu_compat.sam3.video_io import synthetic_video, write_video
-from npu_compat.sam3.video_run import VideoJob, resolve_version, run_video_job
+from npu_compat.workloads.video_run import VideoJob, resolve_version, run_video_job
 from tests.conftest import ROOT, run_python
 
 TOOL = ROOT / "tools" / "sam3_video.py"
