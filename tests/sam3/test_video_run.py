@@ -1,6 +1,6 @@
 """npu_compat/workloads/video_run.py: which video model version a run builds (sam3, or SAM 3.1's multiplex
 predictor), refused before any build when the importable sam3 lacks it; a tiny 3.1 run end to end on
-the 3.1 tree (skips without $SAM3_31_SRC, see tests/sam3/conftest.py)."""
+the 3.1 tree (skips without $SAM3_31_SRC, see tests/conftest.py)."""
 from __future__ import annotations
 
 import json
