@@ -133,6 +133,9 @@ def _detector(c: TinyMultiplexConfig, seed: int, bpe_path: str | None) -> Any:
     from sam3.model.vl_combiner import SAM3VLBackboneTri
 
     image = build_tiny_sam3_image_model(seed=seed, bpe_path=bpe_path, config=c.image)
+    for module in image.modules():  # upstream builds the detector's attention with use_fa3 too (tiny.py predates it)
+        if hasattr(module, "use_fa3"):
+            module.use_fa3 = c.use_fa3
     backbone = SAM3VLBackboneTri(scalp=0, visual=_tri_neck(_vit(c), c), text=image.backbone.language_backbone)
     return Sam3MultiplexDetector(
         num_feature_levels=1, backbone=backbone, transformer=image.transformer,
