@@ -1,7 +1,7 @@
 """SAM 3.1 (sam3@96914d2) through the shim, unmodified: the rows of npu_compat/sam3/sam31_rules.py.
 
 The row functions are checked against torch directly; the CUDA-style scripts run on the 3.1
-tree (tests that need it skip without $SAM3_31_SRC, see tests/sam3/conftest.py) on the cpu
+tree (tests that need it skip without $SAM3_31_SRC, see tests/conftest.py) on the cpu
 target and on the simulated npu (a test double of torch_npu + CANN + the chip, release
 2.7.1.post2: it checks data movement and coverage, not NPU numerics).
 """
@@ -144,3 +144,28 @@ def test_download_is_stubbed_only_when_asked(sam31_env):
     assert proc.returncode == 0 and "CKPT None" in proc.stdout and "RANDOM WEIGHTS" in proc.stderr, proc.stderr[-2000:]
     proc = run_python("-c", code, env={**sam31_env, "HF_HUB_OFFLINE": "1"})
     assert proc.returncode != 0 and "CKPT" not in proc.stdout, "without the variable upstream's download runs"
+
+
+# ---- the kit's workloads on the 3.1 tree (tiny model of 3.1's classes, cpu target) ----------
+def test_image_inference_tool_on_sam31(sam31_env, coco_mini, tmp_path):
+    _, images = coco_mini
+    out = tmp_path / "out"
+    proc = run_python(str(ROOT / "tools" / "sam3_infer.py"), str(images / "chelsea.png"), "--prompt", "cat",
+                      "--box", "0.5,0.5,0.4,0.4", "--model", "tiny", "--device", "cpu", "--threshold", "0.0",
+                      "--out", str(out), env=sam31_env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dets = json.loads((out / "chelsea.json").read_text())["detections"]
+    assert {d["prompt"] for d in dets} == {"cat", "box [0.5, 0.5, 0.4, 0.4]"}
+    assert all(0.0 < d["score"] <= 1.0 for d in dets)
+
+
+def test_coco_eval_tool_on_sam31(sam31_env, coco_mini, tmp_path):
+    ann, images = coco_mini
+    out = tmp_path / "preds.json"
+    proc = run_python(str(ROOT / "tools" / "coco_eval.py"), "--coco-ann", str(ann), "--coco-img", str(images),
+                      "--output-json", str(out), "--model", "tiny", "--device", "cpu", "--warmup", "0",
+                      "--no-progress", "--prompt-batch", "3", "--eval", env=sam31_env, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    records = json.loads(out.read_text())
+    assert {r["image_id"] for r in records} == {1, 2, 3, 4}
+    assert "4/4 images done, 0 skipped" in proc.stdout
