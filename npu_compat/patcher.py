@@ -42,6 +42,7 @@ class Context:
     report: MigrationReport
     options: "ShimOptions"
     mapper: "DeviceMapper"
+    state: dict[str, Any] = field(default_factory=dict)  # shared by the rows of one session (e.g. the cpu devices)
 
 
 Factory = Callable[[Context, "Rule", Any], Any]

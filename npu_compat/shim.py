@@ -29,6 +29,7 @@ class ShimOptions:
     fallback_off: tuple[str, ...] = ()
     log_level: str | None = None
     autocast: str | None = None  # "auto" (default), "keep", "fp32", "bf16", "fp16"; see rules/amp.py
+    device_count: int = 1  # cpu target: how many "cuda" devices the script sees (all of them the CPU)
 
 
 @dataclass
@@ -76,6 +77,9 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
     start = time.perf_counter()
     configure_logging(opts.log_level)
     target = resolve_target(opts.device)
+    if opts.device_count != 1 and (target.type != "cpu" or opts.device_count < 1):
+        raise NpuCompatError(f"device_count={opts.device_count} is not possible on the {target.type} target",
+                             "give a count of 1 or more, with --device cpu only (other targets have their real count)")
     report = MigrationReport(target=target.describe())
     ctx = Context(target, report, opts, DeviceMapper(target))
     patcher = Patcher(ctx, strict=opts.strict)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ import torch
 from npu_compat import cpu_standins
 from npu_compat.errors import MissingApiError, NpuCompatError
 from npu_compat.patcher import MISSING, Category, Context, Rule
+from npu_compat.rules.availability import caller_policy
 from npu_compat.rules.proxy_types import proxy_class
 from npu_compat.rules.wrappers import replace_with
 from npu_compat.target import Target
@@ -41,9 +43,9 @@ class CudaRow:
 # cpu target: the names with a stand-in in cpu_standins.
 CPU_STANDINS: tuple[CudaRow, ...] = (
     CudaRow("synchronize"),
-    CudaRow("current_device", MOD, "always 0: the cpu target has one device"),
-    CudaRow("device_count", MOD, "always 1"),
-    CudaRow("set_device", NOOP, "one CPU device"),
+    CudaRow("current_device", MOD, "the index last set (0 at start); every index is the CPU"),
+    CudaRow("device_count", MOD, "--device-count (default 1) to the script, the truth to excluded libraries"),
+    CudaRow("set_device", MOD, "records the index for current_device; every index is the CPU"),
     CudaRow("get_device_name", MOD, "names the host CPU"),
     CudaRow("get_device_capability", MOD, "(0, 0): no CUDA capability, so sm80+ paths stay off"),
     CudaRow("get_device_properties", MOD, "host memory and cores; major=minor=0"),
@@ -180,9 +182,56 @@ def _legacy_type(ctx: Context, rule: Rule, original: Any) -> Any:
     return proxy_class(name, construct, torch.Tensor, check, f"torch.cuda.{name} on the {device_type} target")
 
 
+class CpuDevices:
+    """The devices the cpu target offers: ``--device-count`` of them (default 1), all the CPU.
+
+    ``device_count()`` answers the count to the script and the truth to the libraries that get
+    the real ``is_available()`` (rules/availability.py), so no caller sees a device count that
+    contradicts its availability answer. ``set_device(i)`` is recorded for ``current_device()``.
+    """
+
+    def __init__(self, ctx: Context, original_count: Any) -> None:
+        self.count = int(getattr(ctx.options, "device_count", 1) or 1)
+        self.index = 0
+        self.answer_for = caller_policy(ctx, original_count)
+        self.original_count = original_count
+
+    @classmethod
+    def of(cls, ctx: Context) -> "CpuDevices":
+        found = ctx.state.get("cpu_devices")
+        if found is None:
+            found = ctx.state["cpu_devices"] = cls(ctx, vars(torch.cuda).get("device_count"))
+        return found
+
+    def device_count(self) -> int:
+        answer = self.answer_for(sys._getframe(2).f_globals.get("__name__", ""))  # the caller of the counting wrapper
+        if answer is None:
+            return self.original_count()
+        return self.count if answer else 0
+
+    def check(self, device: Any) -> int:
+        index = device if isinstance(device, int) else getattr(torch.device(device) if isinstance(device, str) else device,
+                                                               "index", None)
+        index = 0 if index is None or index < 0 else index
+        if index >= self.count:
+            raise MissingApiError(f"CUDA device {index} does not exist: the cpu target offers {self.count}",
+                                  "give --device-count N (or device_count=N) for more")
+        return index
+
+    def set_device(self, device: Any) -> None:
+        self.index = self.check(device)
+
+    def current_device(self) -> int:
+        return self.index
+
+
+COUNTED_DEVICES = ("device_count", "set_device", "current_device")
+
+
 def _cpu_standin(name: str):  # type: ignore[no-untyped-def]
     def make(ctx: Context, rule: Rule, original: Any) -> Any:
-        return _counted(ctx, rule, getattr(cpu_standins, name), f"{rule.owner}.{name}")
+        fn = getattr(CpuDevices.of(ctx), name) if name in COUNTED_DEVICES else getattr(cpu_standins, name)
+        return _counted(ctx, rule, fn, f"{rule.owner}.{name}")
 
     return make
 
