@@ -9,6 +9,7 @@ def core_rules(target: Target) -> list[Rule]:
     """Every SAM3-agnostic rule for this target (empty for the cuda target but for nothing)."""
     from npu_compat.rules.amp import amp_rules
     from npu_compat.rules.availability import availability_rules
+    from npu_compat.rules.batch_norm import batch_norm_rules
     from npu_compat.rules.cuda_module import cuda_module_rules
     from npu_compat.rules.device_args import device_arg_rules
     from npu_compat.rules.device_generic import device_generic_rules
@@ -21,4 +22,5 @@ def core_rules(target: Target) -> list[Rule]:
         + device_generic_rules(target)
         + amp_rules(target)
         + distributed_rules(target)
+        + batch_norm_rules(target)
     )
