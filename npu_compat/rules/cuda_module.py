@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 import sys
 import types
 from dataclasses import dataclass
@@ -138,8 +139,22 @@ def _counted(ctx: Context, rule: Rule, fn: Any, api: str) -> Any:
     return replace_with(lambda _ctx: fn, api)(ctx, rule, None)
 
 
+# What torch raises when a call needs CUDA that is not there (no driver, no GPU, a CPU-only build).
+_NO_CUDA = re.compile(r"cuda|nvidia|nvrtc|nvml|driver|not compiled with", re.IGNORECASE)
+
+
+def needs_absent_cuda(err: BaseException) -> bool:
+    """Whether ``err`` says CUDA is missing, as opposed to a bad argument or a bug of the caller."""
+    cuda_errors = tuple(c for c in (getattr(torch.cuda, "CudaError", None), getattr(torch.cuda, "DeferredCudaCallError", None),
+                                    getattr(torch, "AcceleratorError", None)) if isinstance(c, type))
+    if isinstance(err, cuda_errors):
+        return True
+    return isinstance(err, (RuntimeError, AssertionError, OSError)) and bool(_NO_CUDA.search(str(err)))
+
+
 def translating(api: str, target_type: str, original: Any) -> Any:
-    """``original``, with any failure turned into a one-line error naming ``api``."""
+    """``original``, with a failure that says CUDA is absent turned into a one-line error naming
+    ``api`` (the CUDA error kept as its cause); every other error (a wrong argument) is the caller's, unchanged."""
     fix = "remove the call, guard it, or run on a device that has it"
 
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -147,8 +162,10 @@ def translating(api: str, target_type: str, original: Any) -> Any:
             return original(*args, **kwargs)
         except NpuCompatError:
             raise
-        except Exception:
-            raise MissingApiError(f"{api} has no equivalent on the {target_type} target", fix) from None
+        except Exception as err:
+            if not needs_absent_cuda(err):
+                raise
+            raise MissingApiError(f"{api} has no equivalent on the {target_type} target", fix) from err
 
     if inspect.isclass(original):
         return proxy_class(original.__name__, call, original)

@@ -153,3 +153,13 @@ def test_device_count_is_refused_off_the_cpu_target_and_below_one():
     with pytest.raises(NpuCompatError, match="device_count=0"):
         npu_compat.apply(device="cpu", device_count=0)
     assert npu_compat.current() is None
+
+
+def test_only_missing_cuda_becomes_a_missing_api_error_and_the_cause_is_kept(shim_cpu):
+    from npu_compat.errors import MissingApiError
+
+    with pytest.raises(MissingApiError) as err:
+        torch.cuda.current_blas_handle()
+    assert err.value.__cause__ is not None and "CUDA" in str(err.value.__cause__)  # the CUDA error, kept
+    with pytest.raises(TypeError, match="takes 0 positional arguments"):  # the caller's mistake, unchanged
+        torch.cuda.current_blas_handle(1)
