@@ -67,6 +67,7 @@ class RuleStatus:
     status: str  # "installed", "skipped" or "pending" (owner module not imported yet)
     reason: str = ""
     note: str = ""
+    signature: str = ""  # installed rows: "checked", "any call: ..." (C original) or "not checked: <why>"
 
 
 @dataclass

@@ -77,7 +77,8 @@ def dispatcher_rule(row: FallbackRule, registry: FallbackRegistry) -> Rule:
 
     note = f"fallback ({row.action.value}) kernel on the target's dispatch key: {row.why}; cost: {row.cost}"
     return Rule(f"fallback.{row.op}", HOLDER, _attr_name(row.op), make, Category.MODIFIED, note,
-                check_signature=False, install_missing=True)
+                install_missing=True,
+                unchecked="the attribute holds a torch.library.Library (the kernel registration), not a callable")
 
 
 def _cpu_and_back(aten: str) -> FallbackRule:

@@ -203,8 +203,10 @@ def device_arg_rules(target: Target) -> list[Rule]:
             Rule("device.Tensor.to", "torch.Tensor", "to", first_arg_device()),
             Rule("device.Module.to", "torch.nn.Module", "to", first_arg_device()),
             Rule("device.Module.to_empty", "torch.nn.Module", "to_empty", kwargs_device("device", ints=True)),
-            Rule("device.Tensor.cuda", "torch.Tensor", "cuda", _tensor_cuda, check_signature=False),
-            Rule("device.Tensor.type", "torch.Tensor", "type", _tensor_type, check_signature=False),
+            Rule("device.Tensor.cuda", "torch.Tensor", "cuda", _tensor_cuda,
+                 unchecked="a C method without a readable signature; the replacement takes its documented parameters"),
+            Rule("device.Tensor.type", "torch.Tensor", "type", _tensor_type,
+                 unchecked="a C method without a readable signature; the replacement takes its documented parameters"),
             Rule("device.Module.cuda", "torch.nn.Module", "cuda", _module_cuda),
             Rule("device.torch.load", "torch", "load", _torch_load, MOD,
                  "map_location=None loads CUDA-saved storages onto the target instead of failing"),
@@ -213,14 +215,17 @@ def device_arg_rules(target: Target) -> list[Rule]:
         ]
     if target.type != "cuda":  # after the Tensor.to / Tensor.cuda rows: it lists their replacements
         rules.append(Rule("device.lazy_allowed_methods", "torch.nn.parameter.UninitializedTensorMixin",
-                          "_allowed_methods", _lazy_allowed_methods, check_signature=False))
+                          "_allowed_methods", _lazy_allowed_methods,
+                          unchecked="a list of methods, not a callable"))
     if target.type == "cpu":
         rules.append(Rule("stream.Tensor.record_stream", "torch.Tensor", "record_stream", _record_stream, NOOP,
-                          "CPU memory is not stream-ordered: nothing to record", check_signature=False))
+                          "CPU memory is not stream-ordered: nothing to record",
+                          unchecked="a C method without a readable signature; the replacement takes (self, stream)"))
     if not target.caps.pin_memory:
         rules += [
             Rule("pin_memory.Tensor", "torch.Tensor", "pin_memory", _pin_memory, NOOP,
-                 f"{target.type} has no pinned host memory: the tensor is returned as is", check_signature=False),
+                 f"{target.type} has no pinned host memory: the tensor is returned as is",
+                 unchecked="a C method without a readable signature; the replacement takes (self, device=None)"),
             Rule("pin_memory.DataLoader", "torch.utils.data.DataLoader", "__init__", _dataloader_init, NOOP,
                  f"{target.type} has no pinned host memory: DataLoader pins nothing"),
         ]

@@ -143,7 +143,8 @@ def device_generic_rules(target: Target) -> list[Rule]:
     if target.type == "cuda":
         return []
     rules = [
-        Rule(f"device.torch.{name}", "torch", name, _device_proxy, check_signature=False)
+        Rule(f"device.torch.{name}", "torch", name, _device_proxy,
+             unchecked="a C class: replaced by a proxy class whose construction calls the original with the same arguments")
         for name in ("Stream", "Event", "Generator")
     ]
     if target.type != "cpu":
@@ -158,13 +159,12 @@ def device_generic_rules(target: Target) -> list[Rule]:
     ]
     for row in ACCELERATOR_CPU:
         rules.append(Rule(f"accelerator.{row.name}", "torch.accelerator", row.name, _standin(row),
-                          row.category, row.note, check_signature=False))
+                          row.category, row.note))
     covered = {r.attr for r in rules if r.owner == "torch.accelerator"}
     for name in getattr(torch.accelerator, "__all__", ()):
         if name not in covered:
             api = f"torch.accelerator.{name}"
             rules.append(Rule(f"accelerator.missing.{name}", "torch.accelerator", name,
                               lambda ctx, rule, original, api=api: translating(api, "cpu", original), MOD,
-                              "no cpu equivalent: kept, a call that needs CUDA fails with a one-line error naming the API",
-                              check_signature=False))
+                              "no cpu equivalent: kept, a call that needs CUDA fails with a one-line error naming the API",))
     return rules
