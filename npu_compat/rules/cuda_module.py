@@ -176,7 +176,7 @@ def _translate_rule(name: str, owner: str, target_type: str) -> Rule:
     api = f"{owner}.{name}"
     return Rule(f"cuda.missing.{name}", owner, name, lambda ctx, rule, original: translating(api, target_type, original),
                 Category.MODIFIED, f"no {target_type} equivalent: kept as torch has it, a call that needs CUDA fails with "
-                "a one-line error naming the API", check_signature=False)
+                "a one-line error naming the API")
 
 
 def _legacy_type(ctx: Context, rule: Rule, original: Any) -> Any:
@@ -226,17 +226,13 @@ class CpuDevices:
             return self.original_count()
         return self.count if answer else 0
 
-    def check(self, device: Any) -> int:
+    def set_device(self, device: Any) -> None:
+        """Recorded for ``current_device()``; any index is accepted, since every one is the CPU (a torchrun
+        worker sets its ``LOCAL_RANK`` whatever ``--device-count`` says)."""
         index = device if isinstance(device, int) else getattr(torch.device(device) if isinstance(device, str) else device,
                                                                "index", None)
-        index = 0 if index is None or index < 0 else index
-        if index >= self.count:
-            raise MissingApiError(f"CUDA device {index} does not exist: the cpu target offers {self.count}",
-                                  "give --device-count N (or device_count=N) for more")
-        return index
-
-    def set_device(self, device: Any) -> None:
-        self.index = self.check(device)
+        if index is not None and index >= 0:
+            self.index = index
 
     def current_device(self) -> int:
         return self.index
@@ -284,7 +280,8 @@ def _cpu_rules(names: list[str]) -> list[Rule]:
         if _is_legacy_type(name):
             note = ("the host typed storage" if name.endswith("Storage")
                     else "a tensor of this dtype on the cpu target; isinstance checks dtype and device")
-            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _legacy_type, MOD, note, check_signature=False))
+            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _legacy_type, MOD, note,
+                              unchecked="a legacy tensor type (a C class): the proxy builds a tensor from any arguments"))
         else:
             rules.append(_translate_rule(name, "torch.cuda", "cpu"))
     return rules
@@ -301,11 +298,13 @@ def cuda_module_rules(target: Target) -> list[Rule]:
         found = target_name(target, name)
         if found is None and _is_legacy_type(name) and name.endswith("Tensor"):
             rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _legacy_type, MOD,
-                              f"a tensor of this dtype on {target.type}", check_signature=False))
+                              f"a tensor of this dtype on {target.type}",
+                              unchecked="a legacy tensor type (a C class): the proxy builds a tensor from any arguments"))
         elif found is None:
             if not isinstance(getattr(torch.cuda, name), types.ModuleType):
                 rules.append(_translate_rule(name, "torch.cuda", target.type))
         else:
             note = f"-> torch.{target.type}.{found}"
-            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _to_target(name), M, note, check_signature=False))
+            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _to_target(name), M, note,
+                              unchecked=f"the same API in torch.{target.type}, whose signature is the device module's own"))
     return rules
