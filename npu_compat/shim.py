@@ -1,16 +1,19 @@
 """One shim session: resolve the target, install every rule, apply the NPU profile; revert all."""
 from __future__ import annotations
 
+import dataclasses
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from npu_compat import child_processes
+from npu_compat import child_processes, exit_signals, npu
 from npu_compat.errors import NpuCompatError
+from npu_compat.fallbacks import check_off_names, install_fallbacks
 from npu_compat.npu import RuntimeProfile, Setting
 from npu_compat.patcher import Context, Patcher
-from npu_compat.report import MigrationReport, configure_logging
+from npu_compat.report import LOG, MigrationReport, configure_logging
 from npu_compat.rule_packs import enabled_packs
 from npu_compat.rules import core_rules
 from npu_compat.rules.device_mapping import DeviceMapper
@@ -46,9 +49,14 @@ class Session:
     saved_env: dict[str, str | None] = field(default_factory=dict)
     finished: bool = False  # the exit report of this process is written
     pid: int = field(default_factory=os.getpid)  # the process that applied it (a forked child differs)
+    set_env: dict[str, str] = field(default_factory=dict)  # what propagate() put in os.environ
+    implicit: bool = False  # applied by the torch-import hook, not by the script: the script's apply() replaces it
+    report_path: str | None = None  # where the exit report goes (the CLI's --report, $NPU_COMPAT_REPORT)
+    sigterm_handler: object = None  # the handler report_on_sigterm replaced, while its own is installed
 
 
 _SESSION: Session | None = None
+_LOCK = threading.RLock()  # one session per process, however many threads call apply()
 
 
 def current() -> Session | None:
@@ -57,22 +65,53 @@ def current() -> Session | None:
 
 
 def apply(device: str | None = None, options: ShimOptions | None = None, **kwargs: object) -> Session:
-    """Install the shim. Idempotent: a second call with the same target returns the same session."""
-    global _SESSION
+    """Install the shim, or return the session already installed with the same options.
+
+    ``apply()`` with no arguments while a session is active returns it. Options that differ from
+    the active session's are an error that names them (``revert()`` first), except over a session
+    that the torch-import hook applied by itself (``.pth`` / child processes): the script's own
+    ``apply(...)`` replaces it, and the calls recorded so far stay in the report. Thread-safe.
+    """
+    with _LOCK:
+        return _apply_locked(device, options, kwargs)
+
+
+def _apply_locked(device: str | None, options: ShimOptions | None, kwargs: dict[str, object]) -> Session:
+    asked = options is not None or device is not None or bool(kwargs)
     opts = options or ShimOptions(device=device, **kwargs)  # type: ignore[arg-type]
     if options is not None and device is not None:
         opts = ShimOptions(**{**vars(options), "device": device})
     if _SESSION is not None:
-        kind, index = parse_device(opts.device) if opts.device else (_SESSION.target.type, _SESSION.target.index)
-        if kind == _SESSION.target.type and index in (None, _SESSION.target.index):
-            return _SESSION
-        raise NpuCompatError(
-            f"the shim is already applied for {_SESSION.target.device()}",
-            "call npu_compat.revert() before applying it for another device",
-        )
-    if opts.fallback_off:
-        from npu_compat.fallbacks import check_off_names
+        active = _SESSION
+        kind, index = parse_device(opts.device) if opts.device else (active.target.type, active.target.index)
+        if kind != active.target.type or index not in (None, active.target.index):
+            if not active.implicit:
+                raise NpuCompatError(
+                    f"the shim is already applied for {active.target.device()}",
+                    "call npu_compat.revert() before applying it for another device",
+                )
+        else:
+            differ = [f.name for f in dataclasses.fields(ShimOptions)
+                      if f.name != "device" and getattr(opts, f.name) != getattr(active.options, f.name)]
+            if not asked or not differ:
+                return active
+            if not active.implicit:
+                raise NpuCompatError(
+                    f"the shim is already applied with other options ({', '.join(differ)} differ); "
+                    "a second apply() does not change them",
+                    "call npu_compat.revert() first, then apply() with the options you want",
+                )
+        _revert_locked()  # the hook's session gives way to the script's own options
+        session = _install(opts)
+        session.report.sites.update(active.report.sites)  # calls recorded under the hook's session
+        session.report_path = active.report_path
+        return session
+    return _install(opts)
 
+
+def _install(opts: ShimOptions) -> Session:
+    global _SESSION
+    if opts.fallback_off:
         check_off_names(opts.fallback_off)  # before anything is installed: a typo names no op
     start = time.perf_counter()
     configure_logging(opts.log_level)
@@ -89,17 +128,19 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
         for pack in enabled_packs(opts.packs_off):  # client rule packs: npu_compat/rule_packs.py
             patcher.install(pack.rules(target))
             report.packs.append(pack.name)
-        from npu_compat.fallbacks import install_fallbacks  # op fallbacks: npu_compat/fallbacks/
-
-        install_fallbacks(ctx, patcher)
+        install_fallbacks(ctx, patcher)  # op fallbacks: npu_compat/fallbacks/
         if target.type == "npu":
-            from npu_compat import npu
-
             session.settings = npu.apply_runtime_profile(opts.npu_profile)
             report.settings = [s.as_dict() for s in session.settings]
         child_processes.propagate(session)  # every process started from here on runs shimmed
+        patcher.install(child_processes.exec_rules(session))  # os.exec* writes the report first
+        exit_signals.report_on_sigterm(session)
     except BaseException:
+        exit_signals.restore_sigterm(session)
+        child_processes.restore_env(session)
         patcher.revert()
+        if session.settings:
+            npu.revert_runtime_profile(session.settings)
         raise
     session.apply_seconds = time.perf_counter() - start
     _SESSION = session
@@ -108,19 +149,21 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
 
 def revert() -> None:
     """Remove the shim: every attribute back by identity, NPU knobs back to their old values."""
+    with _LOCK:
+        _revert_locked()
+
+
+def _revert_locked() -> None:
     global _SESSION
     session, _SESSION = _SESSION, None
     if session is None:
         return
     if not session.is_child:
         child_processes.collect(session)  # reports of children that already exited stay readable
+    exit_signals.restore_sigterm(session)
     child_processes.restore_env(session)
     left = session.patcher.revert()
     if left:
-        from npu_compat.report import LOG
-
         LOG.warning("npu_compat: revert could not restore %s (their upstream module does not import here)", ", ".join(left))
     if session.settings:
-        from npu_compat import npu
-
         npu.revert_runtime_profile(session.settings)
