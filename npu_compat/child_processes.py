@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from npu_compat import exit_signals
 from npu_compat.patcher import Category, Rule
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ def _after_fork_in_child() -> None:
     if session is None:
         return
     root_dir = session.process_dir or os.environ.get(PROCESS_DIR_ENV)
+    exit_signals.restore_sigterm(session)  # a parent may stop its forked workers with SIGTERM (Pool.terminate)
     session.is_child, session.process_dir, session.finished = True, None, False
     if root_dir:
         os.environ[PROCESS_DIR_ENV] = root_dir

@@ -46,3 +46,19 @@ def test_a_handler_of_the_programs_own_is_left_alone_and_revert_restores_the_def
     finally:
         npu_compat.revert()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_a_forked_child_gets_the_default_sigterm_back():
+    npu_compat.revert()
+    npu_compat.apply(device="cpu")
+    try:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: report whether SIGTERM has its default action, then leave at once
+            os.write(write, b"1" if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else b"0")
+            os._exit(0)
+        os.waitpid(pid, 0)
+        assert os.read(read, 1) == b"1"
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # the root keeps its handler
+    finally:
+        npu_compat.revert()
