@@ -14,7 +14,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from npu_compat.shim import Session
+    from npu_compat.session import Session
 
 EXIT_STATUS = 128 + signal.SIGTERM
 

@@ -12,17 +12,19 @@ import enum
 import importlib
 import inspect
 import sys
+import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from npu_compat.errors import RuleError
 from npu_compat.import_hook import PostImportHook
 from npu_compat.jit_builtins import alias_builtin, restore_builtin
+from npu_compat.rebind import rebind_leftovers
 from npu_compat.report import MigrationReport, RuleStatus
 
 if TYPE_CHECKING:
-    from npu_compat.rules.device_mapping import DeviceMapper
-    from npu_compat.shim import ShimOptions
+    from npu_compat.device_mapping import DeviceMapper
+    from npu_compat.shim_options import ShimOptions
     from npu_compat.target import Target
 
 MISSING: Any = object()
@@ -95,6 +97,7 @@ def resolve_owner(path: str, import_missing: bool = True) -> Any:
 
 
 UNREADABLE = "any call: the original has no readable signature (a C builtin), the replacement takes *args, **kwargs"
+ANY_CALL = "any call: the replacement takes *args, **kwargs"
 
 
 def signature_problem(original: Any, replacement: Any) -> str | None:
@@ -107,6 +110,8 @@ def signature_problem(original: Any, replacement: Any) -> str | None:
     take ``*args, **kwargs``. Positional parameters must keep their places (a swapped order
     passes the arguments to the wrong names) and an optional parameter must stay optional.
     """
+    if takes_any_call(replacement):
+        return None  # nothing to compare: reading the original's signature is most of apply()'s guard cost
     try:
         repl = inspect.signature(replacement, follow_wrapped=False)
     except (TypeError, ValueError):
@@ -152,8 +157,23 @@ def signature_problem(original: Any, replacement: Any) -> str | None:
     return None
 
 
-def signature_checked(original: Any) -> str:
+def takes_any_call(fn: Any) -> bool:
+    """A plain ``def f(*args, **kwargs)`` (most wrappers): it takes every call, whatever it wraps.
+
+    Read from the code object, without ``inspect``; anything else (a partial, a class, an explicit
+    ``__signature__``) is left to :func:`signature_problem`'s full comparison.
+    """
+    code = getattr(fn, "__code__", None)
+    if type(fn) is not types.FunctionType or code is None or "__signature__" in vars(fn):
+        return False
+    named = code.co_argcount + code.co_kwonlyargcount  # co_argcount counts positional-only ones too
+    return named == 0 and bool(code.co_flags & inspect.CO_VARARGS) and bool(code.co_flags & inspect.CO_VARKEYWORDS)
+
+
+def signature_checked(original: Any, replacement: Any) -> str:
     """How the signature check covered ``original``: for the report's ``signature`` field."""
+    if takes_any_call(replacement):
+        return ANY_CALL
     try:
         inspect.signature(original)
     except (TypeError, ValueError):
@@ -228,7 +248,7 @@ class Patcher:
                     raise RuleError(f"rule {rule.key}: {problem}", "update the rule for this torch version")
                 self._status(rule, "skipped", f"signature differs: {problem}")
                 return
-            signature = signature_checked(original)
+            signature = signature_checked(original, replacement)
         if rule.owner.startswith("torch"):
             alias_builtin(original, replacement)  # stays scriptable: npu_compat/jit_builtins.py
         if isinstance(raw, staticmethod):
@@ -270,8 +290,6 @@ class Patcher:
             except ValueError:
                 pass
             self._hook = None
-        from npu_compat.rebind import rebind_leftovers
-
         return rebind_leftovers(undone, self.loaded_before)
 
 

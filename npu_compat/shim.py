@@ -2,57 +2,22 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Mapping
 
-from npu_compat import child_processes, exit_signals, npu
+from npu_compat import child_processes, exit_signals, npu, simulation
+from npu_compat.device_mapping import DeviceMapper
 from npu_compat.errors import NpuCompatError
 from npu_compat.fallbacks import check_off_names, install_fallbacks
-from npu_compat.npu import RuntimeProfile, Setting
 from npu_compat.patcher import Context, Patcher
 from npu_compat.report import LOG, MigrationReport, configure_logging
 from npu_compat.rule_packs import enabled_packs
 from npu_compat.rules import core_rules
-from npu_compat.rules.device_mapping import DeviceMapper
-from npu_compat.target import Target, parse_device, resolve_target
+from npu_compat.session import Session
+from npu_compat.shim_options import ShimOptions
+from npu_compat.target import parse_device, resolve_target
 
-
-@dataclass(frozen=True)
-class ShimOptions:
-    device: str | None = None
-    strict: bool = False
-    cuda_available: str = "target"  # "target" (True), "truth" or "false"; see rules/availability.py
-    truthful: tuple[str, ...] = ()  # extra module prefixes that see the real is_available()
-    npu_profile: RuntimeProfile = RuntimeProfile()
-    packs_off: tuple[str, ...] = ()  # rule packs left out (npu_compat/rule_packs.py)
-    pack_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per pack, by pack name
-    fallback_off: tuple[str, ...] = ()
-    log_level: str | None = None
-    autocast: str | None = None  # "auto" (default), "keep", "fp32", "bf16", "fp16"; see rules/amp.py
-    device_count: int = 1  # cpu target: how many "cuda" devices the script sees (all of them the CPU)
-
-
-@dataclass
-class Session:
-    target: Target
-    options: ShimOptions
-    report: MigrationReport
-    patcher: Patcher
-    settings: list[Setting] = field(default_factory=list)
-    apply_seconds: float = 0.0
-    # child processes (npu_compat/child_processes.py)
-    is_child: bool = False  # started by a shimmed parent: reports to it instead of the user
-    process_dir: str | None = None  # root only: where the children's reports arrive
-    saved_env: dict[str, str | None] = field(default_factory=dict)
-    finished: bool = False  # the exit report of this process is written
-    pid: int = field(default_factory=os.getpid)  # the process that applied it (a forked child differs)
-    set_env: dict[str, str] = field(default_factory=dict)  # what propagate() put in os.environ
-    implicit: bool = False  # applied by the torch-import hook, not by the script: the script's apply() replaces it
-    report_path: str | None = None  # where the exit report goes (the CLI's --report, $NPU_COMPAT_REPORT)
-    sigterm_handler: object = None  # the handler report_on_sigterm replaced, while its own is installed
+__all__ = ["ShimOptions", "Session", "apply", "revert", "current"]
 
 
 _SESSION: Session | None = None
@@ -144,6 +109,7 @@ def _install(opts: ShimOptions) -> Session:
         raise
     session.apply_seconds = time.perf_counter() - start
     _SESSION = session
+    simulation.listen_for_device_fallbacks(session.report_device_fallback)  # torch_npu's own CPU fallbacks
     return session
 
 
@@ -158,6 +124,7 @@ def _revert_locked() -> None:
     session, _SESSION = _SESSION, None
     if session is None:
         return
+    simulation.listen_for_device_fallbacks(None)
     if not session.is_child:
         child_processes.collect(session)  # reports of children that already exited stay readable
     exit_signals.restore_sigterm(session)

@@ -11,7 +11,12 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Sequence
 
+from npu_compat.errors import NpuCompatError
+from npu_compat.fallbacks.dispatcher_level import dispatcher_rule, listed_ops
+from npu_compat.fallbacks.python_level import python_rules
 from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule
+from npu_compat.fallbacks.table import FALLBACK_TABLE
+from npu_compat.report import RuleStatus
 
 if TYPE_CHECKING:
     from npu_compat.patcher import Context, Patcher, Rule
@@ -21,8 +26,6 @@ EXTRA_ENV = "NPU_COMPAT_EXTRA_FALLBACKS"
 
 def extra_rows(spec: str | None = None) -> list[FallbackRule]:
     """Rows named by ``module:NAME`` (default ``$NPU_COMPAT_EXTRA_FALLBACKS``)."""
-    from npu_compat.errors import NpuCompatError
-
     text = os.environ.get(EXTRA_ENV, "") if spec is None else spec
     if not text:
         return []
@@ -36,16 +39,11 @@ def extra_rows(spec: str | None = None) -> list[FallbackRule]:
 
 def known_ops() -> set[str]:
     """Every op a ``--fallback-off`` (or ``fallback_off=``) may name: the declared table and the extra rows."""
-    from npu_compat.fallbacks.dispatcher_level import listed_ops
-    from npu_compat.fallbacks.table import FALLBACK_TABLE
-
     return {row.op for row in (*FALLBACK_TABLE, *extra_rows(), *listed_ops("npu"))}
 
 
 def check_off_names(names: Sequence[str]) -> None:
     """Refuse a switched-off fallback that names no known op (a typo would otherwise do nothing)."""
-    from npu_compat.errors import NpuCompatError
-
     if not names:
         return
     known = known_ops()
@@ -57,11 +55,6 @@ def check_off_names(names: Sequence[str]) -> None:
 
 def fallback_rules(ctx: "Context", registry: FallbackRegistry, rows: Sequence[FallbackRule] | None = None) -> list["Rule"]:
     """Patch rows for every fallback row that applies to the target and is not switched off."""
-    from npu_compat.fallbacks.dispatcher_level import dispatcher_rule, listed_ops
-    from npu_compat.fallbacks.python_level import python_rules
-    from npu_compat.fallbacks.table import FALLBACK_TABLE
-    from npu_compat.report import RuleStatus
-
     if rows is None:
         rows = [*FALLBACK_TABLE, *listed_ops(ctx.target.type), *extra_rows()]
     off = set(ctx.options.fallback_off)

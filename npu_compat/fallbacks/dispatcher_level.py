@@ -20,7 +20,7 @@ import torch
 from npu_compat import npu
 from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule, run_fallback, user_depth
 from npu_compat.npu_kernels import KernelListError, load_kernel_list
-from npu_compat.patcher import Category, Context, Rule
+from npu_compat.patcher import MISSING, Category, Context, Rule
 from npu_compat.report import LOG
 
 DISPATCH_KEYS = {"npu": "PrivateUse1", "cuda": "CUDA", "xpu": "XPU", "mps": "MPS", "cpu": "CPU"}
@@ -54,8 +54,6 @@ def dispatcher_rule(row: FallbackRule, registry: FallbackRegistry) -> Rule:
     def make(ctx: Context, rule: Rule, original: Any) -> Any:
         key = DISPATCH_KEYS.get(ctx.target.type)
         if key is None:
-            from npu_compat.patcher import MISSING
-
             return MISSING
         namespace, _, rest = canonical(row.aten).partition("::")
         op = _resolve(row.aten)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import torch
 
 from npu_compat.errors import FallbackError
-from npu_compat.report import is_internal_file
+from npu_compat.report import is_internal_file, user_depth
 
 if TYPE_CHECKING:
     from npu_compat.patcher import Context
@@ -77,15 +77,6 @@ class OpCounter:
     def as_dict(self) -> dict[str, Any]:
         return {"op": self.op, "action": self.action, "level": self.level, "count": self.count,
                 "first_site": self.first_site}
-
-
-def user_depth(depth: int = 1) -> int:
-    """How many frames above the caller's frame (``depth`` up from here) the first user frame is:
-    a dispatcher kernel is called from ``torch/_ops.py``, which is not the call site."""
-    frame, extra = sys._getframe(depth + 1), 0
-    while frame is not None and is_internal_file(frame.f_code.co_filename):
-        frame, extra = frame.f_back, extra + 1
-    return depth + extra
 
 
 def _first_user_frame(depth: int) -> dict[str, Any] | None:

@@ -36,7 +36,7 @@ _RUNTIME: SimulatedRuntime | None = None
 def install(version: str | None = None) -> SimulatedRuntime:
     """Register the simulated npu for ``version`` (default: from ``NPU_COMPAT_SIMULATE``). Once per process."""
     global _RUNTIME
-    from npu_compat.npu import simulated_version
+    from npu_compat.simulation import simulated_version
 
     version = version or simulated_version()
     if not version:
@@ -81,13 +81,13 @@ def _register_native_hooks(device_count: int) -> Any:
     """The C++ PrivateUse1 hooks (a pinned host allocator) and device guard (every simulated device),
     :mod:`npu_compat.sim.native_hooks`, built on first use. Without them (no C++ compiler, a failed
     build) the reason is in the report's notes."""
-    from npu_compat import npu
+    from npu_compat import simulation
     from npu_compat.sim import native_hooks
 
     native = native_hooks.register(device_count)
     note = native.note()
-    if note and note not in npu.TARGET_NOTES:  # the target's notes in the migration report
-        npu.TARGET_NOTES.append(note)
+    if note and note not in simulation.TARGET_NOTES:  # the target's notes in the migration report
+        simulation.TARGET_NOTES.append(note)
     return native
 
 
