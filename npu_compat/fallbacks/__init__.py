@@ -11,11 +11,13 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Sequence
 
+from npu_compat import npu
 from npu_compat.errors import NpuCompatError
 from npu_compat.fallbacks.dispatcher_level import dispatcher_rule, listed_ops
 from npu_compat.fallbacks.python_level import python_rules
 from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule
 from npu_compat.fallbacks.table import FALLBACK_TABLE
+from npu_compat.npu_releases.limits import BY_NAME
 from npu_compat.report import RuleStatus
 
 if TYPE_CHECKING:
@@ -58,12 +60,17 @@ def fallback_rules(ctx: "Context", registry: FallbackRegistry, rows: Sequence[Fa
     if rows is None:
         rows = [*FALLBACK_TABLE, *listed_ops(ctx.target.type), *extra_rows()]
     off = set(ctx.options.fallback_off)
+    release = npu.installed_torch_npu_version() if ctx.target.type == "npu" else None
     rules: list[Rule] = []
     for row in rows:
         if not row.applies_to(ctx.target.type):
             continue
         if row.op in off:
             ctx.report.rules.append(RuleStatus(f"fallback.{row.op}", "modified", "skipped", "--fallback-off", row.why))
+            continue
+        if row.limit and not BY_NAME[row.limit].holds_for(release):
+            ctx.report.rules.append(RuleStatus(f"fallback.{row.op}", "modified", "skipped",
+                                               f"torch_npu {release} has no documented limit {row.limit}", row.why))
             continue
         rules += [dispatcher_rule(row, registry)] if row.level == "dispatcher" else python_rules(row, registry)
     return rules

@@ -7,7 +7,7 @@ lead's ``Patcher`` installs (``install_missing``) and deletes on revert; torch d
 
 Which ops: rows of the table that name ``aten``, plus, on npu, the ops named by
 ``NPU_COMPAT_CPU_FALLBACK_OPS`` (comma-separated ``aten::name.overload``) that the parity
-issue's kernel list (``npu_compat/data/npu_kernels/``, via ``npu_compat.npu_kernels``)
+issue's kernel list (``npu_compat/data/npu_kernels/``, via ``npu_compat.npu_releases.kernels``)
 says torch_npu has no kernel for, when that data is importable.
 """
 from __future__ import annotations
@@ -19,7 +19,8 @@ import torch
 
 from npu_compat import npu
 from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule, run_fallback, user_depth
-from npu_compat.npu_kernels import KernelListError, load_kernel_list
+from npu_compat.errors import KernelListError
+from npu_compat.npu_releases.kernels import load_kernel_list
 from npu_compat.patcher import MISSING, Category, Context, Rule
 from npu_compat.report import LOG
 

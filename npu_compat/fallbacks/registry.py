@@ -57,6 +57,7 @@ class FallbackRule:
     cast_to: torch.dtype = torch.float32
     rewrite: Callable[[tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]] | None = None
     alternative: Call | None = None
+    limit: str = ""  # the row of npu_compat.npu_releases.limits it works around: installed only where that holds
 
     @property
     def level(self) -> str:

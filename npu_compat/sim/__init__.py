@@ -48,15 +48,18 @@ def install(version: str | None = None) -> SimulatedRuntime:
     import torch
     from torch.utils.backend_registration import _setup_privateuseone_for_python_backend
 
-    from npu_compat.npu_kernels import load_kernel_list
+    from npu_compat.npu_releases.kernels import load_kernel_list
+    from npu_compat.npu_releases.surface import load_surface
     from npu_compat.sim import dispatch
     from npu_compat.sim.autocast import register_autocast
     from npu_compat.sim.device_module import build_module
+    from npu_compat.sim.device_surface import complete
     from npu_compat.sim.kernel_rules import KernelRules
 
     rules = KernelRules(load_kernel_list(version))
     dispatch.STATE = dispatch.DeviceState(rules, int(os.environ.get(DEVICES_ENV, "2")))
     module = build_module()
+    complete(module, load_surface(version))  # every torch.npu name of the release (sim/device_surface.py)
     native = _register_native_hooks(dispatch.STATE.device_count)  # first: the Python backend's own then stand aside
     _setup_privateuseone_for_python_backend("npu", backend_module=module)
     library = torch.library.Library("_", "IMPL")
