@@ -27,7 +27,8 @@ def run(rank: int, world: int, init_file: str) -> None:
         "weight_grad": ((sync.weight.grad * world - bn.weight.grad) / bn.weight.grad.abs().max()).abs().max().item(),
         "running_var": (sync.running_var - bn.running_var).abs().max().item(),
     }
-    print(f"rank {rank} max diff " + " ".join(f"{k}={v:.2e}" for k, v in diffs.items()), flush=True)
+    sys.stdout.write(f"rank {rank} max diff " + " ".join(f"{k}={v:.2e}" for k, v in diffs.items()) + "\n")  # one write
+    sys.stdout.flush()
     dist.destroy_process_group()
 
 
