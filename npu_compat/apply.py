@@ -96,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NpuCompatError as err:
         return _fail(str(err))
     report = args.report or (None if session.is_child else os.environ.get("NPU_COMPAT_REPORT"))
+    session.report_path = report  # also for a report written early (os.exec*)
     return _run(session, script, module, program_args, report)
 
 

@@ -64,8 +64,17 @@ def _apply_from_env() -> None:
     except NpuCompatError as err:
         sys.stderr.write(f"npu_compat: error: {err} (shim not applied)\n")
         return
-    report = None if session.is_child else os.environ.get("NPU_COMPAT_REPORT")
-    atexit.register(child_processes.finish, session, report)
+    session.implicit = True  # the script's own apply(...) with other options replaces this session
+    session.report_path = None if session.is_child else os.environ.get("NPU_COMPAT_REPORT")
+    atexit.register(_finish_at_exit, session)
+
+
+def _finish_at_exit(first: object) -> None:
+    """The exit report of the session in force: the hook's, or the one the script's apply() put in its place."""
+    from npu_compat import child_processes, shim
+
+    session = shim.current() or first
+    child_processes.finish(session, session.report_path)  # type: ignore[attr-defined]
 
 
 def _site_dir(explicit: str | None) -> Path:

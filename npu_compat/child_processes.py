@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -28,6 +29,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from npu_compat import exit_signals
+from npu_compat.patcher import Category, Context, Rule
 from npu_compat.report import LOG, process_identity
 from npu_compat.session import Session
 from npu_compat.shim_options import ShimOptions
@@ -84,6 +87,7 @@ def propagate(session: "Session") -> None:
     env[OPTIONS_ENV] = options_to_json(opts)
     parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != BOOT_DIR]
     env["PYTHONPATH"] = os.pathsep.join([BOOT_DIR, *parts])
+    session.set_env = {key: env[key] for key in _ENV_KEYS if key in env}
     _set_fork_handler()
     if session.is_child:
         _finish_in_mp_child(session)
@@ -111,15 +115,55 @@ def _remove_folder(folder: str, owner_pid: int) -> None:
 
 
 def restore_env(session: "Session") -> None:
+    """Take back what :func:`propagate` put in ``os.environ``. A variable the program changed
+    since is the program's: it keeps its value, less the boot folder in ``PYTHONPATH``."""
     global _PROPAGATED
     if _PROPAGATED is session:
         _PROPAGATED = None
+    env = os.environ
     for key, value in session.saved_env.items():
+        ours = session.set_env.get(key)
+        now = env.get(key)
+        if now is not None and ours is not None and now != ours:
+            if key == "PYTHONPATH":
+                kept = [p for p in now.split(os.pathsep) if p != BOOT_DIR]
+                if kept:
+                    env[key] = os.pathsep.join(kept)
+                else:
+                    env.pop(key, None)
+            continue
         if value is None:
-            os.environ.pop(key, None)
+            env.pop(key, None)
         else:
-            os.environ[key] = value
-    session.saved_env = {}
+            env[key] = value
+    session.saved_env, session.set_env = {}, {}
+
+
+def exec_rules(session: "Session") -> list[Rule]:
+    """``os.execv`` / ``os.execve`` (and so every ``os.exec*``): the new program replaces this
+    process without running its exit handlers, so this process's report is written first (a root
+    also merges its children's and removes their folder). The new program, if it is Python, runs
+    shimmed with the same options, as a root of its own."""
+    def make(ctx: "Context", rule: Rule, original: Any) -> Any:
+        hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+
+        @functools.wraps(original)
+        def exec_(path: Any, argv: Any, *env: Any) -> Any:
+            hit(key, cat, f"{rule.attr}({path!r})", "report written before the exec")
+            was_root = not session.is_child
+            finish(session, session.report_path)
+            if was_root:
+                os.environ.pop(PROCESS_DIR_ENV, None)
+                if env and isinstance(env[0], dict):
+                    env = ({k: v for k, v in env[0].items() if k != PROCESS_DIR_ENV},)
+            return original(path, argv, *env)
+
+        return exec_
+
+    note = "the report is written before the new program replaces this process"
+    return [Rule(f"process.os.{name}", "os", name, make, Category.MODIFIED, note, unchecked=
+                 "os.execv/execve are C builtins with no readable signature; the wrapper takes their (path, argv[, env])")
+            for name in ("execv", "execve") if hasattr(os, name)]
 
 
 def _set_fork_handler() -> None:
@@ -135,6 +179,7 @@ def _after_fork_in_child() -> None:
     if session is None:
         return
     root_dir = session.process_dir or os.environ.get(PROCESS_DIR_ENV)
+    exit_signals.restore_sigterm(session)  # a parent may stop its forked workers with SIGTERM (Pool.terminate)
     session.is_child, session.process_dir, session.finished = True, None, False
     if root_dir:
         os.environ[PROCESS_DIR_ENV] = root_dir

@@ -28,6 +28,9 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
                    help="dtype of the script's CUDA autocast regions: 'auto' (default, $NPU_COMPAT_AUTOCAST): keep the "
                    "script's dtype where the target runs it natively, else fp32; 'keep' always keeps it; 'fp32' turns "
                    "them off; 'bf16'/'fp16' force that dtype")
+    g.add_argument("--device-count", type=int, default=1, metavar="N",
+                   help="cpu target: the number of CUDA devices the script sees, all of them the CPU (default 1); "
+                   "for scripts that start one process per GPU")
     g.add_argument("--truthful", action="append", default=[], metavar="MODULE",
                    help="also give the real is_available() to this module prefix (repeatable)")
     g.add_argument("--bpe", metavar="PATH", help="sam3 BPE vocabulary (default: $SAM3_BPE_PATH or open-clip-torch's copy)")
@@ -63,4 +66,5 @@ def shim_options(args: argparse.Namespace) -> ShimOptions:
         fallback_off=tuple(args.fallback_off),
         log_level=args.log_level,
         autocast=args.autocast or os.environ.get("NPU_COMPAT_AUTOCAST") or None,
+        device_count=args.device_count,
     )

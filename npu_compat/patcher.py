@@ -44,6 +44,7 @@ class Context:
     report: MigrationReport
     options: "ShimOptions"
     mapper: "DeviceMapper"
+    state: dict[str, Any] = field(default_factory=dict)  # shared by the rows of one session (e.g. the cpu devices)
 
 
 Factory = Callable[[Context, "Rule", Any], Any]
@@ -62,10 +63,15 @@ class Rule:
     lazy: bool = False  # owner may be imported later: patch it on import
     check_signature: bool = True
     install_missing: bool = False  # create the attribute even if the original lacks it
+    unchecked: str = ""  # why the replacement's signature is not compared with the original's (then check_signature is off)
 
     def __post_init__(self) -> None:
         if self.category is not Category.MATCH and not self.note:
             raise RuleError(f"rule {self.key} is {self.category.value} but says nothing of how", "add a note")
+        if self.unchecked:
+            object.__setattr__(self, "check_signature", False)
+        elif not self.check_signature:
+            raise RuleError(f"rule {self.key} opts out of the signature check but says not why", "give unchecked='why'")
 
 
 def resolve_owner(path: str, import_missing: bool = True) -> Any:
@@ -90,25 +96,44 @@ def resolve_owner(path: str, import_missing: bool = True) -> Any:
     return MISSING
 
 
+UNREADABLE = "any call: the original has no readable signature (a C builtin), the replacement takes *args, **kwargs"
+ANY_CALL = "any call: the replacement takes *args, **kwargs"
+
+
 def signature_problem(original: Any, replacement: Any) -> str | None:
     """Why ``replacement`` cannot take every call ``original`` takes, or None if it can.
 
     The replacement is read by its own parameters: ``inspect.signature`` would follow the
     ``__wrapped__`` that ``functools.wraps`` sets and compare the original with itself. The
-    original is read as its callers see it (through its own ``__wrapped__``, if any).
-    Objects without an introspectable signature (C builtins) are not checked.
+    original is read as its callers see it (through its own ``__wrapped__``, if any). An original
+    without a readable signature (a C builtin) can be called any way, so the replacement must
+    take ``*args, **kwargs``. Positional parameters must keep their places (a swapped order
+    passes the arguments to the wrong names) and an optional parameter must stay optional.
     """
     if takes_any_call(replacement):
         return None  # nothing to compare: reading the original's signature is most of apply()'s guard cost
     try:
-        orig = inspect.signature(original)
         repl = inspect.signature(replacement, follow_wrapped=False)
     except (TypeError, ValueError):
-        return None
+        return "the replacement has no readable signature"
     rp = repl.parameters
     kinds = {p.kind for p in rp.values()}
     var_pos = inspect.Parameter.VAR_POSITIONAL in kinds
     var_kw = inspect.Parameter.VAR_KEYWORD in kinds
+    try:
+        orig = inspect.signature(original)
+    except (TypeError, ValueError):
+        return None if (var_pos and var_kw) else "the original has no readable signature, so the replacement must take *args, **kwargs"
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    orig_pos = [p for p in orig.parameters.values() if p.kind in positional]
+    repl_pos = [q for q in rp.values() if q.kind in positional]
+    for i, p in enumerate(orig_pos):
+        if i < len(repl_pos):
+            q = repl_pos[i]
+            if p.kind is p.POSITIONAL_OR_KEYWORD and q.kind is q.POSITIONAL_OR_KEYWORD and q.name != p.name:
+                return f"positional parameter {i + 1} is '{p.name}' in the original, '{q.name}' in the replacement"
+        elif not var_pos:
+            return f"the original takes '{p.name}' as positional parameter {i + 1}, the replacement takes {len(repl_pos)}"
     for p in orig.parameters.values():
         if p.kind is p.VAR_POSITIONAL:
             if not var_pos:
@@ -121,6 +146,8 @@ def signature_problem(original: Any, replacement: Any) -> str | None:
             if p.kind is p.POSITIONAL_OR_KEYWORD and q.kind not in (q.POSITIONAL_OR_KEYWORD,):
                 if not (var_pos and var_kw):
                     return f"parameter '{p.name}' is {p.kind.description} in the original, {q.kind.description} in the replacement"
+            if p.default is not p.empty and q.default is q.empty:
+                return f"parameter '{p.name}' is optional in the original, required in the replacement"
         elif not (var_kw if p.kind is p.KEYWORD_ONLY else var_pos if p.kind is p.POSITIONAL_ONLY else (var_pos and var_kw)):
             return f"replacement lacks parameter '{p.name}'"
     for q in rp.values():
@@ -141,6 +168,17 @@ def takes_any_call(fn: Any) -> bool:
         return False
     named = code.co_argcount + code.co_kwonlyargcount  # co_argcount counts positional-only ones too
     return named == 0 and bool(code.co_flags & inspect.CO_VARARGS) and bool(code.co_flags & inspect.CO_VARKEYWORDS)
+
+
+def signature_checked(original: Any, replacement: Any) -> str:
+    """How the signature check covered ``original``: for the report's ``signature`` field."""
+    if takes_any_call(replacement):
+        return ANY_CALL
+    try:
+        inspect.signature(original)
+    except (TypeError, ValueError):
+        return UNREADABLE
+    return "checked"
 
 
 @dataclass
@@ -178,12 +216,13 @@ class Patcher:
         self._hook.callbacks.setdefault(module, []).append(lambda: self._install_one(rule))
         self.ctx.report.rules.append(RuleStatus(rule.key, rule.category.value, "pending", f"waits for import of {module}", rule.note))
 
-    def _status(self, rule: Rule, status: str, reason: str = "") -> None:
+    def _status(self, rule: Rule, status: str, reason: str = "", signature: str = "") -> None:
+        entry = RuleStatus(rule.key, rule.category.value, status, reason, rule.note, signature)
         for i, st in enumerate(self.ctx.report.rules):
             if st.key == rule.key and st.status == "pending":
-                self.ctx.report.rules[i] = RuleStatus(rule.key, rule.category.value, status, reason, rule.note)
+                self.ctx.report.rules[i] = entry
                 return
-        self.ctx.report.rules.append(RuleStatus(rule.key, rule.category.value, status, reason, rule.note))
+        self.ctx.report.rules.append(entry)
 
     def _install_one(self, rule: Rule) -> None:
         owner = sys.modules if rule.owner == "sys.modules" else resolve_owner(rule.owner)
@@ -201,6 +240,7 @@ class Patcher:
         if replacement is MISSING:
             self._status(rule, "skipped", "no equivalent on the target")
             return
+        signature = f"not checked: {rule.unchecked}" if rule.unchecked else "no original" if original is MISSING else ""
         if rule.check_signature and original is not MISSING:
             problem = signature_problem(original, replacement)
             if problem:
@@ -208,6 +248,7 @@ class Patcher:
                     raise RuleError(f"rule {rule.key}: {problem}", "update the rule for this torch version")
                 self._status(rule, "skipped", f"signature differs: {problem}")
                 return
+            signature = signature_checked(original, replacement)
         if rule.owner.startswith("torch"):
             alias_builtin(original, replacement)  # stays scriptable: npu_compat/jit_builtins.py
         if isinstance(raw, staticmethod):
@@ -217,7 +258,7 @@ class Patcher:
         else:
             setattr(owner, rule.attr, replacement)
         self.installed.append(Installed(rule, owner, had, raw, replacement))
-        self._status(rule, "installed")
+        self._status(rule, "installed", signature=signature)
 
     def revert(self) -> list[str]:
         """Restore every attribute by identity; delete those that did not exist.

@@ -41,14 +41,17 @@ def made_by_kit(obj: Any) -> bool:
     return str(module).partition(".")[0] == _KIT
 
 
-def existing_object(obj: Any) -> bool:
-    """An object that lives on its own outside the shim (so names bound to it are not leftovers)."""
-    if made_by_kit(obj):
-        return False
+def at_home(obj: Any) -> bool:
+    """Found at its own ``__module__`` and ``__qualname__``: it existed before any session made it."""
     home = sys.modules.get(str(getattr(obj, "__module__", "")))
     for part in str(getattr(obj, "__qualname__", "")).split("."):
         home = getattr(home, part, None) if home is not None else None
     return home is obj
+
+
+def existing_object(obj: Any) -> bool:
+    """An object that lives on its own outside the shim (so names bound to it are not leftovers)."""
+    return not made_by_kit(obj) and at_home(obj)
 
 
 def _swapped_module_map(name: str, replacement: types.ModuleType, raw: Any) -> dict[int, Callable[[], Any]]:
@@ -68,11 +71,12 @@ def rebind_leftovers(installed: Iterable[tuple[Any, str, bool, Any, Any]],
     """Rebind names still pointing at replacements; returns ``module.name`` left unrestored.
 
     ``installed`` holds ``(owner, attr, had, raw, replacement)`` for every undone patch.
-    Modules named in ``loaded_before`` (imported before the shim was applied) are not scanned:
-    their import-time bindings were made before any replacement existed, so a name there that
-    points at a kit object was bound to it on purpose (``from npu_compat.sam3.kernels... import``).
+    In modules named in ``loaded_before`` (imported before the shim was applied, ``__main__``
+    included) only names bound to objects the session made are restored: an object that lives in
+    a kit module was bound there on purpose (``from npu_compat.sam3.kernels... import``).
     """
     lookup: dict[int, Callable[[], Any]] = {}
+    fresh: set[int] = set()  # objects the session made (no module could bind them before apply)
     keep: list[Any] = []  # keeps the replacements alive, so their ids stay unique during the scan
     for owner, attr, had, raw, new in installed:
         if existing_object(new):
@@ -88,18 +92,22 @@ def rebind_leftovers(installed: Iterable[tuple[Any, str, bool, Any, Any]],
         if inner is not None:
             keep.append(inner)
             lookup[id(inner)] = lambda original=original: original
+        for made in (new, inner):
+            if made is not None and not at_home(made):
+                fresh.add(id(made))
     if not lookup:
         return []
     left: list[str] = []
     for mod_name, module in list(sys.modules.items()):
         if mod_name.partition(".")[0] == "npu_compat":  # the kit's own modules hold replacements on purpose
             continue
-        if mod_name in loaded_before:
-            continue
         namespace = getattr(module, "__dict__", None)
         if not isinstance(namespace, dict):
             continue
-        hits = [(k, v) for k, v in list(namespace.items()) if id(v) in lookup]
+        # a module loaded before apply() (``__main__`` too) can only have bound the session's own fresh objects
+        # while it was on (``apply(); from torch import zeros``); a kit object there was bound on purpose
+        wanted = fresh if mod_name in loaded_before else lookup
+        hits = [(k, v) for k, v in list(namespace.items()) if id(v) in wanted]
         for key, value in hits:
             if namespace.get(key) is not value:
                 continue

@@ -79,6 +79,7 @@ class RuleStatus:
     status: str  # "installed", "skipped" or "pending" (owner module not imported yet)
     reason: str = ""
     note: str = ""
+    signature: str = ""  # installed rows: "checked", "any call: ..." (C original) or "not checked: <why>"
 
 
 @dataclass
@@ -94,6 +95,14 @@ class MigrationReport:
     fallbacks: Any = None  # npu_compat.fallbacks.FallbackRegistry, set by install_fallbacks
     processes: list[dict[str, Any]] = field(default_factory=list)  # child reports, merged by the root
     _internal: dict[CodeType, bool] = field(default_factory=dict, repr=False)
+
+    def caller_is_internal(self, depth: int = 2) -> bool:
+        """Whether the caller ``depth`` frames up is torch or the kit (not a user call site)."""
+        code = sys._getframe(depth).f_code
+        internal = self._internal.get(code)
+        if internal is None:
+            internal = self._internal[code] = is_internal_file(code.co_filename)
+        return internal
 
     def hit(self, rule: str, category: str, old: Any, new: Any, depth: int = 2) -> None:
         """Count one redirected call, attributed to the caller ``depth`` frames up.

@@ -29,6 +29,10 @@ class Session:
     saved_env: dict[str, str | None] = field(default_factory=dict)
     finished: bool = False  # the exit report of this process is written
     pid: int = field(default_factory=os.getpid)  # the process that applied it (a forked child differs)
+    set_env: dict[str, str] = field(default_factory=dict)  # what propagate() put in os.environ
+    implicit: bool = False  # applied by the torch-import hook, not by the script: the script's apply() replaces it
+    report_path: str | None = None  # where the exit report goes (the CLI's --report, $NPU_COMPAT_REPORT)
+    sigterm_handler: object = None  # the handler exit_signals replaced, while its own is installed
 
     def report_device_fallback(self, op: str) -> None:
         """Count an op the device itself ran on the CPU (torch_npu's fallback, seen by the simulated npu)."""

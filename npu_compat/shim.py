@@ -1,9 +1,11 @@
 """One shim session: resolve the target, install every rule, apply the NPU profile; revert all."""
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 
-from npu_compat import child_processes, npu, simulation
+from npu_compat import child_processes, exit_signals, npu, simulation
 from npu_compat.device_mapping import DeviceMapper
 from npu_compat.errors import NpuCompatError
 from npu_compat.fallbacks import check_off_names, install_fallbacks
@@ -19,6 +21,7 @@ __all__ = ["ShimOptions", "Session", "apply", "revert", "current"]
 
 
 _SESSION: Session | None = None
+_LOCK = threading.RLock()  # one session per process, however many threads call apply()
 
 
 def current() -> Session | None:
@@ -27,24 +30,60 @@ def current() -> Session | None:
 
 
 def apply(device: str | None = None, options: ShimOptions | None = None, **kwargs: object) -> Session:
-    """Install the shim. Idempotent: a second call with the same target returns the same session."""
-    global _SESSION
+    """Install the shim, or return the session already installed with the same options.
+
+    ``apply()`` with no arguments while a session is active returns it. Options that differ from
+    the active session's are an error that names them (``revert()`` first), except over a session
+    that the torch-import hook applied by itself (``.pth`` / child processes): the script's own
+    ``apply(...)`` replaces it, and the calls recorded so far stay in the report. Thread-safe.
+    """
+    with _LOCK:
+        return _apply_locked(device, options, kwargs)
+
+
+def _apply_locked(device: str | None, options: ShimOptions | None, kwargs: dict[str, object]) -> Session:
+    asked = options is not None or device is not None or bool(kwargs)
     opts = options or ShimOptions(device=device, **kwargs)  # type: ignore[arg-type]
     if options is not None and device is not None:
         opts = ShimOptions(**{**vars(options), "device": device})
     if _SESSION is not None:
-        kind, index = parse_device(opts.device) if opts.device else (_SESSION.target.type, _SESSION.target.index)
-        if kind == _SESSION.target.type and index in (None, _SESSION.target.index):
-            return _SESSION
-        raise NpuCompatError(
-            f"the shim is already applied for {_SESSION.target.device()}",
-            "call npu_compat.revert() before applying it for another device",
-        )
+        active = _SESSION
+        kind, index = parse_device(opts.device) if opts.device else (active.target.type, active.target.index)
+        if kind != active.target.type or index not in (None, active.target.index):
+            if not active.implicit:
+                raise NpuCompatError(
+                    f"the shim is already applied for {active.target.device()}",
+                    "call npu_compat.revert() before applying it for another device",
+                )
+        else:
+            differ = [f.name for f in dataclasses.fields(ShimOptions)
+                      if f.name != "device" and getattr(opts, f.name) != getattr(active.options, f.name)]
+            if not asked or not differ:
+                return active
+            if not active.implicit:
+                raise NpuCompatError(
+                    f"the shim is already applied with other options ({', '.join(differ)} differ); "
+                    "a second apply() does not change them",
+                    "call npu_compat.revert() first, then apply() with the options you want",
+                )
+        _revert_locked()  # the hook's session gives way to the script's own options
+        session = _install(opts)
+        session.report.sites.update(active.report.sites)  # calls recorded under the hook's session
+        session.report_path = active.report_path
+        return session
+    return _install(opts)
+
+
+def _install(opts: ShimOptions) -> Session:
+    global _SESSION
     if opts.fallback_off:
         check_off_names(opts.fallback_off)  # before anything is installed: a typo names no op
     start = time.perf_counter()
     configure_logging(opts.log_level)
     target = resolve_target(opts.device)
+    if opts.device_count != 1 and (target.type != "cpu" or opts.device_count < 1):
+        raise NpuCompatError(f"device_count={opts.device_count} is not possible on the {target.type} target",
+                             "give a count of 1 or more, with --device cpu only (other targets have their real count)")
     report = MigrationReport(target=target.describe())
     ctx = Context(target, report, opts, DeviceMapper(target))
     patcher = Patcher(ctx, strict=opts.strict)
@@ -59,8 +98,14 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
             session.settings = npu.apply_runtime_profile(opts.npu_profile)
             report.settings = [s.as_dict() for s in session.settings]
         child_processes.propagate(session)  # every process started from here on runs shimmed
+        patcher.install(child_processes.exec_rules(session))  # os.exec* writes the report first
+        exit_signals.report_on_sigterm(session)
     except BaseException:
+        exit_signals.restore_sigterm(session)
+        child_processes.restore_env(session)
         patcher.revert()
+        if session.settings:
+            npu.revert_runtime_profile(session.settings)
         raise
     session.apply_seconds = time.perf_counter() - start
     _SESSION = session
@@ -70,6 +115,11 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
 
 def revert() -> None:
     """Remove the shim: every attribute back by identity, NPU knobs back to their old values."""
+    with _LOCK:
+        _revert_locked()
+
+
+def _revert_locked() -> None:
     global _SESSION
     session, _SESSION = _SESSION, None
     if session is None:
@@ -77,6 +127,7 @@ def revert() -> None:
     simulation.listen_for_device_fallbacks(None)
     if not session.is_child:
         child_processes.collect(session)  # reports of children that already exited stay readable
+    exit_signals.restore_sigterm(session)
     child_processes.restore_env(session)
     left = session.patcher.revert()
     if left:

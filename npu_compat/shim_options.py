@@ -23,3 +23,4 @@ class ShimOptions:
     fallback_off: tuple[str, ...] = ()
     log_level: str | None = None
     autocast: str | None = None  # "auto" (default), "keep", "fp32", "bf16", "fp16"; see rules/amp.py
+    device_count: int = 1  # cpu target: how many "cuda" devices the script sees (all of them the CPU)

@@ -61,3 +61,23 @@ def test_a_child_process_reports_to_the_root_and_prints_no_summary(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "CHILDREN [['device.torch.zeros']]" in proc.stdout
     assert "npu_compat: target" not in proc.stderr  # the child's summary goes to the root, not the terminal
+
+
+EXECS = """import os, sys, torch
+torch.zeros(1, device="cuda")
+os.execv(sys.executable, [sys.executable, "-c", "import torch; print('after exec', torch.zeros(1, device='cuda').device)"])
+"""
+
+
+def test_os_exec_writes_the_report_first_and_leaves_no_process_folder(tmp_path):
+    script, report = tmp_path / "execs.py", tmp_path / "report.json"
+    script.write_text(EXECS)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    proc = run_python("-m", "npu_compat.apply", "--device", "cpu", "--report", str(report), "--", str(script),
+                      env={"TMPDIR": str(temp)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "after exec cpu" in proc.stdout  # the new program runs shimmed too
+    calls = json.loads(report.read_text())["calls"]
+    assert {c["rule"] for c in calls if c["file"] == str(script)} == {"device.torch.zeros", "process.os.execv"}
+    assert not list(temp.glob("npu_compat-processes-*")), list(temp.iterdir())

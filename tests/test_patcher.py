@@ -55,7 +55,7 @@ def test_install_and_revert_restore_identity_including_new_and_static_attributes
         Rule("t.f", owner_module.__name__, "f", const(41)),
         Rule("t.method", f"{owner_module.__name__}.K", "method", const(42)),
         Rule("t.smethod", f"{owner_module.__name__}.K", "smethod", const(43)),
-        Rule("t.new", owner_module.__name__, "brand_new", const(44), install_missing=True, check_signature=False),
+        Rule("t.new", owner_module.__name__, "brand_new", const(44), install_missing=True, unchecked="a constant"),
     ])
     assert owner_module.f(1) == 41 and owner_module.K().method(1) == 42 and owner_module.K.smethod(1) == 43
     assert owner_module.brand_new() == 44
@@ -92,11 +92,43 @@ def test_signature_problem_cases():
     def orig(a, b=1, *, c=2): ...
     def same(a, b=1, *, c=2): ...
     def star(*args, **kwargs): ...
-    def extra_required(a, b, c, d): ...
+    def extra_required(a, b=1, *, c=2, d): ...
     assert signature_problem(orig, same) is None
     assert signature_problem(orig, star) is None
     assert "requires 'd'" in signature_problem(orig, extra_required)
-    assert signature_problem(len, star) is None  # builtins without signatures are not checked
+    assert signature_problem(len, star) is None
+
+
+def test_signature_problem_finds_swapped_positions_and_optional_made_required():
+    def orig(a, b=1): ...
+    def swapped(b, a=1): ...
+    def required(a, b): ...
+    def fewer(a): ...
+    assert "positional parameter 1 is 'a' in the original, 'b'" in signature_problem(orig, swapped)
+    assert "'b' is optional in the original, required in the replacement" in signature_problem(orig, required)
+    assert "positional parameter 2" in signature_problem(orig, fewer)
+
+
+def test_a_c_builtin_original_needs_a_replacement_that_takes_any_call():
+    import torch
+
+    def narrow(size, device=None): ...
+    def star(*args, **kwargs): ...
+    assert "no readable signature" in signature_problem(torch.zeros, narrow)  # torch.zeros(2, 3, dtype=...) would break
+    assert signature_problem(torch.zeros, star) is None
+
+
+def test_a_rule_that_opts_out_of_the_signature_check_must_say_why():
+    with pytest.raises(RuleError, match="says not why"):
+        Rule("t.x", "torch", "zeros", const(0), check_signature=False)
+    assert not Rule("t.x", "torch", "zeros", const(0), unchecked="a test row").check_signature
+
+
+def test_every_installed_row_says_how_its_signature_was_checked(shim_cpu):
+    installed = [r for r in shim_cpu.report.rules if r.status == "installed"]
+    assert installed and all(r.signature for r in installed), [r.key for r in installed if not r.signature]
+    assert {r.signature.partition(":")[0] for r in installed} <= {"checked", "any call", "not checked", "no original"}
+    assert [r for r in installed if r.signature.startswith("not checked: ") and len(r.signature) > 20]
 
 
 def test_takes_any_call_only_for_a_plain_star_args_star_kwargs_function():
@@ -111,7 +143,7 @@ def test_takes_any_call_only_for_a_plain_star_args_star_kwargs_function():
     assert not any(takes_any_call(f) for f in (named_first, no_kwargs, kw_only, declared, functools.partial(star), len))
     # every one of them gets the full comparison, and the fast path agrees with it where it applies
     def orig(a, b=1, *, c=2): ...
-    assert "requires 'device'" in signature_problem(orig, named_first)
+    assert "'device' in the replacement" in signature_problem(orig, named_first)  # moved into a's place
     assert "takes **kw, replacement does not" in signature_problem(lambda **kw: None, no_kwargs)
     assert signature_problem(lambda a: None, declared) is None
     assert signature_problem(orig, star) is None

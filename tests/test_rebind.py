@@ -69,7 +69,7 @@ def test_a_name_bound_from_a_patched_module_gets_the_original_back(tmp_path):
         client = types.ModuleType("npu_compat_test_rebind_client")  # a module first imported while the shim is on
         sys.modules[client.__name__] = client
         p.install([Rule("t.f", owner.__name__, "f", const(7)),
-                   Rule("t.new", owner.__name__, "created", const(8), install_missing=True, check_signature=False)])
+                   Rule("t.new", owner.__name__, "created", const(8), install_missing=True, unchecked="a test row")])
         exec(f"from {owner.__name__} import f, created\nalias = f", vars(client))  # imported while the shim is on
         assert client.f() == 7 and client.alias() == 7 and client.created() == 8
         assert p.revert() == []
@@ -91,7 +91,7 @@ def test_names_of_an_existing_object_used_as_a_replacement_are_left_alone():
     sys.modules[home.__name__], sys.modules[owner.__name__] = home, owner
     try:
         p = Patcher(make_ctx())
-        p.install([Rule("t.storage", owner.__name__, "Storage", lambda ctx, rule, orig: home.Storage, check_signature=False)])
+        p.install([Rule("t.storage", owner.__name__, "Storage", lambda ctx, rule, orig: home.Storage, unchecked="a test row")])
         assert owner.Storage is home.Storage
         p.revert()
         assert owner.Storage is original and home.Storage.__module__ == home.__name__
@@ -114,7 +114,7 @@ def test_a_module_loaded_before_the_shim_keeps_the_kit_objects_it_imported_itsel
     try:
         p = Patcher(make_ctx())
         p.install([Rule("t.swap", "sys.modules", upstream.__name__, lambda ctx, rule, orig: kernel,
-                        check_signature=False)])
+                        unchecked="a test row")])
         late = types.ModuleType("npu_compat_test_rebind_late")
         sys.modules[late.__name__] = late
         exec(f"from {upstream.__name__} import labels", vars(late))  # bound from the swapped module

@@ -24,7 +24,7 @@ def test_core_modules_and_an_apply_without_packs_import_no_client():
         f"for m in {CORE!r}:\n    importlib.import_module(m)\n"
         "before = sorted(m for m in sys.modules if m.startswith('npu_compat.sam3') or m == 'sam3')\n"
         "import npu_compat\n"
-        "s = npu_compat.apply(device='cpu', packs_off=('sam3',), log_level='quiet')\n"
+        "s = npu_compat.apply(device='cpu', packs_off=('sam3', 'hf_trainer'), log_level='quiet')\n"
         "after = sorted(m for m in sys.modules if m.startswith('npu_compat.sam3') or m == 'sam3')\n"
         "npu_compat.revert()\n"
         "from npu_compat import rule_packs\n"

@@ -30,7 +30,8 @@ def test_revert_leaves_torch_exactly_as_found_over_every_rule():
     rules = core_rules(target) + sam3_rules(target)
     before = _snapshot(rules)
     session = npu_compat.apply(device="cpu")
-    installed = [r.key for r in session.report.rules if r.status == "installed"]
+    keys = {r.key for r in rules}  # the session installs more (other packs, os.exec*): compared below are these
+    installed = [r.key for r in session.report.rules if r.status == "installed" and r.key in keys]
     assert len(installed) > 60  # the tables really did install
     changed = [k for k, v in _snapshot(rules).items() if v != before[k] or v[1] is not before[k][1]]
     assert len(changed) >= len(installed) - 1
@@ -88,3 +89,126 @@ def test_the_python_api_refuses_an_unknown_fallback_off_name_before_installing_a
         assert session.options.fallback_off == (some,)
     finally:
         npu_compat.revert()
+
+
+def test_a_second_apply_with_other_options_is_an_error_that_names_them():
+    npu_compat.revert()
+    first = npu_compat.apply(device="cpu")
+    try:
+        assert npu_compat.apply(device="cpu") is first and npu_compat.apply() is first
+        with pytest.raises(NpuCompatError, match=r"other options \(strict differ\).*revert\(\) first"):
+            npu_compat.apply(strict=True)
+        assert npu_compat.current() is first and not first.options.strict
+    finally:
+        npu_compat.revert()
+
+
+def test_the_hooks_session_gives_way_to_the_scripts_own_options():
+    import torch
+
+    npu_compat.revert()
+    hook = npu_compat.apply(device="cpu")
+    hook.implicit = True  # as npu_compat.autoapply marks the session it applies
+    try:
+        torch.zeros(1, device="cuda")
+        mine = npu_compat.apply(device="cpu", strict=True)
+        assert mine is not hook and mine.options.strict and npu_compat.current() is mine
+        assert [c for c in mine.report.calls() if c["rule"] == "device.torch.zeros"]  # earlier calls kept
+    finally:
+        npu_compat.revert()
+    assert npu_compat.current() is None
+
+
+def test_apply_from_four_threads_gives_one_session_and_one_revert_undoes_it():
+    import threading
+
+    import torch
+
+    npu_compat.revert()
+    original, sessions, barrier = torch.zeros, [], threading.Barrier(4)
+
+    def worker():
+        barrier.wait()
+        sessions.append(npu_compat.apply(device="cpu"))
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(s) for s in sessions}) == 1
+    npu_compat.revert()
+    assert torch.zeros is original and npu_compat.current() is None
+
+
+def test_revert_is_exact_in_modules_loaded_before_apply_main_included():
+    import __main__
+
+    import torch
+
+    npu_compat.revert()
+    original = torch.zeros
+    npu_compat.apply(device="cpu")
+    try:
+        exec("from torch import zeros as _npu_compat_test_zeros", vars(__main__))  # as a script or REPL would
+        assert __main__._npu_compat_test_zeros is not original
+    finally:
+        npu_compat.revert()
+    try:
+        assert __main__._npu_compat_test_zeros is original
+    finally:
+        del __main__._npu_compat_test_zeros
+
+
+def test_revert_keeps_a_pythonpath_the_program_changed():
+    import os
+
+    from npu_compat.child_processes import BOOT_DIR
+
+    npu_compat.revert()
+    before = os.environ.get("PYTHONPATH")
+    npu_compat.apply(device="cpu")
+    try:
+        os.environ["PYTHONPATH"] = os.environ["PYTHONPATH"] + os.pathsep + "/the/programs/own"
+    finally:
+        npu_compat.revert()
+    try:
+        now = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        assert now[-1] == "/the/programs/own" and BOOT_DIR not in now
+        assert now[:-1] == ([p for p in before.split(os.pathsep) if p] if before else [])
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+# On the simulated npu (a TEST DOUBLE of torch_npu + CANN, in a subprocess: it registers 'npu' for good).
+FAILING_AFTER_PROFILE = """
+import json, torch
+import npu_compat
+from npu_compat import child_processes, npu
+npu.load_torch_npu()
+def knobs():
+    return [torch.npu.is_jit_compile_false(), torch.npu.config.allow_internal_format]
+before = knobs()
+def broken(session):
+    raise RuntimeError("planted failure after the runtime profile")
+child_processes.propagate = broken
+try:
+    npu_compat.apply(device="npu")
+except RuntimeError as err:
+    print(json.dumps({"before": before, "after": knobs(), "error": str(err), "session": npu_compat.current() is not None}))
+"""
+
+
+def test_a_failure_after_the_runtime_profile_puts_the_simulated_npu_settings_back():
+    import json
+
+    from tests.conftest import run_python
+
+    proc = run_python("-c", FAILING_AFTER_PROFILE, env={"NPU_COMPAT_SIMULATE": "torch_npu==2.7.1.post2"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["error"] == "planted failure after the runtime profile" and not out["session"]
+    assert out["after"] == out["before"] == [False, True]

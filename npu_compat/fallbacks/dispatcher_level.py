@@ -17,8 +17,12 @@ from typing import Any
 
 import torch
 
+from npu_compat import npu
 from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule, run_fallback, user_depth
+from npu_compat.errors import KernelListError
+from npu_compat.npu_releases.kernels import load_kernel_list
 from npu_compat.patcher import MISSING, Category, Context, Rule
+from npu_compat.report import LOG
 
 DISPATCH_KEYS = {"npu": "PrivateUse1", "cuda": "CUDA", "xpu": "XPU", "mps": "MPS", "cpu": "CPU"}
 OPS_ENV = "NPU_COMPAT_CPU_FALLBACK_OPS"
@@ -72,7 +76,8 @@ def dispatcher_rule(row: FallbackRule, registry: FallbackRegistry) -> Rule:
 
     note = f"fallback ({row.action.value}) kernel on the target's dispatch key: {row.why}; cost: {row.cost}"
     return Rule(f"fallback.{row.op}", HOLDER, _attr_name(row.op), make, Category.MODIFIED, note,
-                check_signature=False, install_missing=True)
+                install_missing=True,
+                unchecked="the attribute holds a torch.library.Library (the kernel registration), not a callable")
 
 
 def _cpu_and_back(aten: str) -> FallbackRule:
@@ -87,14 +92,13 @@ def listed_ops(target_type: str, environ: dict[str, str] | None = None) -> list[
     names = [n.strip() for n in env.get(OPS_ENV, "").split(",") if n.strip()]
     if target_type != "npu" or not names:
         return []
+    version = npu.installed_torch_npu_version() or ""
     try:
-        from npu_compat.npu_releases.kernels import load_kernel_list
-        from npu_compat import npu
-
-        kernels = load_kernel_list(npu.installed_torch_npu_version() or "")
-        names = [n for n in names if not kernels.has_overload(canonical(n).partition("::")[2])]
-    except Exception:  # no coverage data here: trust the option
-        pass
+        kernels = load_kernel_list(version)
+    except KernelListError as err:  # no kernel list for this release: trust the option, and say so
+        LOG.warning("npu_compat: %s; every op in %s gets the cpu fallback", err, OPS_ENV)
+        return [_cpu_and_back(canonical(n)) for n in names]
+    names = [n for n in names if not kernels.has_overload(canonical(n).partition("::")[2])]
     return [_cpu_and_back(canonical(n)) for n in names]
 
 

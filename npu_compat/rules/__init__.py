@@ -4,6 +4,7 @@ from __future__ import annotations
 from npu_compat.patcher import Rule
 from npu_compat.rules.amp import amp_rules
 from npu_compat.rules.availability import availability_rules
+from npu_compat.rules.batch_norm import batch_norm_rules
 from npu_compat.rules.cuda_module import cuda_module_rules
 from npu_compat.rules.device_args import device_arg_rules
 from npu_compat.rules.device_generic import device_generic_rules
@@ -20,4 +21,5 @@ def core_rules(target: Target) -> list[Rule]:
         + device_generic_rules(target)
         + amp_rules(target)
         + distributed_rules(target)
+        + batch_norm_rules(target)
     )

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from typing import Any
 
 import torch
 
 from npu_compat.errors import NpuCompatError
 from npu_compat.patcher import Category, Context, Rule
-from npu_compat.rules.wrappers import device_type_arg, record_only
+from npu_compat.rules.wrappers import deprecation, device_type_arg, record_only
 from npu_compat.target import Target
 
 POLICIES = ("auto", "keep", "fp32", "bf16", "fp16")
@@ -84,6 +85,27 @@ def _autocast_init(ctx: Context, rule: Rule, original: Any) -> Any:
     return __init__
 
 
+def _cuda_amp_autocast_init(ctx: Context, rule: Rule, original: Any) -> Any:
+    """``torch.cuda.amp.autocast(...)``: counted with the dtype its region really runs in. Its
+    ``__init__`` calls ``autocast.__init__("cuda", ...)`` from inside torch, where the amp.autocast
+    row applies the policy but records no call site."""
+    hit, key, cat, target = ctx.report.hit, rule.key, rule.category.value, ctx.target
+    policy, native = policy_name(ctx.options), target.native_autocast_dtypes
+    deprecated = deprecation(original)
+    init = original if deprecated is None else deprecated[0]
+
+    @functools.wraps(original)
+    def __init__(self: Any, enabled: bool = True, dtype: torch.dtype = CUDA_DEFAULT_DTYPE,
+                 cache_enabled: bool = True) -> None:
+        if deprecated is not None:
+            warnings.warn(deprecated[1], deprecated[2], stacklevel=2)
+        if enabled:
+            hit(key, cat, f"cuda/{_name(dtype)}", f"{target.type}/{_name(policy_dtype(policy, dtype, native))}")
+        init(self, enabled, dtype, cache_enabled)
+
+    return __init__
+
+
 def _policy_note(target: Target) -> str:
     native = ", ".join(str(d).replace("torch.", "") for d in target.native_autocast_dtypes) or "none"
     return ("'cuda' autocast regions go to the target in the policy's dtype (default: the script's where the "
@@ -96,12 +118,14 @@ def amp_rules(target: Target) -> list[Rule]:
     return [
         Rule("amp.autocast", "torch.amp.autocast_mode.autocast", "__init__", _autocast_init, Category.MODIFIED,
              _policy_note(target)),
-        Rule("amp.cuda.autocast", "torch.cuda.amp.autocast", "__init__", record_only("torch.cuda.amp.autocast")),
+        Rule("amp.cuda.autocast", "torch.cuda.amp.autocast", "__init__", _cuda_amp_autocast_init, Category.MODIFIED,
+             _policy_note(target)),
         Rule("amp.GradScaler", "torch.amp.grad_scaler.GradScaler", "__init__", device_type_arg(1, "device")),
         Rule("amp.cuda.GradScaler", "torch.cuda.amp.GradScaler", "__init__", record_only("torch.cuda.amp.GradScaler")),
         Rule("amp.custom_fwd", "torch.amp", "custom_fwd", device_type_arg(99)),
         Rule("amp.custom_bwd", "torch.amp", "custom_bwd", device_type_arg(99)),
-        Rule("amp.is_autocast_enabled", "torch", "is_autocast_enabled", device_type_arg(0)),
-        Rule("amp.get_autocast_dtype", "torch", "get_autocast_dtype", device_type_arg(0)),
-        Rule("amp.set_autocast_dtype", "torch", "set_autocast_dtype", device_type_arg(0)),
+        # the script's "cuda" is the target; torch itself sees the state as it is (wrappers.device_type_arg)
+        Rule("amp.is_autocast_enabled", "torch", "is_autocast_enabled", device_type_arg(0, users_only=True)),
+        Rule("amp.get_autocast_dtype", "torch", "get_autocast_dtype", device_type_arg(0, users_only=True)),
+        Rule("amp.set_autocast_dtype", "torch", "set_autocast_dtype", device_type_arg(0, users_only=True)),
     ]

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
+import sys
 import types
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ from npu_compat import cpu_standins, npu
 from npu_compat.errors import KernelListError, MissingApiError, NpuCompatError
 from npu_compat.npu_releases.surface import TOOL_PATHS, Surface, load_surface
 from npu_compat.patcher import MISSING, Category, Context, Rule
+from npu_compat.rules.availability import caller_policy
 from npu_compat.rules.proxy_types import proxy_class
 from npu_compat.rules.wrappers import replace_with
 from npu_compat.target import Target
@@ -48,9 +51,9 @@ class CudaRow:
 # cpu target: the names with a stand-in in cpu_standins.
 CPU_STANDINS: tuple[CudaRow, ...] = (
     CudaRow("synchronize"),
-    CudaRow("current_device", MOD, "always 0: the cpu target has one device"),
-    CudaRow("device_count", MOD, "always 1"),
-    CudaRow("set_device", NOOP, "one CPU device"),
+    CudaRow("current_device", MOD, "the index last set (0 at start); every index is the CPU"),
+    CudaRow("device_count", MOD, "--device-count (default 1) to the script, the truth to excluded libraries"),
+    CudaRow("set_device", MOD, "records the index for current_device; every index is the CPU"),
     CudaRow("get_device_name", MOD, "names the host CPU"),
     CudaRow("get_device_capability", MOD, "(0, 0): no CUDA capability, so sm80+ paths stay off"),
     CudaRow("get_device_properties", MOD, "host memory and cores; major=minor=0"),
@@ -192,7 +195,8 @@ def submodule_rules(target: Target, surface: Surface | None) -> list[Rule]:
     for sub in SUBMODULES:
         for name, found in _submodule_names(sub, surface, target).items():
             rules.append(Rule(f"cuda.{sub}.{name}", f"torch.cuda.{sub}", name, _to_target_sub(sub, found), M,
-                              f"-> torch.{target.type}.{sub}.{found}", check_signature=False))
+                              f"-> torch.{target.type}.{sub}.{found}",
+                              unchecked=f"the same API in torch.{target.type}.{sub}, whose signature is the device module's own"))
     return rules
 
 
@@ -202,8 +206,22 @@ def _counted(ctx: Context, rule: Rule, fn: Any, api: str) -> Any:
     return replace_with(lambda _ctx: fn, api)(ctx, rule, None)
 
 
+# What torch raises when a call needs CUDA that is not there (no driver, no GPU, a CPU-only build).
+_NO_CUDA = re.compile(r"cuda|nvidia|nvrtc|nvml|driver|not compiled with", re.IGNORECASE)
+
+
+def needs_absent_cuda(err: BaseException) -> bool:
+    """Whether ``err`` says CUDA is missing, as opposed to a bad argument or a bug of the caller."""
+    cuda_errors = tuple(c for c in (getattr(torch.cuda, "CudaError", None), getattr(torch.cuda, "DeferredCudaCallError", None),
+                                    getattr(torch, "AcceleratorError", None)) if isinstance(c, type))
+    if isinstance(err, cuda_errors):
+        return True
+    return isinstance(err, (RuntimeError, AssertionError, OSError)) and bool(_NO_CUDA.search(str(err)))
+
+
 def translating(api: str, target_type: str, original: Any) -> Any:
-    """``original``, with any failure turned into a one-line error naming ``api``."""
+    """``original``, with a failure that says CUDA is absent turned into a one-line error naming
+    ``api`` (the CUDA error kept as its cause); every other error (a wrong argument) is the caller's, unchanged."""
     fix = "remove the call, guard it, or run on a device that has it"
 
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -211,8 +229,10 @@ def translating(api: str, target_type: str, original: Any) -> Any:
             return original(*args, **kwargs)
         except NpuCompatError:
             raise
-        except Exception:
-            raise MissingApiError(f"{api} has no equivalent on the {target_type} target", fix) from None
+        except Exception as err:
+            if not needs_absent_cuda(err):
+                raise
+            raise MissingApiError(f"{api} has no equivalent on the {target_type} target", fix) from err
 
     if inspect.isclass(original):
         return proxy_class(original.__name__, call, original)
@@ -223,7 +243,7 @@ def _translate_rule(name: str, owner: str, target_type: str) -> Rule:
     api = f"{owner}.{name}"
     return Rule(f"cuda.missing.{name}", owner, name, lambda ctx, rule, original: translating(api, target_type, original),
                 Category.MODIFIED, f"no {target_type} equivalent: kept as torch has it, a call that needs CUDA fails with "
-                "a one-line error naming the API", check_signature=False)
+                "a one-line error naming the API")
 
 
 def _legacy_type(ctx: Context, rule: Rule, original: Any) -> Any:
@@ -246,9 +266,52 @@ def _legacy_type(ctx: Context, rule: Rule, original: Any) -> Any:
     return proxy_class(name, construct, torch.Tensor, check, f"torch.cuda.{name} on the {device_type} target")
 
 
+class CpuDevices:
+    """The devices the cpu target offers: ``--device-count`` of them (default 1), all the CPU.
+
+    ``device_count()`` answers the count to the script and the truth to the libraries that get
+    the real ``is_available()`` (rules/availability.py), so no caller sees a device count that
+    contradicts its availability answer. ``set_device(i)`` is recorded for ``current_device()``.
+    """
+
+    def __init__(self, ctx: Context, original_count: Any) -> None:
+        self.count = int(getattr(ctx.options, "device_count", 1) or 1)
+        self.index = 0
+        self.answer_for = caller_policy(ctx, original_count)
+        self.original_count = original_count
+
+    @classmethod
+    def of(cls, ctx: Context) -> "CpuDevices":
+        found = ctx.state.get("cpu_devices")
+        if found is None:
+            found = ctx.state["cpu_devices"] = cls(ctx, vars(torch.cuda).get("device_count"))
+        return found
+
+    def device_count(self) -> int:
+        answer = self.answer_for(sys._getframe(2).f_globals.get("__name__", ""))  # the caller of the counting wrapper
+        if answer is None:
+            return self.original_count()
+        return self.count if answer else 0
+
+    def set_device(self, device: Any) -> None:
+        """Recorded for ``current_device()``; any index is accepted, since every one is the CPU (a torchrun
+        worker sets its ``LOCAL_RANK`` whatever ``--device-count`` says)."""
+        index = device if isinstance(device, int) else getattr(torch.device(device) if isinstance(device, str) else device,
+                                                               "index", None)
+        if index is not None and index >= 0:
+            self.index = index
+
+    def current_device(self) -> int:
+        return self.index
+
+
+COUNTED_DEVICES = ("device_count", "set_device", "current_device")
+
+
 def _cpu_standin(name: str):  # type: ignore[no-untyped-def]
     def make(ctx: Context, rule: Rule, original: Any) -> Any:
-        return _counted(ctx, rule, getattr(cpu_standins, name), f"{rule.owner}.{name}")
+        fn = getattr(CpuDevices.of(ctx), name) if name in COUNTED_DEVICES else getattr(cpu_standins, name)
+        return _counted(ctx, rule, fn, f"{rule.owner}.{name}")
 
     return make
 
@@ -284,7 +347,8 @@ def _cpu_rules(names: list[str]) -> list[Rule]:
         if _is_legacy_type(name):
             note = ("the host typed storage" if name.endswith("Storage")
                     else "a tensor of this dtype on the cpu target; isinstance checks dtype and device")
-            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _legacy_type, MOD, note, check_signature=False))
+            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _legacy_type, MOD, note,
+                              unchecked="a legacy tensor type (a C class): the proxy builds a tensor from any arguments"))
         else:
             rules.append(_translate_rule(name, "torch.cuda", "cpu"))
     return rules
@@ -303,11 +367,13 @@ def cuda_module_rules(target: Target) -> list[Rule]:
         found = target_name(target, name, available)
         if found is None and _is_legacy_type(name) and name.endswith("Tensor"):
             rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _legacy_type, MOD,
-                              f"a tensor of this dtype on {target.type}", check_signature=False))
+                              f"a tensor of this dtype on {target.type}",
+                              unchecked="a legacy tensor type (a C class): the proxy builds a tensor from any arguments"))
         elif found is None:
             if not isinstance(getattr(torch.cuda, name), types.ModuleType):
                 rules.append(_translate_rule(name, "torch.cuda", target.type))
         else:
             note = f"-> torch.{target.type}.{found}"
-            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _to_target(name), M, note, check_signature=False))
+            rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _to_target(name), M, note,
+                              unchecked=f"the same API in torch.{target.type}, whose signature is the device module's own"))
     return rules

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any
 
 import torch
@@ -132,18 +133,60 @@ def _record_stream(ctx: Context, rule: Rule, original: Any) -> Any:
 
 
 def _dataloader_init(ctx: Context, rule: Rule, original: Any) -> Any:
+    """``pin_memory`` (and ``pin_memory_device``) off, by keyword or in their positional places."""
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+    names = list(inspect.signature(original).parameters)[1:]  # after self
+    places = {name: names.index(name) for name in ("pin_memory", "pin_memory_device") if name in names}
+    off = {"pin_memory": False, "pin_memory_device": ""}
 
     @functools.wraps(original)
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if kwargs.get("pin_memory"):
-            kwargs["pin_memory"] = False
-            hit(key, cat, "pin_memory=True", "pin_memory=False")
-        if kwargs.get("pin_memory_device"):
-            kwargs["pin_memory_device"] = ""
+        for name, place in places.items():
+            if len(args) > place:
+                if args[place]:
+                    args = args[:place] + (off[name],) + args[place + 1:]
+                    if name == "pin_memory":
+                        hit(key, cat, "pin_memory=True", "pin_memory=False")
+            elif kwargs.get(name):
+                kwargs[name] = off[name]
+                if name == "pin_memory":
+                    hit(key, cat, "pin_memory=True", "pin_memory=False")
         original(self, *args, **kwargs)
 
     return __init__
+
+
+def _legacy_cuda_dtype(value: Any) -> torch.dtype | None:
+    """The dtype of a CUDA legacy type (``"torch.cuda.HalfTensor"``, ``torch.cuda.HalfTensor``), else None."""
+    name = value if isinstance(value, str) else getattr(value, "__name__", None) if isinstance(value, type) else None
+    if not name:
+        return None
+    if isinstance(value, str):
+        if not name.startswith("torch.cuda."):
+            return None
+        name = name[len("torch.cuda."):]
+    elif not (getattr(value, "is_cuda", False) is True or value is vars(torch.cuda).get(name)):
+        return None  # torch's own legacy CUDA types say is_cuda; the shim's stand-ins are torch.cuda's names now
+    host = getattr(torch, name, None)
+    dtype = getattr(host, "dtype", None)
+    return dtype if isinstance(dtype, torch.dtype) else None
+
+
+def _tensor_type(ctx: Context, rule: Rule, original: Any) -> Any:
+    """``x.type("torch.cuda.HalfTensor")`` / ``x.type(torch.cuda.HalfTensor)`` -> that dtype on the target."""
+    hit, key, cat, device = ctx.report.hit, rule.key, rule.category.value, ctx.target.device()
+
+    def type(self: torch.Tensor, dtype: Any = None, non_blocking: bool = False, **kwargs: Any) -> Any:
+        wanted = None if dtype is None else _legacy_cuda_dtype(dtype)
+        if wanted is None:
+            if dtype is None and not kwargs and not non_blocking:
+                return original(self)
+            return original(self, dtype, non_blocking, **kwargs)
+        hit(key, cat, dtype if isinstance(dtype, str) else f"torch.cuda.{dtype.__name__}",
+            f"{str(wanted).replace('torch.', '')} on {device}")
+        return self.to(device=device, dtype=wanted, non_blocking=non_blocking or bool(kwargs.get("async", False)))
+
+    return type
 
 
 def device_arg_rules(target: Target) -> list[Rule]:
@@ -160,7 +203,10 @@ def device_arg_rules(target: Target) -> list[Rule]:
             Rule("device.Tensor.to", "torch.Tensor", "to", first_arg_device()),
             Rule("device.Module.to", "torch.nn.Module", "to", first_arg_device()),
             Rule("device.Module.to_empty", "torch.nn.Module", "to_empty", kwargs_device("device", ints=True)),
-            Rule("device.Tensor.cuda", "torch.Tensor", "cuda", _tensor_cuda, check_signature=False),
+            Rule("device.Tensor.cuda", "torch.Tensor", "cuda", _tensor_cuda,
+                 unchecked="a C method without a readable signature; the replacement takes its documented parameters"),
+            Rule("device.Tensor.type", "torch.Tensor", "type", _tensor_type,
+                 unchecked="a C method without a readable signature; the replacement takes its documented parameters"),
             Rule("device.Module.cuda", "torch.nn.Module", "cuda", _module_cuda),
             Rule("device.torch.load", "torch", "load", _torch_load, MOD,
                  "map_location=None loads CUDA-saved storages onto the target instead of failing"),
@@ -169,14 +215,17 @@ def device_arg_rules(target: Target) -> list[Rule]:
         ]
     if target.type != "cuda":  # after the Tensor.to / Tensor.cuda rows: it lists their replacements
         rules.append(Rule("device.lazy_allowed_methods", "torch.nn.parameter.UninitializedTensorMixin",
-                          "_allowed_methods", _lazy_allowed_methods, check_signature=False))
+                          "_allowed_methods", _lazy_allowed_methods,
+                          unchecked="a list of methods, not a callable"))
     if target.type == "cpu":
         rules.append(Rule("stream.Tensor.record_stream", "torch.Tensor", "record_stream", _record_stream, NOOP,
-                          "CPU memory is not stream-ordered: nothing to record", check_signature=False))
+                          "CPU memory is not stream-ordered: nothing to record",
+                          unchecked="a C method without a readable signature; the replacement takes (self, stream)"))
     if not target.caps.pin_memory:
         rules += [
             Rule("pin_memory.Tensor", "torch.Tensor", "pin_memory", _pin_memory, NOOP,
-                 f"{target.type} has no pinned host memory: the tensor is returned as is", check_signature=False),
+                 f"{target.type} has no pinned host memory: the tensor is returned as is",
+                 unchecked="a C method without a readable signature; the replacement takes (self, device=None)"),
             Rule("pin_memory.DataLoader", "torch.utils.data.DataLoader", "__init__", _dataloader_init, NOOP,
                  f"{target.type} has no pinned host memory: DataLoader pins nothing"),
         ]

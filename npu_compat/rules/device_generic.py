@@ -22,7 +22,7 @@ import torch
 from npu_compat import cpu_standins
 from npu_compat.patcher import Category, Context, Rule
 from npu_compat.rules.availability import caller_policy, is_available_rule
-from npu_compat.rules.cuda_module import translating
+from npu_compat.rules.cuda_module import COUNTED_DEVICES, CpuDevices, translating
 from npu_compat.rules.proxy_types import proxy_class
 from npu_compat.rules.wrappers import kwargs_device, replace_with
 from npu_compat.target import Target
@@ -38,16 +38,8 @@ class AcceleratorRow:
     note: str = ""
 
 
-def _index_zero(*args: Any) -> int:
-    return 0
-
-
 def _ignored(*args: Any, **kwargs: Any) -> None:
     return None
-
-
-def _one(*args: Any) -> int:
-    return 1
 
 
 @contextlib.contextmanager
@@ -63,15 +55,15 @@ def _memory_info(device_index: Any = None, /) -> tuple[int, int]:
     return cpu_standins.mem_get_info()
 
 
-LOCAL = {"_index_zero": _index_zero, "_ignored": _ignored, "_one": _one, "_device_index": _device_index,
+LOCAL = {"_ignored": _ignored, "_device_index": _device_index,
          "_current_stream": _current_stream, "_memory_info": _memory_info}
 
 ACCELERATOR_CPU: tuple[AcceleratorRow, ...] = (
-    AcceleratorRow("device_count", "_one", MOD, "always 1"),
-    AcceleratorRow("current_device_index", "_index_zero", MOD, "always 0"),
-    AcceleratorRow("current_device_idx", "_index_zero", MOD, "always 0"),
-    AcceleratorRow("set_device_index", "_ignored", NOOP, "one CPU device"),
-    AcceleratorRow("set_device_idx", "_ignored", NOOP, "one CPU device"),
+    AcceleratorRow("device_count", "device_count", MOD, "--device-count (default 1), as torch.cuda.device_count"),
+    AcceleratorRow("current_device_index", "current_device", MOD, "the index last set, as torch.cuda.current_device"),
+    AcceleratorRow("current_device_idx", "current_device", MOD, "the index last set, as torch.cuda.current_device"),
+    AcceleratorRow("set_device_index", "set_device", MOD, "recorded, as torch.cuda.set_device"),
+    AcceleratorRow("set_device_idx", "set_device", MOD, "recorded, as torch.cuda.set_device"),
     AcceleratorRow("device_index", "_device_index", NOOP, "one CPU device"),
     AcceleratorRow("synchronize", "synchronize"),
     AcceleratorRow("current_stream", "_current_stream", MOD, "the one host stream (cpu_standins.Stream)"),
@@ -90,9 +82,9 @@ ACCELERATOR_CPU: tuple[AcceleratorRow, ...] = (
 
 
 def _standin(row: AcceleratorRow):  # type: ignore[no-untyped-def]
-    fn = LOCAL.get(row.standin or "") or getattr(cpu_standins, row.standin or "")
-
     def make(ctx: Context, rule: Rule, original: Any) -> Any:
+        name = row.standin or ""
+        fn = getattr(CpuDevices.of(ctx), name) if name in COUNTED_DEVICES else LOCAL.get(name) or getattr(cpu_standins, name)
         return replace_with(lambda _ctx: fn, f"torch.accelerator.{row.name}")(ctx, rule, original)
 
     return make
@@ -151,7 +143,8 @@ def device_generic_rules(target: Target) -> list[Rule]:
     if target.type == "cuda":
         return []
     rules = [
-        Rule(f"device.torch.{name}", "torch", name, _device_proxy, check_signature=False)
+        Rule(f"device.torch.{name}", "torch", name, _device_proxy,
+             unchecked="a C class: replaced by a proxy class whose construction calls the original with the same arguments")
         for name in ("Stream", "Event", "Generator")
     ]
     if target.type != "cpu":
@@ -166,13 +159,12 @@ def device_generic_rules(target: Target) -> list[Rule]:
     ]
     for row in ACCELERATOR_CPU:
         rules.append(Rule(f"accelerator.{row.name}", "torch.accelerator", row.name, _standin(row),
-                          row.category, row.note, check_signature=False))
+                          row.category, row.note))
     covered = {r.attr for r in rules if r.owner == "torch.accelerator"}
     for name in getattr(torch.accelerator, "__all__", ()):
         if name not in covered:
             api = f"torch.accelerator.{name}"
             rules.append(Rule(f"accelerator.missing.{name}", "torch.accelerator", name,
                               lambda ctx, rule, original, api=api: translating(api, "cpu", original), MOD,
-                              "no cpu equivalent: kept, a call that needs CUDA fails with a one-line error naming the API",
-                              check_signature=False))
+                              "no cpu equivalent: kept, a call that needs CUDA fails with a one-line error naming the API",))
     return rules

@@ -7,6 +7,7 @@ dict lookup per watched keyword.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any, Callable
 
 from npu_compat.patcher import Context, Rule
@@ -75,14 +76,24 @@ def first_arg_device(name: str = "device") -> Callable[[Context, Rule, Any], Any
     return make
 
 
-def device_type_arg(position: int = 0, name: str = "device_type") -> Callable[[Context, Rule, Any], Any]:
-    """Map a device *type* given positionally at ``position`` (after self) or by keyword."""
+def device_type_arg(position: int = 0, name: str = "device_type",
+                    users_only: bool = False) -> Callable[[Context, Rule, Any], Any]:
+    """Map a device *type* given positionally at ``position`` (after self) or by keyword.
+
+    ``users_only``: callers inside torch or the kit get the original's answer. torch saves and
+    restores global state through pairs of calls of which only one may be patched (dynamo reads
+    ``is_autocast_enabled("cuda")`` and restores it with the unpatched ``set_autocast_enabled``),
+    so torch must see the state as it is.
+    """
 
     def make(ctx: Context, rule: Rule, original: Any) -> Any:
         mapper, hit, key, cat = ctx.mapper, ctx.report.hit, rule.key, rule.category.value
+        internal = ctx.report.caller_is_internal
 
         @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if users_only and internal():
+                return original(*args, **kwargs)
             if len(args) > position:
                 old = args[position]
                 new = mapper.map_type(old)
@@ -102,9 +113,35 @@ def device_type_arg(position: int = 0, name: str = "device_type") -> Callable[[C
     return make
 
 
+def deprecation(fn: Any) -> tuple[Callable[..., Any], str, type[Warning]] | None:
+    """``(undecorated function, message, category)`` for a function wrapped by ``@deprecated``
+    (``typing_extensions`` / ``warnings``), else None."""
+    message, inner, code = getattr(fn, "__deprecated__", None), getattr(fn, "__wrapped__", None), getattr(fn, "__code__", None)
+    if not isinstance(message, str) or inner is None or code is None or not fn.__closure__:
+        return None
+    cells = dict(zip(code.co_freevars, (c.cell_contents for c in fn.__closure__)))
+    category = cells.get("category")
+    if not (isinstance(category, type) and issubclass(category, Warning)):
+        return None
+    return inner, message, category
+
+
 def _counting(ctx: Context, rule: Rule, fn: Callable[..., Any], old: str) -> Callable[..., Any]:
-    """``fn`` with every call counted at its call site as ``old -> target``."""
+    """``fn`` with every call counted at its call site as ``old -> target``.
+
+    A ``@deprecated`` ``fn`` warns at the caller's line, not at this wrapper's."""
     hit, key, cat, new = ctx.report.hit, rule.key, rule.category.value, ctx.target.type
+    deprecated = deprecation(fn)
+    if deprecated is not None:
+        inner, message, category = deprecated
+
+        @functools.wraps(fn)
+        def warning_wrapper(*args: Any, **kwargs: Any) -> Any:
+            warnings.warn(message, category, stacklevel=2)
+            hit(key, cat, old, new)
+            return inner(*args, **kwargs)
+
+        return warning_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

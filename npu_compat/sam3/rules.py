@@ -91,7 +91,8 @@ def sam3_rules(target: Target) -> list[Rule]:
             rules.append(Rule(f"sam3.kernel.{upstream.rsplit('.', 1)[1]}", "sys.modules", upstream,
                               _kernel_module(replacement), MOD,
                               f"triton/CUDA-only {upstream} replaced by the device-agnostic {replacement}",
-                              check_signature=False, install_missing=True))
+                              install_missing=True,
+                              unchecked="a whole module swapped in sys.modules: no signature to compare"))
     rules += [
         Rule("sam3.bpe", "sam3.model_builder", "_create_text_encoder", _bpe, MOD,
              "a missing BPE file is replaced by the one found by npu_compat.sam3.vocab", lazy=True),

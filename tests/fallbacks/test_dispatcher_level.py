@@ -5,6 +5,8 @@ kernel; the fallback row registers an alternative implementation on the CPU key.
 registers on PrivateUse1 for npu (not run here: no NPU)."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 
@@ -104,3 +106,29 @@ def test_the_report_call_site_is_the_user_line_not_torch_ops(session):
     _call()
     sites = [c for c in session.report.calls() if c["rule"] == "fallback.test.scaled_add"]
     assert [(s["file"], s["function"]) for s in sites] == [(__file__, "_call")]
+
+
+def test_listed_ops_without_a_kernel_list_trust_the_option_and_say_so(monkeypatch, caplog):
+    monkeypatch.setenv("NPU_COMPAT_SIMULATE", "torch_npu==0.0.1")  # a release with no kernel list here
+    env = {"NPU_COMPAT_CPU_FALLBACK_OPS": "aten::relu.default"}
+    with caplog.at_level("WARNING", logger="npu_compat"):
+        logger = logging.getLogger("npu_compat")
+        logger.addHandler(caplog.handler)
+        try:
+            assert [r.aten for r in listed_ops("npu", env)] == ["aten::relu"]
+        finally:
+            logger.removeHandler(caplog.handler)
+    assert "no kernel list for torch_npu '0.0.1'" in caplog.text and "NPU_COMPAT_CPU_FALLBACK_OPS" in caplog.text
+
+
+def test_listed_ops_let_other_errors_through(monkeypatch):
+    import npu_compat.fallbacks.dispatcher_level as dispatcher_level
+
+    class Broken:
+        def has_overload(self, name):
+            raise KeyError(name)  # a bug in the coverage data, not "no data"
+
+    monkeypatch.setenv("NPU_COMPAT_SIMULATE", "torch_npu==2.7.1.post2")
+    monkeypatch.setattr(dispatcher_level, "load_kernel_list", lambda version: Broken())
+    with pytest.raises(KeyError):
+        listed_ops("npu", {"NPU_COMPAT_CPU_FALLBACK_OPS": "aten::relu.default"})

@@ -128,3 +128,42 @@ def test_grad_scaler_cuda_is_built_for_the_target(shim_cpu):
     scaler.step(opt)
     scaler.update()
     assert torch.allclose(w.detach(), torch.full((2,), 0.8))
+
+
+def test_torch_compile_inside_a_cuda_autocast_region(shim_keep):
+    """nanoGPT's default: a compiled model called inside ``autocast("cuda", bf16)``. dynamo saves
+    ``is_autocast_enabled("cuda")`` and restores it with the unpatched setter; it must see the truth."""
+    model = torch.nn.Linear(4, 4).cuda()
+    compiled = torch.compile(model, backend="eager")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = compiled(torch.randn(2, 4, device="cuda"))
+        assert torch.is_autocast_enabled("cuda")  # the script's question: its region is on
+    assert out.dtype == torch.bfloat16
+
+
+def test_torch_itself_sees_the_autocast_state_as_it_is(shim_keep):
+    from torch._functorch._aot_autograd.utils import _get_autocast_states
+
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        assert torch.is_autocast_enabled("cuda") and torch.get_autocast_dtype("cuda") == torch.bfloat16
+        cuda_enabled, cpu_enabled, _, cpu_dtype, _ = _get_autocast_states()  # asked from inside torch
+    assert (cuda_enabled, cpu_enabled, cpu_dtype) == (False, True, torch.bfloat16)
+
+
+def test_cuda_amp_autocast_is_reported_in_the_dtype_it_runs():
+    a, b = torch.randn(4, 4), torch.randn(4, 4)
+    with shim(autocast="fp32") as session, warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        with torch.cuda.amp.autocast(dtype=torch.bfloat16):
+            assert (a @ b).dtype == torch.float32
+        site = [c for c in session.report.calls() if c["rule"] == "amp.cuda.autocast"]
+    assert len(site) == 1 and site[0]["category"] == "modified", site
+    assert (site[0]["old"], site[0]["new"]) == ("cuda/bfloat16", "cpu/fp32 (autocast off)"), site
+
+
+def test_deprecation_warnings_point_at_the_callers_line(shim_cpu):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.amp.GradScaler()
+    future = [w for w in caught if issubclass(w.category, FutureWarning) and "GradScaler" in str(w.message)]
+    assert future and {w.filename for w in future} == {__file__}, [(w.filename, w.lineno) for w in caught]

@@ -115,6 +115,56 @@ def test_without_the_shim_those_calls_hit_cuda():
             call()
 
 
+def _count_from_module(module_name: str) -> tuple[bool, int]:
+    """is_available() and device_count() asked by code whose module is ``module_name``."""
+    namespace = {"__name__": module_name, "torch": torch}
+    exec(compile("def probe():\n    return torch.cuda.is_available(), torch.cuda.device_count()\n",
+                 f"<{module_name}>", "exec"), namespace)
+    return namespace["probe"]()
+
+
+def test_device_count_agrees_with_is_available_for_every_caller(shim_cpu):
+    assert _count_from_module("my_project.train") == (True, 1)
+    # transformers sees no CUDA, so it must not count one ("device: cpu, n_gpu: 1")
+    assert _count_from_module("transformers.training_args") == (False, 0)
+
+
+def test_device_count_option_offers_n_devices_all_the_cpu():
+    import npu_compat
+
+    npu_compat.revert()
+    npu_compat.apply(device="cpu", device_count=3)
+    try:
+        assert torch.cuda.device_count() == 3 and torch.accelerator.device_count() == 3
+        torch.cuda.set_device(2)
+        assert torch.cuda.current_device() == 2 and torch.accelerator.current_device_index() == 2
+        assert torch.ones(1, device="cuda:2").device == torch.device("cpu")
+        torch.cuda.set_device("cuda:0")
+        assert torch.cuda.current_device() == 0
+    finally:
+        npu_compat.revert()
+
+
+def test_device_count_is_refused_off_the_cpu_target_and_below_one():
+    import npu_compat
+    from npu_compat.errors import NpuCompatError
+
+    npu_compat.revert()
+    with pytest.raises(NpuCompatError, match="device_count=0"):
+        npu_compat.apply(device="cpu", device_count=0)
+    assert npu_compat.current() is None
+
+
+def test_only_missing_cuda_becomes_a_missing_api_error_and_the_cause_is_kept(shim_cpu):
+    from npu_compat.errors import MissingApiError
+
+    with pytest.raises(MissingApiError) as err:
+        torch.cuda.current_blas_handle()
+    assert err.value.__cause__ is not None and "CUDA" in str(err.value.__cause__)  # the CUDA error, kept
+    with pytest.raises(TypeError, match="takes 0 positional arguments"):  # the caller's mistake, unchanged
+        torch.cuda.current_blas_handle(1)
+
+
 @pytest.mark.parametrize("release", ["2.7.1.post2", "2.14.0"])
 def test_npu_rows_come_from_the_release_surface(monkeypatch, release):
     """On the npu target every torch.cuda name that the release's torch_npu has (its API surface, read

@@ -162,3 +162,37 @@ def test_without_the_shim_meta_context_and_storage_cuda_fail_or_differ():
         torch.UntypedStorage(4).cuda()
     with pytest.raises(Exception):
         torch.fft.fftfreq(4, device="cuda")
+
+
+def test_tensor_type_with_a_cuda_type_lands_on_the_target(shim_cpu):
+    x = torch.ones(2)
+    for legacy in ("torch.cuda.HalfTensor", torch.cuda.HalfTensor):
+        y = x.type(legacy)
+        assert (y.dtype, y.device.type) == (torch.float16, "cpu")
+    assert x.type() == "torch.FloatTensor" and x.type("torch.DoubleTensor").dtype == torch.float64
+    assert x.type(torch.int32).dtype == torch.int32
+    sites = [c for c in shim_cpu.report.calls() if c["rule"] == "device.Tensor.type"]
+    assert len(sites) == 1 and sites[0]["count"] == 2 and sites[0]["new"] == "float16 on cpu", sites
+
+
+def test_tensor_type_row_is_on_every_target_but_cuda():
+    from npu_compat.rules.device_args import device_arg_rules
+    from npu_compat.target import CAPABILITIES, Target
+
+    for kind in ("npu", "xpu", "mps", "cpu"):
+        assert "device.Tensor.type" in {r.key for r in device_arg_rules(Target(kind, None, CAPABILITIES[kind]))}, kind
+    assert "device.Tensor.type" not in {r.key for r in device_arg_rules(Target("cuda", None, CAPABILITIES["cuda"]))}
+
+
+def test_without_the_shim_tensor_type_reaches_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises((RuntimeError, AssertionError), match="NVIDIA driver|not compiled with CUDA"):
+        torch.ones(2).type("torch.cuda.HalfTensor")
+
+
+def test_dataloader_pin_memory_given_positionally_is_turned_off(shim_cpu):
+    # DataLoader(dataset, batch_size, shuffle, sampler, batch_sampler, num_workers, collate_fn, pin_memory)
+    loader = torch.utils.data.DataLoader([1, 2, 3], 2, False, None, None, 0, None, True)
+    assert loader.pin_memory is False
+    assert [c["line"] for c in shim_cpu.report.calls() if c["rule"] == "pin_memory.DataLoader"]

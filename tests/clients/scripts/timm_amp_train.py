@@ -9,7 +9,6 @@ from timm.data.loader import PrefetchLoader
 from timm.optim import create_optimizer_v2
 from timm.utils import ModelEmaV3, NativeScaler
 
-assert torch.cuda.is_available(), "this script needs CUDA"
 device = torch.device("cuda")
 torch.manual_seed(0)
 torch.cuda.manual_seed_all(0)
