@@ -101,12 +101,22 @@ def _check_msprobe(args: argparse.Namespace) -> None:
             find_dump_dir(dump)
 
 
+def _device_label(device: str) -> str:
+    """What ran behind 'npu': ``npu (simulated npu (torch_npu X))`` or ``npu (torch_npu X)``."""
+    if not device.startswith("npu"):
+        return device
+    from npu_compat.npu import backend_label
+
+    return f"{device} ({backend_label()})"
+
+
 def _e2e_msprobe(args: argparse.Namespace) -> int:
     from npu_compat.parity.msprobe_run import SideSpec, e2e_msprobe
 
     spec = SideSpec(args.model, args.device, args.checkpoint, args.seed, tuple(args.prompt), args.boxes,
                     args.plant_fault, args.allow_partial_checkpoint)
-    result = e2e_msprobe(spec, args.msprobe_dir, args.golden_dump, args.device_dump)
+    result = e2e_msprobe(spec, args.msprobe_dir, args.golden_dump, args.device_dump,
+                         device_label=_device_label(args.device))
     print(result.summary())
     print(f"msprobe table: {result.compare_csv}\nreport: {result.out_dir / 'report.html'}")
     return 0 if result.passed and result.verdict.msprobe_passed else 1
@@ -136,10 +146,7 @@ def _e2e(args: argparse.Namespace) -> int:
     inputs = synthetic_inputs(args.seed, prompts=tuple(args.prompt), with_boxes=args.boxes)
     result = e2e_sam3(args.model, args.device, args.precision, args.reference, inputs, args.checkpoint, args.seed,
                       allow_partial=args.allow_partial_checkpoint, fault=args.plant_fault)
-    if args.device.startswith("npu"):  # say what ran behind 'npu': "simulated npu (torch_npu X)" or "torch_npu X"
-        from npu_compat.npu import backend_label
-
-        result.device = f"{args.device} ({backend_label()})"
+    result.device = _device_label(args.device)
     if args.out_json:
         write_json_atomic(args.out_json, result.as_dict())
     if args.out_md:

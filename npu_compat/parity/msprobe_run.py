@@ -128,8 +128,12 @@ def compare_dumps(golden: str | Path, device: str | Path, out_dir: str | Path, t
 
 
 def e2e_msprobe(spec: SideSpec, out_dir: str | Path, golden_dump: str | Path | None = None,
-                device_dump: str | Path | None = None, timeout: float = 3600) -> MsprobeE2E:
-    """Dump the sides not given (each in its own process), then :func:`compare_dumps`."""
+                device_dump: str | Path | None = None, timeout: float = 3600,
+                device_label: str | None = None) -> MsprobeE2E:
+    """Dump the sides not given (each in its own process), then :func:`compare_dumps`.
+
+    ``device_label`` names the device in the report ("npu (simulated npu (torch_npu X))").
+    """
     require_msprobe()
     out = Path(out_dir)
     golden = Path(golden_dump) if golden_dump else out / "golden"
@@ -145,9 +149,9 @@ def e2e_msprobe(spec: SideSpec, out_dir: str | Path, golden_dump: str | Path | N
     if (device / STAGES_FILE).is_file() and (golden / STAGES_FILE).is_file():  # both sides dumped by the kit
         stages = compare_pipelines(torch.load(device / STAGES_FILE, weights_only=True),
                                    torch.load(golden / STAGES_FILE, weights_only=True), "fp32",
-                                   device=spec.device, reference="cpu (fp32)")
+                                   device=device_label or spec.device, reference="cpu (fp32)")
     fault = f", planted fault {spec.fault}" if spec.fault else ""
-    title = f"{spec.model} SAM3 parity: {spec.device} vs cpu golden (fp32{fault})"
+    title = f"{spec.model} SAM3 parity: {device_label or spec.device} vs cpu golden (fp32{fault})"
     return compare_dumps(golden, device, out, title, stages, timeout)
 
 
