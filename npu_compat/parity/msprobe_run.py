@@ -150,8 +150,10 @@ def e2e_msprobe(spec: SideSpec, out_dir: str | Path, golden_dump: str | Path | N
         stages = compare_pipelines(torch.load(device / STAGES_FILE, weights_only=True),
                                    torch.load(golden / STAGES_FILE, weights_only=True), "fp32",
                                    device=device_label or spec.device, reference="cpu (fp32)")
-    fault = f", planted fault {spec.fault}" if spec.fault else ""
-    title = f"{spec.model} SAM3 parity: {device_label or spec.device} vs cpu golden (fp32{fault})"
+    fault = f", planted fault {spec.fault}" if spec.fault and not device_dump else ""
+    shown = f"the dump in {device_dump}" if device_dump else device_label or spec.device
+    against = f"the golden dump in {golden_dump}" if golden_dump else "cpu golden"
+    title = f"{spec.model} SAM3 parity: {shown} vs {against} (fp32{fault})"
     return compare_dumps(golden, device, out, title, stages, timeout)
 
 

@@ -30,7 +30,7 @@ path, device, fault = sys.argv[1], sys.argv[2], sys.argv[3]
 npu_compat.apply(device=device)
 torch.manual_seed(0)
 model = torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.LayerNorm(32), torch.nn.ReLU(),
-                            torch.nn.Linear(32, 8)).to(device)
+                            torch.nn.Linear(32, 8), torch.nn.Softmax(dim=-1)).to(device)
 x = torch.randn(4, 16, device=device)
 wrong = planted_fault(fault, torch.float32) if fault != "none" else contextlib.nullcontext()
 with wrong, dumping(path, model), torch.no_grad():
@@ -47,10 +47,11 @@ def dump_toy(path, device="cpu", fault="none", env=None):
 
 @pytest.fixture(scope="session")
 def toy_dumps(tmp_path_factory):
-    """msprobe dumps of the toy model on the cpu target: golden, a second clean run, and a run whose
-    fp32 layer_norm kernel is planted wrong (eps + 1e-2)."""
+    """msprobe dumps of the toy model on the cpu target: golden, a second clean run, a run whose fp32
+    layer_norm kernel is planted wrong (eps + 1e-2) and one whose softmax normalises the wrong dim."""
     root = tmp_path_factory.mktemp("toy_dumps")
-    for name, fault in (("golden", "none"), ("clean", "none"), ("fault", "layer_norm_eps")):
+    for name, fault in (("golden", "none"), ("clean", "none"), ("fault", "layer_norm_eps"),
+                        ("softmax_fault", "softmax_wrong_dim")):
         done = dump_toy(root / name, fault=fault)
         assert done.returncode == 0, done.stderr[-3000:]
     return root

@@ -32,7 +32,7 @@ def _verdict(toy_dumps, tmp_path, name):
 def test_clean_rerun_passes_the_kits_standards(toy_dumps, tmp_path):
     verdict = _verdict(toy_dumps, tmp_path, "clean")
     assert verdict.passed and verdict.msprobe_passed and verdict.first_divergent is None
-    assert [row.verdict for row in verdict.rows] == [PASS] * len(verdict.rows) and len(verdict.rows) == 4
+    assert [row.verdict for row in verdict.rows] == [PASS] * len(verdict.rows) and len(verdict.rows) == 5
 
 
 def test_planted_fault_fails_the_kit_and_msprobe_at_the_same_call(toy_dumps, tmp_path):
@@ -47,3 +47,10 @@ def test_planted_fault_fails_the_kit_and_msprobe_at_the_same_call(toy_dumps, tmp
     assert by_call["Functional.linear.1.forward"].verdict == INHERITED  # after it: its input already differs
     assert sum(row.verdict == FAIL for row in verdict.rows) == 1
     assert "first divergent op Functional.layer_norm.0.forward" in verdict.summary()
+
+
+def test_each_planted_fault_is_caught_by_both_at_its_own_call(toy_dumps, tmp_path):
+    """softmax_wrong_dim, the other planted fault: the last call, so nothing after it is inherited."""
+    verdict = _verdict(toy_dumps, tmp_path, "softmax_fault")
+    assert verdict.first_divergent.call == "Functional.softmax.0.forward" == verdict.msprobe_errors[0]
+    assert [row.verdict for row in verdict.rows] == [PASS] * 4 + [FAIL]

@@ -15,7 +15,7 @@ def tables(toy_dumps, tmp_path_factory):
     out = tmp_path_factory.mktemp("compare")
     golden = find_dump_dir(toy_dumps / "golden")
     return {name: read_compare_table(run_msprobe_compare(find_dump_dir(toy_dumps / name), golden, out / name))
-            for name in ("clean", "fault")}
+            for name in ("clean", "fault", "softmax_fault")}
 
 
 def test_clean_rerun_passes_every_row(tables):
@@ -34,6 +34,7 @@ def test_planted_layer_norm_fault_is_an_error_row_in_msprobes_table(tables):
     row = next(r for r in rows if r.name == "Functional.layer_norm.0.forward.output.0")
     assert row.result == ERROR and row.one_thousandth < 0.1 and not math.isnan(row.cosine)
     assert row.call == "Functional.layer_norm.0.forward"
+    assert failing_calls(tables["softmax_fault"])[0] == "Functional.softmax.0.forward"
 
 
 def test_reading_a_table_that_is_not_msprobes_fails_in_one_line(tmp_path):
