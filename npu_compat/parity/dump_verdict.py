@@ -15,6 +15,7 @@ from ``construct.json``. Calls present on one side only are ``unmatched`` and ar
 """
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -97,10 +98,19 @@ class DumpVerdict:
         return text
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON: an infinite or NaN score or metric is written as the text "inf" / "nan"."""
         first = self.first_divergent
         return {"passed": self.passed, "msprobe_passed": self.msprobe_passed, "summary": self.summary(),
-                "first_divergent": asdict(first) if first else None, "msprobe_errors": self.msprobe_errors,
-                "rows": [asdict(row) for row in self.rows]}
+                "first_divergent": _json_safe(asdict(first)) if first else None,
+                "msprobe_errors": self.msprobe_errors, "rows": [_json_safe(asdict(row)) for row in self.rows]}
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    return value
 
 
 def _inputs_agree(device: MsprobeDump, golden: MsprobeDump, call: ApiCall, other: ApiCall) -> bool:

@@ -1,7 +1,10 @@
 """The kit's per-op-class standards on two msprobe dumps (toy model through the shim, cpu target)."""
+import json
+import math
+
 import pytest
 
-from npu_compat.parity.dump_verdict import INHERITED, judge_dumps, op_class_of, stage_of
+from npu_compat.parity.dump_verdict import INHERITED, DumpVerdict, OpRow, judge_dumps, op_class_of, stage_of
 from npu_compat.parity.judge import FAIL, PASS
 from npu_compat.parity.msprobe_compare import read_compare_table, run_msprobe_compare
 from npu_compat.parity.msprobe_dump import MsprobeDump
@@ -54,3 +57,11 @@ def test_each_planted_fault_is_caught_by_both_at_its_own_call(toy_dumps, tmp_pat
     verdict = _verdict(toy_dumps, tmp_path, "softmax_fault")
     assert verdict.first_divergent.call == "Functional.softmax.0.forward" == verdict.msprobe_errors[0]
     assert [row.verdict for row in verdict.rows] == [PASS] * 4 + [FAIL]
+
+
+def test_verdict_json_is_strict_json_with_an_infinite_score():
+    row = OpRow("Torch.sort.0.forward", "Torch.sort", "(model)", "bit-exact", FAIL, math.inf,
+                metrics={"max_err_ratio": math.nan}, reason="shape (2,) vs golden (3,)")
+    data = DumpVerdict([row], [], []).as_dict()
+    text = json.dumps(data, allow_nan=False)  # raises on a bare Infinity/NaN
+    assert json.loads(text)["first_divergent"]["score"] == "inf" and data["rows"][0]["metrics"]["max_err_ratio"] == "nan"
