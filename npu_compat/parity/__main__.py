@@ -116,7 +116,8 @@ def _e2e_msprobe(args: argparse.Namespace) -> int:
     spec = SideSpec(args.model, args.device, args.checkpoint, args.seed, tuple(args.prompt), args.boxes,
                     args.plant_fault, args.allow_partial_checkpoint)
     result = e2e_msprobe(spec, args.msprobe_dir, args.golden_dump, args.device_dump,
-                         device_label=_device_label(args.device))
+                         device_label=_device_label(args.device),
+                         progress=lambda text: print(text, file=sys.stderr, flush=True))
     print(result.summary())
     print(f"msprobe table: {result.compare_csv}\nreport: {result.out_dir / 'report.html'}")
     return 0 if result.passed and result.verdict.msprobe_passed else 1

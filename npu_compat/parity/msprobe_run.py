@@ -29,6 +29,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -129,11 +130,13 @@ def compare_dumps(golden: str | Path, device: str | Path, out_dir: str | Path, t
 
 def e2e_msprobe(spec: SideSpec, out_dir: str | Path, golden_dump: str | Path | None = None,
                 device_dump: str | Path | None = None, timeout: float = 3600,
-                device_label: str | None = None) -> MsprobeE2E:
+                device_label: str | None = None, progress: Callable[[str], None] | None = None) -> MsprobeE2E:
     """Dump the sides not given (each in its own process), then :func:`compare_dumps`.
 
-    ``device_label`` names the device in the report ("npu (simulated npu (torch_npu X))").
+    ``device_label`` names the device in the report ("npu (simulated npu (torch_npu X))");
+    ``progress`` is told what starts (each step takes minutes on the full model).
     """
+    say = progress or (lambda text: None)
     require_msprobe()
     out = Path(out_dir)
     golden = Path(golden_dump) if golden_dump else out / "golden"
@@ -142,9 +145,12 @@ def e2e_msprobe(spec: SideSpec, out_dir: str | Path, golden_dump: str | Path | N
         if not given and side.exists() and any(side.iterdir()):
             raise ParityError(f"{side} already holds a dump; give a new or empty --msprobe-dir")
     if not golden_dump:
+        say(f"msprobe: dumping the cpu golden into {golden}")
         _spawn_side(SideSpec(**{**spec.__dict__, "device": "cpu", "fault": None}), golden, timeout)
     if not device_dump:
+        say(f"msprobe: dumping the {device_label or spec.device} run into {device}")
         _spawn_side(spec, device, timeout)
+    say("msprobe compare, then the kit's standards on every call")
     stages = None
     if (device / STAGES_FILE).is_file() and (golden / STAGES_FILE).is_file():  # both sides dumped by the kit
         stages = compare_pipelines(torch.load(device / STAGES_FILE, weights_only=True),
