@@ -6,3 +6,5 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends build-essential xz-utils dpkg-dev git patch >/dev/null
+# Headless Chromium: tests/parity screenshot the HTML parity report to check it renders with its plot.
+apt-get install -y -qq --no-install-recommends chromium >/dev/null

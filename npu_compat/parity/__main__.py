@@ -4,12 +4,15 @@
   replay    run each inventory entry on a device and on a CPU golden in higher precision
   e2e       compare the SAM3 image pipeline stage by stage: device vs CPU reference
   coverage  list the inventory ops that a torch_npu release has no NPU kernel for
+  dumps     compare two msprobe dumps (any model): msprobe compare, the kit's standards, report.html
 
 Examples:
   python -m npu_compat.parity capture --model tiny --out inv.json
   python -m npu_compat.parity replay --inventory inv.json --device cuda --dtype bf16 --out-md replay.md
   python -m npu_compat.parity e2e --model sam3 --checkpoint sam3.pt --device npu --precision bf16
   python -m npu_compat.parity coverage --out-md coverage.md
+  python -m npu_compat.parity e2e --model tiny --msprobe-dir out/ --plant-fault layer_norm_eps
+  python -m npu_compat.parity dumps --golden gpu_dump/ --device npu_dump/ --out-dir out/
 
 --model is sam3 (the full model; 'full' is accepted as an old name) or tiny, as in tools/.
 
@@ -76,20 +79,75 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if summary.startswith("replay PASS") else 1
 
 
+def _check_msprobe(args: argparse.Namespace) -> None:
+    """e2e's msprobe and fault options, before any model is built."""
+    from npu_compat.parity.msprobe_dump import find_dump_dir, require_msprobe
+    from npu_compat.parity.planted_faults import FAULTS
+
+    if args.plant_fault and args.plant_fault not in FAULTS:
+        raise ParityError(f"unknown --plant-fault {args.plant_fault!r}; choose one of {', '.join(sorted(FAULTS))}")
+    if (args.golden_dump or args.device_dump) and not args.msprobe_dir:
+        raise ParityError("--golden-dump and --device-dump need --msprobe-dir (where the comparison is written)")
+    if not args.msprobe_dir:
+        return
+    if args.precision != "fp32" or args.reference != "fp32":
+        raise ParityError("msprobe compares runs of the same dtype: use --precision fp32 --reference fp32 "
+                          "with --msprobe-dir")
+    if Path(args.msprobe_dir).exists() and not Path(args.msprobe_dir).is_dir():
+        raise ParityError(f"--msprobe-dir {args.msprobe_dir} is a file; give a folder")
+    require_msprobe()
+    for dump in (args.golden_dump, args.device_dump):
+        if dump:
+            find_dump_dir(dump)
+
+
+def _device_label(device: str) -> str:
+    """What ran behind 'npu': ``npu (simulated npu (torch_npu X))`` or ``npu (torch_npu X)``."""
+    if not device.startswith("npu"):
+        return device
+    from npu_compat.npu import backend_label
+
+    return f"{device} ({backend_label()})"
+
+
+def _e2e_msprobe(args: argparse.Namespace) -> int:
+    from npu_compat.parity.msprobe_run import SideSpec, e2e_msprobe
+
+    spec = SideSpec(args.model, args.device, args.checkpoint, args.seed, tuple(args.prompt), args.boxes,
+                    args.plant_fault, args.allow_partial_checkpoint)
+    result = e2e_msprobe(spec, args.msprobe_dir, args.golden_dump, args.device_dump,
+                         device_label=_device_label(args.device),
+                         progress=lambda text: print(text, file=sys.stderr, flush=True))
+    print(result.summary())
+    print(f"msprobe table: {result.compare_csv}\nreport: {result.out_dir / 'report.html'}")
+    return 0 if result.passed and result.verdict.msprobe_passed else 1
+
+
+def _dumps(args: argparse.Namespace) -> int:
+    from npu_compat.parity.msprobe_dump import find_dump_dir
+    from npu_compat.parity.msprobe_run import compare_dumps
+
+    golden, device = find_dump_dir(args.golden), find_dump_dir(args.device)
+    result = compare_dumps(golden, device, args.out_dir, f"msprobe dumps: {device} vs golden {golden}")
+    print(result.summary())
+    print(f"msprobe table: {result.compare_csv}\nreport: {result.out_dir / 'report.html'}")
+    return 0 if result.passed and result.verdict.msprobe_passed else 1
+
+
 def _e2e(args: argparse.Namespace) -> int:
     from npu_compat.atomic_files import write_json_atomic, write_text_atomic
     from npu_compat.parity.pipeline import synthetic_inputs
     from npu_compat.parity.report import e2e_markdown
     from npu_compat.parity.sam3_runs import e2e_sam3
 
+    _check_msprobe(args)
     _check_device(args.device)
+    if args.msprobe_dir:
+        return _e2e_msprobe(args)
     inputs = synthetic_inputs(args.seed, prompts=tuple(args.prompt), with_boxes=args.boxes)
     result = e2e_sam3(args.model, args.device, args.precision, args.reference, inputs, args.checkpoint, args.seed,
-                      allow_partial=args.allow_partial_checkpoint)
-    if args.device.startswith("npu"):  # say what ran behind 'npu': "simulated npu (torch_npu X)" or "torch_npu X"
-        from npu_compat.npu import backend_label
-
-        result.device = f"{args.device} ({backend_label()})"
+                      allow_partial=args.allow_partial_checkpoint, fault=args.plant_fault)
+    result.device = _device_label(args.device)
     if args.out_json:
         write_json_atomic(args.out_json, result.as_dict())
     if args.out_md:
@@ -194,7 +252,21 @@ def build_parser() -> argparse.ArgumentParser:
     e2e.add_argument("--seed", type=int, default=0)
     e2e.add_argument("--out-json")
     e2e.add_argument("--out-md")
+    e2e.add_argument("--plant-fault", metavar="NAME",
+                     help="self-check: the device run uses a deliberately wrong fp32 kernel (layer_norm_eps, "
+                          "softmax_wrong_dim; docs/parity.md)")
+    e2e.add_argument("--msprobe-dir", help="also dump both sides with msprobe (fp32), run msprobe compare, and "
+                                           "write its table, verdict.json and report.html here")
+    e2e.add_argument("--golden-dump", help="with --msprobe-dir: an msprobe dump to use as the CPU golden")
+    e2e.add_argument("--device-dump", help="with --msprobe-dir: an msprobe dump to use as the device side "
+                                           "(taken on an Ascend machine, say)")
     e2e.set_defaults(run=_e2e)
+
+    dmp = sub.add_parser("dumps", help="compare two msprobe dumps of any model: msprobe compare + the kit's standards")
+    dmp.add_argument("--golden", required=True, help="msprobe dump folder (step*/proc*|rank*/dump.json) of the golden")
+    dmp.add_argument("--device", required=True, help="msprobe dump folder of the device run")
+    dmp.add_argument("--out-dir", required=True, help="where msprobe's table, verdict.json and report.html go")
+    dmp.set_defaults(run=_dumps)
 
     cov = sub.add_parser("coverage", help="inventory ops without NPU kernels in torch_npu releases")
     cov.add_argument("--inventory", action="append", help="inventory JSON (repeatable; default: committed tiny SAM3)")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -136,18 +136,22 @@ def _precision_context(device: torch.device, precision: str) -> contextlib.Abstr
 
 
 def run_pipeline(model: torch.nn.Module, inputs: PipelineInputs, device: str | torch.device = "cpu",
-                 precision: str = "fp32") -> dict[str, dict[str, torch.Tensor]]:
+                 precision: str = "fp32",
+                 around: Callable[[torch.nn.Module], contextlib.AbstractContextManager[Any]] | None = None,
+                 ) -> dict[str, dict[str, torch.Tensor]]:
     """Run the stages on a copy of ``model`` moved to ``device``; see the module docstring.
 
     ``precision``: ``fp32`` (IEEE fp32, TF32/HF32 off), ``bf16`` (bf16 autocast) or ``fp64``
-    (weights and inputs in fp64; a CPU reference).
+    (weights and inputs in fp64; a CPU reference). ``around(runner)``, when given, is a context
+    entered around the stages with the copy that runs them (an msprobe dump, say).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     target = torch.device(device)
     dtype = torch.float64 if precision == "fp64" else torch.float32
     runner = cast_real_tensors(copy.deepcopy(model).to(device=target), dtype).eval()
-    return run_stages(runner, inputs, target, precision)
+    with around(runner) if around else contextlib.nullcontext():
+        return run_stages(runner, inputs, target, precision)
 
 
 def cast_real_tensors(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:

@@ -16,6 +16,7 @@ import torch
 from npu_compat.parity.capture import OpRecorder
 from npu_compat.parity.e2e import E2EResult, compare_pipelines
 from npu_compat.parity.inventory import Inventory
+from npu_compat.parity.planted_faults import planted_fault
 from npu_compat.parity.pipeline import PipelineInputs, run_pipeline, run_stages, synthetic_inputs
 
 RUNS = ("image", "text", "box", "batched")
@@ -121,24 +122,29 @@ def _sam3_version() -> str:
 
 def e2e_sam3(kind: str = "tiny", device: str = "cpu", precision: str = "fp32", reference: str = "fp32",
              inputs: PipelineInputs | None = None, checkpoint: str | None = None, seed: int = 0,
-             allow_partial: bool = False) -> E2EResult:
+             allow_partial: bool = False, fault: str | None = None) -> E2EResult:
     """Run the pipeline on ``device`` and on the CPU reference with the same weights and inputs.
 
     The model is built under the shim of each side (sam3 creates caches on "cuda" while it is
-    constructed), and the device copy is given the reference copy's weights.
+    constructed), and the device copy is given the reference copy's weights. ``fault`` names a
+    planted fault (:mod:`npu_compat.parity.planted_faults`) active for the device run only,
+    wrong for the device's dtype: a self-check that the comparison catches a wrong kernel.
     """
     inputs = inputs or synthetic_inputs(seed)
     with sam3_on("cpu"):
         reference_model = build_model(kind, checkpoint, seed, allow_partial)
         reference_stages = run_pipeline(reference_model, inputs, "cpu", reference)
+    wrong = planted_fault(fault, torch.bfloat16 if precision == "bf16" else torch.float32) if fault \
+        else contextlib.nullcontext()
     if torch.device(device).type == "cpu":
         device_model = reference_model
-        with sam3_on("cpu"):
+        with sam3_on("cpu"), wrong:
             device_stages = run_pipeline(device_model, inputs, device, precision)
     else:
         with sam3_on(device):
             device_model = build_model(kind, checkpoint, seed, allow_partial)
             device_model.load_state_dict(reference_model.state_dict())
-            device_stages = run_pipeline(device_model, inputs, device, precision)
+            with wrong:
+                device_stages = run_pipeline(device_model, inputs, device, precision)
     return compare_pipelines(device_stages, reference_stages, precision, device=device,
                              reference=f"cpu ({reference})")

@@ -58,3 +58,33 @@ def test_unavailable_device_is_a_one_line_error(tmp_path, capsys):
     assert main(["replay", "--inventory", str(path), "--device", "cuda"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: device 'cuda'") and "\n" not in err
+
+
+def test_dumps_compares_two_msprobe_dumps_from_anywhere(toy_dumps, tmp_path, capsys):
+    """``parity dumps``: msprobe compare + the kit's standards on two given dumps (toy model, cpu target)."""
+    import pytest
+
+    pytest.importorskip("msprobe.pytorch", reason="msprobe is an optional extra: pip install -e '.[msprobe]'")
+    assert main(["dumps", "--golden", str(toy_dumps / "golden"), "--device", str(toy_dumps / "fault"),
+                 "--out-dir", str(tmp_path / "out")]) == 1
+    out = capsys.readouterr().out
+    assert "first divergent op Functional.layer_norm.0.forward" in out and "msprobe compare: FAIL" in out
+    verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    assert verdict["stages"] is None and verdict["ops"]["msprobe_errors"][0] == "Functional.layer_norm.0.forward"
+    assert (tmp_path / "out" / "report.html").is_file()
+    assert main(["dumps", "--golden", str(toy_dumps / "golden"), "--device", str(toy_dumps / "clean"),
+                 "--out-dir", str(tmp_path / "clean")]) == 0
+
+
+def test_msprobe_option_errors_are_one_line_before_any_model(tmp_path, capsys):
+    cases = [(["e2e", "--golden-dump", str(tmp_path)], "need --msprobe-dir"),
+             (["e2e", "--msprobe-dir", str(tmp_path / "o"), "--precision", "bf16"], "same dtype"),
+             (["e2e", "--plant-fault", "nonsense"], "unknown --plant-fault"),
+             (["e2e", "--msprobe-dir", str(tmp_path / "o"), "--device-dump", str(tmp_path / "none")], "does not exist"),
+             (["dumps", "--golden", str(tmp_path / "none"), "--device", str(tmp_path), "--out-dir", str(tmp_path)],
+              "does not exist")]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and "\n" not in err, (argv, err)
+    assert not (tmp_path / "o").exists()

@@ -64,3 +64,10 @@ def test_fp64_precision_is_cpu_only():
 
     with pytest.raises(ValueError, match="CPU reference"):
         _precision_context(torch.device("meta"), "fp64")
+
+
+def test_plant_fault_hits_the_device_run_only():
+    """Both sides in fp32: a fault on both would pass; e2e_sam3(fault=...) fails, so only the device had it."""
+    result = e2e_sam3("tiny", "cpu", precision="fp32", reference="fp32", inputs=synthetic_inputs(0),
+                      fault="layer_norm_eps")
+    assert not result.passed and result.first_divergence == "backbone", result.summary()
