@@ -23,3 +23,4 @@ class ShimOptions:
     fallback_off: tuple[str, ...] = ()
     log_level: str | None = None
     autocast: str | None = None  # "auto" (default), "keep", "fp32", "bf16", "fp16"; see rules/amp.py
+    fused_attention: bool = False  # npu: SDPA -> torch_npu.npu_fusion_attention; see rules/fused_attention.py
