@@ -107,16 +107,7 @@ def _check_video(data: dict) -> None:
     assert data["closed"]["is_success"] is True
 
 
-SIM_DEEPCOPY_CRASH = (
-    "the simulated npu (test double) segfaults in torch.storage clone when copy.deepcopy copies a module holding "
-    "a complex simulated-npu tensor and its .real/.imag views (upstream's SimpleRoPEAttention with use_rope_real, "
-    "cloned by get_clones while the memory attention is built); the same on the cpu target runs")
-
-
-@pytest.mark.parametrize("device", [
-    "cpu",
-    pytest.param("npu", marks=pytest.mark.xfail(strict=True, reason=SIM_DEEPCOPY_CRASH)),
-])
+@pytest.mark.parametrize("device", ["cpu", "npu"])
 def test_multiplex_video_session_on_sam31(device, sam31_env, tmp_path):
     """Upstream's Sam3MultiplexVideoPredictor request API (start_session, text prompt, propagate, close)
     on the tiny multiplex model, FA3 and real RoPE on as upstream's defaults. "npu" is the simulated npu."""
