@@ -43,6 +43,8 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--internal-format", choices=list(_TRI), default="off", help="npu: private tensor formats (default off)")
     g.add_argument("--conv-hf32", choices=list(_TRI), default="keep", help="npu: HF32 for fp32 convolutions (default keep)")
     g.add_argument("--matmul-hf32", choices=list(_TRI), default="keep", help="npu: HF32 for fp32 matmuls (default keep)")
+    g.add_argument("--fused-attention", action="store_true", help="npu: run fp16/bf16 scaled_dot_product_attention "
+                   "calls with no mask or a boolean mask on torch_npu.npu_fusion_attention (default off)")
     # SimulateAction sets NPU_COMPAT_SIMULATE; the simulator itself is never imported here
     g.add_argument("--simulate", action=SimulateAction, metavar="torch_npu==X", help="npu: run on the simulated npu, "
                    "a test double of torch_npu X's kernel coverage on the host (docs/simulated-npu.md)")
@@ -67,4 +69,5 @@ def shim_options(args: argparse.Namespace) -> ShimOptions:
         log_level=args.log_level,
         autocast=args.autocast or os.environ.get("NPU_COMPAT_AUTOCAST") or None,
         device_count=args.device_count,
+        fused_attention=args.fused_attention,
     )

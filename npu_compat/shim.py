@@ -89,7 +89,7 @@ def _install(opts: ShimOptions) -> Session:
     patcher = Patcher(ctx, strict=opts.strict)
     session = Session(target, opts, report, patcher)
     try:
-        patcher.install(core_rules(target))
+        patcher.install(core_rules(target, opts))
         for pack in enabled_packs(opts.packs_off):  # client rule packs: npu_compat/rule_packs.py
             patcher.install(pack.rules(target))
             report.packs.append(pack.name)

@@ -24,3 +24,4 @@ class ShimOptions:
     log_level: str | None = None
     autocast: str | None = None  # "auto" (default), "keep", "fp32", "bf16", "fp16"; see rules/amp.py
     device_count: int = 1  # cpu target: how many "cuda" devices the script sees (all of them the CPU)
+    fused_attention: bool = False  # npu: SDPA -> torch_npu.npu_fusion_attention; see rules/fused_attention.py

@@ -124,6 +124,7 @@ CASES: list[tuple[str, str, F, str]] = [
     ("infer-prompt-batch-0", "sam3_infer", lambda f, o: [f["good.png"], "--prompt", "x", "--prompt-batch", "0", "--out", o], ">= 1"),
     ("infer-unknown-model", "sam3_infer", lambda f, o: [f["good.png"], "--prompt", "x", "--model", "big", "--out", o], "invalid choice"),
     ("infer-missing-checkpoint", "sam3_infer", lambda f, o: [f["good.png"], "--prompt", "x", "--checkpoint", f["dir"] / "sam3.pt", "--out", o], "does not exist"),
+    ("infer-bf16-weights-fp32-compute", "sam3_infer", lambda f, o: [f["good.png"], "--prompt", "x", "--weights-dtype", "bf16", "--out", o], "--dtype bf16"),
     ("infer-folder-as-checkpoint", "sam3_infer", lambda f, o: [f["good.png"], "--prompt", "x", "--checkpoint", f["empty_folder"], "--out", o], "not a file"),
     ("infer-text-checkpoint", "sam3_infer", lambda f, o: [f["good.png"], "--prompt", "x", "--model", "tiny", "--device", "cpu", "--checkpoint", f["text.pt"], "--out", o], "not a PyTorch checkpoint"),
     ("infer-truncated-checkpoint", "sam3_infer", lambda f, o: [f["good.png"], "--prompt", "x", "--model", "tiny", "--device", "cpu", "--checkpoint", f["truncated.pt"], "--out", o], "not a PyTorch checkpoint"),
@@ -159,6 +160,7 @@ CASES: list[tuple[str, str, F, str]] = [
     # coco_eval
     ("coco-no-coco-img", "coco_eval", lambda f, o: ["--coco-ann", f["ann.json"], "--output-json", o / "p.json"], "--coco-img"),
     ("coco-missing-coco-img", "coco_eval", lambda f, o: ["--coco-ann", f["ann.json"], "--coco-img", f["dir"] / "nope", "--output-json", o / "p.json"], "does not exist"),
+    ("coco-bf16-weights-fp32-compute", "coco_eval", lambda f, o: ["--coco-ann", f["ann.json"], "--coco-img", f["images"], "--weights-dtype", "bf16", "--output-json", o / "p.json"], "--dtype bf16"),
     ("coco-max-images-0", "coco_eval", lambda f, o: ["--coco-ann", f["ann.json"], "--coco-img", f["images"], "--max-images", "0", "--output-json", o / "p.json"], "-1 for all"),
     ("coco-images-empty", "coco_eval", lambda f, o: ["--coco-ann", f["ann_no_images.json"], "--coco-img", f["images"], "--output-json", o / "p.json"], "no images"),
     ("coco-categories-empty", "coco_eval", lambda f, o: ["--coco-ann", f["ann_no_categories.json"], "--coco-img", f["images"], "--output-json", o / "p.json"], "no categories"),

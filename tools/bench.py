@@ -3,6 +3,7 @@
   python tools/bench.py --quick                                  # every sub-benchmark, tiny model (CI runs this)
   python tools/bench.py image counts --model sam3 --dtype fp32   # some of them, full-size SAM3 (random weights)
   python tools/bench.py --model sam3 --json out.json --update-doc docs/benchmarks.md
+  python tools/bench.py gpu [--dry-run]                          # the GPU suite (npu_compat/bench/gpu_suite.py)
 
 Sub-benchmarks: shim-overhead, image, coco-prompts, postprocess, video, counts, peer-hf (default: all).
 Variants are interleaved in one process and reported as ratios; every result records the machine, CPU
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default="bench-results.json", help="where the JSON goes (default bench-results.json)")
     p.add_argument("--markdown", help="also write the Markdown summary here")
     p.add_argument("--update-doc", metavar="DOC", help="replace the results block of DOC (docs/benchmarks.md)")
+    p.add_argument("--dry-run", action="store_true", help="gpu: list what it would run and what is missing; run nothing")
     p.add_argument("--check-budget", action="store_true", help="exit 1 when a count row is over its budget")
     add_shim_arguments(p)
     return p
@@ -55,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.names == ["gpu"]:
+        from npu_compat.bench.gpu_suite import run_gpu_from_cli
+
+        return run_gpu_from_cli(args, ["tools/bench.py", *(sys.argv[1:] if argv is None else argv)])
     unknown = [n for n in args.names if n not in NAMES]
     if unknown:
         print(f"bench: error: no sub-benchmark {', '.join(unknown)}; choose from {', '.join(NAMES)}", file=sys.stderr)

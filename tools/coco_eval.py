@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="sam3.pt (default: random weights, with a loud notice)")
     p.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype on the target")
+    p.add_argument("--weights-dtype", choices=["fp32", "bf16"], default="fp32",
+                   help="store linear/conv/attention weights in this dtype (bf16 needs --dtype bf16)")
     p.add_argument("--seed", type=int, default=0, help="seed for random weights (same on every rank)")
     p.add_argument("--rle-processes", type=inputs.non_negative_int, default=None,
                    help="processes that RLE-encode masks (default: one per CPU core, 0 on a 1-core host)")
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         max_images=args.max_images, warmup=args.warmup, eval=args.eval, eval_only=args.eval_only,
         confidence_threshold=args.confidence_threshold, score_filter=args.score_filter, resume=args.resume,
         prompt_batch=args.prompt_batch, model=args.model, checkpoint=args.checkpoint,
-        allow_partial_checkpoint=args.allow_partial_checkpoint, dtype=args.dtype,
+        allow_partial_checkpoint=args.allow_partial_checkpoint, dtype=args.dtype, weights_dtype=args.weights_dtype,
         sequential=args.sequential, seed=args.seed, rle_workers=args.rle_workers,
         rle_processes=args.rle_processes, progress=not args.no_progress,
     )

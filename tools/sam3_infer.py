@@ -42,6 +42,8 @@ def build_parser():
     p.add_argument("--threshold", type=inputs.unit_interval, default=0.5,
                    help="keep detections with score above this, in [0,1]")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype on the target")
+    p.add_argument("--weights-dtype", choices=["fp32", "bf16"], default="fp32",
+                   help="store linear/conv/attention weights in this dtype (bf16 needs --dtype bf16)")
     p.add_argument("--prompt-batch", type=inputs.positive_int, default=None,
                    help="text prompts per grounding forward (default: 40 on an accelerator, where it saves op launches, "
                         "1 on the cpu, where it is fastest; the segmentation head takes 16 at a time)")
@@ -62,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = InferConfig(inputs=args.inputs, out=args.out, prompts=args.prompt, boxes=args.box, model=args.model,
                          checkpoint=args.checkpoint, allow_partial_checkpoint=args.allow_partial_checkpoint,
-                         threshold=args.threshold, dtype=args.dtype, prompt_batch=args.prompt_batch, seed=args.seed)
+                         threshold=args.threshold, dtype=args.dtype, weights_dtype=args.weights_dtype, prompt_batch=args.prompt_batch, seed=args.seed)
 
     def skipped(path, reason):
         print(f"{PROG}: skipped {path}: {reason}", file=sys.stderr, flush=True)

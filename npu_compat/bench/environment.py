@@ -62,6 +62,7 @@ def describe(device: torch.device | str, argv: Sequence[str] | None = None) -> d
         "cpu_flags": [f for f in FLAGS if f in flags],
         "native_bf16": native_bf16(),
         "device": str(device),
+        "accelerator": torch.cuda.get_device_name(torch.device(device)) if torch.device(device).type == "cuda" else None,
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),

@@ -23,7 +23,8 @@ def result_markdown(result: Any) -> str:
     lines = [f"### {result.name}", "",
              f"{env.get('date', '?')}; {env.get('machine', '?')}, {env.get('cores', '?')} cores, "
              f"{env.get('memory_gib', '?')} GiB, CPU flags {' '.join(env.get('cpu_flags', [])) or 'none listed'}"
-             f" (native bf16: {'yes' if env.get('native_bf16') else 'no'}); device {env.get('device', '?')}; "
+             f" (native bf16: {'yes' if env.get('native_bf16') else 'no'}); device {env.get('device', '?')}"
+             f"{' (' + env['accelerator'] + ')' if env.get('accelerator') else ''}; "
              f"torch {env.get('torch', '?')} ({env.get('torch_threads', '?')} threads), sam3 {env.get('sam3')}, "
              f"transformers {env.get('transformers')}.", "", f"    {env.get('command', '')}", ""]
     if result.skipped:

@@ -9,11 +9,14 @@ from npu_compat.rules.cuda_module import cuda_module_rules
 from npu_compat.rules.device_args import device_arg_rules
 from npu_compat.rules.device_generic import device_generic_rules
 from npu_compat.rules.distributed import distributed_rules
+from npu_compat.rules.fused_attention import fused_attention_rules
+from npu_compat.shim_options import ShimOptions
 from npu_compat.target import Target
 
 
-def core_rules(target: Target) -> list[Rule]:
-    """Every SAM3-agnostic rule for this target (empty for the cuda target but for nothing)."""
+def core_rules(target: Target, options: ShimOptions | None = None) -> list[Rule]:
+    """Every SAM3-agnostic rule for this target (empty for the cuda target but for nothing); ``options``
+    turn on the rows that are off by default (fused attention)."""
     return (
         cuda_module_rules(target)
         + availability_rules(target)
@@ -22,4 +25,5 @@ def core_rules(target: Target) -> list[Rule]:
         + amp_rules(target)
         + distributed_rules(target)
         + batch_norm_rules(target)
+        + fused_attention_rules(target, options)
     )

@@ -40,6 +40,7 @@ class CocoEvalConfig:
     checkpoint: str | None = None
     allow_partial_checkpoint: bool = False
     dtype: str = "fp32"
+    weights_dtype: str = "fp32"  # 'bf16': low-precision layers store bf16 weights (workloads/weights_dtype.py)
     sequential: bool = False
     seed: int = 0
     rle_workers: int = 1  # in-process RLE threads, used only when rle_processes resolves to 0
@@ -112,6 +113,7 @@ def _infer(config: CocoEvalConfig, session: Any, shard: sharding.ShardInfo, coco
     from tqdm import tqdm
 
     from npu_compat.workloads.model_loading import autocast_for, build_model, synchronizer
+    from npu_compat.workloads.weights_dtype import cast_weights
 
     done = results_log.finished_image_ids(parts_dir(config.output_json)) if config.resume else set()
     todo = [i for i in sharding.take_shard(image_ids, shard) if i not in done]
@@ -123,6 +125,7 @@ def _infer(config: CocoEvalConfig, session: Any, shard: sharding.ShardInfo, coco
     skipped = 0
     with torch.inference_mode(), autocast_for(device, config.dtype):
         model = build_model(config.model, config.checkpoint, device, config.seed, config.allow_partial_checkpoint)
+        cast_weights(model, config.weights_dtype)
         runner = ImageRunner(model, device, [c["name"] for c in cats], [c["id"] for c in cats], config, timer)
         pending: tuple[int, Any] | None = None
         bar = tqdm(todo, desc=f"coco rank {shard.rank}" if shard.distributed else "coco", unit="img",
@@ -190,7 +193,9 @@ def validate(config: CocoEvalConfig) -> Any:
     """Every input checked before a model is built; returns the loaded COCO ground truth."""
     from npu_compat.workloads import inputs
     from npu_compat.workloads.checkpoints import read_checkpoint
+    from npu_compat.workloads.weights_dtype import check_weights_dtype
 
+    check_weights_dtype(config.weights_dtype, config.dtype)
     coco = coco_metrics.load_coco(config.coco_ann)
     if config.eval_only:
         return coco

@@ -28,6 +28,7 @@ class InferConfig:
     allow_partial_checkpoint: bool = False
     threshold: float = 0.5
     dtype: str = "fp32"
+    weights_dtype: str = "fp32"  # 'bf16': low-precision layers store bf16 weights (workloads/weights_dtype.py)
     prompt_batch: int | None = None  # None: batched_prompts.default_prompt_batch (40 on an accelerator, 1 on the cpu)
     seed: int = 0
     timings: dict[str, float] = field(default_factory=dict)
@@ -60,7 +61,9 @@ def validate(config: InferConfig) -> list[Path]:
     """
     from npu_compat.workloads import inputs
     from npu_compat.workloads.checkpoints import check_path
+    from npu_compat.workloads.weights_dtype import check_weights_dtype
 
+    check_weights_dtype(config.weights_dtype, config.dtype)
     if not config.prompts and not config.boxes:
         raise inputs.InputError("nothing to segment", "give --prompt TEXT and/or --box cx,cy,w,h")
     images = list_images(config.inputs)
@@ -136,6 +139,7 @@ def run_image_inference(config: InferConfig, session: Any, images: list[Path] | 
     from npu_compat.sam3 import batched_prompts as bp
     from npu_compat.workloads.inputs import InputError, load_image
     from npu_compat.workloads.model_loading import autocast_for, build_model, synchronizer
+    from npu_compat.workloads.weights_dtype import cast_weights
 
     images = validate(config) if images is None else images
     device = session.target.device()
@@ -145,6 +149,7 @@ def run_image_inference(config: InferConfig, session: Any, images: list[Path] | 
     with torch.inference_mode(), autocast_for(device, config.dtype):
         start = time.perf_counter()
         model = build_model(config.model, config.checkpoint, device, config.seed, config.allow_partial_checkpoint)
+        cast_weights(model, config.weights_dtype)
         processor = bp.make_processor(model, device, config.threshold)
         text = bp.encode_prompts(model, list(config.prompts), device) if config.prompts else None
         sync()

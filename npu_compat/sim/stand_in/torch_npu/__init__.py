@@ -11,6 +11,7 @@ import sys as _sys
 from npu_compat.npu_releases.surface import load_surface as _load_surface
 from npu_compat.sim import install as _install
 from npu_compat.sim.device_surface import refusal as _refusal
+from npu_compat.sim.fusion_attention import npu_fusion_attention  # noqa: F401  (documented semantics, host math)
 
 _runtime = _install()
 npu = _runtime.npu
