@@ -352,12 +352,23 @@ def copy_from_and_resize(src: torch.Tensor, dst: torch.Tensor) -> torch.Tensor:
     return copy_from(src, dst)
 
 
+def has_compatible_shallow_copy_type(self: torch.Tensor, from_: torch.Tensor) -> bool:
+    """``aten::_has_compatible_shallow_copy_type`` as torch_npu registers it: host and device strided tensors
+    may swap TensorImpls, so ``Module.to`` keeps a parameter object (and its class, e.g. a lazy
+    ``UninitializedParameter``) by assigning ``.data`` instead of wrapping a new ``Parameter``. torch's own
+    rule lists only CPU/CUDA/XPU/... as dense backends, not PrivateUse1."""
+    def dense(t: torch.Tensor) -> bool:
+        return t.layout == torch.strided and t.device.type in ("cpu", "npu")
+    return self.device.type == from_.device.type or (dense(self) and dense(from_))
+
+
 def register_kernels(library: Any) -> int:
     """Kernels on PrivateUse1 in Python: the copies, and every op of the release's kernel list that torch
     would otherwise decompose with a CompositeExplicitAutograd kernel (torch_npu's kernel takes precedence)."""
     library.impl("_copy_from", copy_from, "PrivateUse1")
     library.impl("_copy_from_and_resize", copy_from_and_resize, "PrivateUse1")
-    count = 2
+    library.impl("_has_compatible_shallow_copy_type", has_compatible_shallow_copy_type, "PrivateUse1")
+    count = 3
     for name in sorted(_state().rules.kernels.overloads):
         op = _resolve(name)
         if op is None or not _overridable(op):

@@ -26,10 +26,6 @@ SIMULATED = "torch_npu==2.7.1.post2"
 BACKEND = {"cpu": "gloo", "npu": "hccl"}[TARGET]
 # torch's torch.cuda.amp names warn that they are deprecated; torch_npu's torch.npu.amp names do not
 AMP_WARNING = (lambda: pytest.warns(FutureWarning)) if TARGET == "cpu" else contextlib.nullcontext
-ON_WRAPPER_SIM = pytest.mark.xfail(
-    TARGET == "npu", strict=True,
-    reason="today's simulated npu moves a tensor subclass (UninitializedParameter) into its wrapper tensor class, "
-           "losing the subclass; a PrivateUse1 device with real storage keeps it")
 
 
 @pytest.fixture
@@ -52,9 +48,6 @@ def test_isinstance_still_works_and_cuda_device_minus_one(shim_keep):
     torch.cuda.device(-1)
 
 
-@pytest.mark.xfail(TARGET == "npu", strict=True,
-                   reason="today's simulated npu registers no PrivateUse1 generator (getNewGenerator); the "
-                          "PrivateUse1 device with a generator per device adds it")
 def test_generator_and_event_of_the_cuda_device(shim_keep):
     assert isinstance(torch.Generator(device="cuda"), torch.Generator)
     assert isinstance(torch.Event(device="cuda"), torch.Event)
@@ -136,7 +129,6 @@ def test_data_loader_pin_memory_with_workers(shim_keep):
         assert any(c["rule"] == "pin_memory.DataLoader" for c in shim_keep.report.calls())
 
 
-@ON_WRAPPER_SIM
 def test_uninitialized_parameters_move_with_the_patched_to(shim_keep):
     """The vendor checks that the ``to`` lazy parameters allow is the replaced one; the behaviour
     behind it: a lazy module moved to "cuda" before its first call initialises on the target."""

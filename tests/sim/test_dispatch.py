@@ -176,3 +176,20 @@ def test_boolean_mask_indexing_counts_a_sync():
     """))
     assert out["picked"] == [3.0, 4.0, 5.0]
     assert out["syncs"] == {"index with a bool mask": 1}, out["syncs"]
+
+
+def test_module_to_keeps_parameter_objects_as_torch_npu_does():
+    """torch_npu registers ``_has_compatible_shallow_copy_type`` for its device, so ``Module.to("npu")`` swaps a
+    parameter's data in place: the Parameter object, and a lazy ``UninitializedParameter``'s class, survive.
+    torch's own rule does not count PrivateUse1 as dense, which turned lazy modules into 0-element ones."""
+    out = run_sim(dedent("""
+        lin = torch.nn.Linear(3, 4); before = lin.weight
+        lin.to("npu")
+        out["same_object"] = lin.weight is before
+        out["compatible"] = torch._has_compatible_shallow_copy_type(torch.empty(0), torch.empty(0, device="npu"))
+        lazy = torch.nn.LazyLinear(4).to("npu")
+        out["lazy_class"] = type(lazy.weight).__name__
+        out["lazy_out"] = list(lazy(torch.ones(2, 3, device="npu")).shape)
+    """))
+    assert out["compatible"] is True and out["same_object"] is True
+    assert out["lazy_class"] == "UninitializedParameter" and out["lazy_out"] == [2, 4]
