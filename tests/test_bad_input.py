@@ -8,7 +8,7 @@ the process's exit status and stderr exactly as a user does.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib
 import json
 import os
 import struct
@@ -28,10 +28,7 @@ TOOLS = ROOT / "tools"
 
 
 def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"_bad_input_{name}", TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return importlib.import_module(f"npu_compat.commands.{name}").main
 
 
 def _env_main(argv):

@@ -6,7 +6,7 @@ flag of the parser (other than the shared shim flags, documented in docs/shim.md
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import re
 from pathlib import Path
 
@@ -18,10 +18,7 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 
 def tool_parser(name: str) -> argparse.ArgumentParser:
-    spec = importlib.util.spec_from_file_location(f"_docs_{name}", ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_parser()
+    return importlib.import_module(f"npu_compat.commands.{name}").build_parser()
 
 
 def flags(parser: argparse.ArgumentParser, include_shim: bool = True) -> set[str]:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 NAMES = ("shim-overhead", "image", "coco-prompts", "postprocess", "video", "counts", "peer-hf")
 

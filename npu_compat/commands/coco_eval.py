@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-PROG = "coco_eval.py"
+
+PROG = "coco-eval"
 DEFAULT_OUTPUT = "out/sam3_coco_predictions.json"
 
 

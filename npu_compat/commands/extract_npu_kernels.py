@@ -18,10 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from npu_compat.errors import KernelListError  # noqa: E402
-from npu_compat.npu_kernels import DATA_DIR, extract_kernel_list, save_kernel_list  # noqa: E402
+from npu_compat.errors import KernelListError
+from npu_compat.npu_kernels import DATA_DIR, extract_kernel_list, save_kernel_list
 
 
 def download_wheel(version: str, folder: Path) -> Path:

@@ -21,17 +21,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
 
-from npu_compat.workloads import inputs  # noqa: E402
-from npu_compat.workloads.checkpoints import PARTIAL_FLAG  # noqa: E402
-from npu_compat.workloads.cli_parser import OneLineParser, fail, quiet_upstream_warnings  # noqa: E402
+from npu_compat.workloads import inputs
+from npu_compat.workloads.checkpoints import PARTIAL_FLAG
+from npu_compat.workloads.cli_parser import OneLineParser, fail, quiet_upstream_warnings
 
-PROG = "sam3_demo.py"
+PROG = "sam3-demo"
 RANDOM_MARK = "RANDOM WEIGHTS"
 
 

@@ -14,12 +14,10 @@ weights are random and a loud notice says so.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-PROG = "sam3_infer.py"
+
+PROG = "sam3-infer"
 
 
 def build_parser():

@@ -17,10 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-PROG = "sam3_video.py"
+PROG = "sam3-video"
 
 
 def build_parser() -> argparse.ArgumentParser:

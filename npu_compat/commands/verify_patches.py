@@ -19,22 +19,20 @@ import argparse
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run from a checkout without installing the package
-    sys.path.insert(0, str(ROOT))
+from npu_compat.errors import NpuCompatError
+from npu_compat.patchset import verify
+from npu_compat.patchset.errors import PatchError
+from npu_compat.workloads.cli_parser import OneLineParser
+from npu_compat.workloads.inputs import check_output_dir, check_output_file, non_negative_int
 
-from npu_compat.errors import NpuCompatError  # noqa: E402
-from npu_compat.patchset import verify  # noqa: E402
-from npu_compat.patchset.errors import PatchError  # noqa: E402
-from npu_compat.workloads.cli_parser import OneLineParser  # noqa: E402
-from npu_compat.workloads.inputs import check_output_dir, check_output_file, non_negative_int  # noqa: E402
-
-DEFAULT_SERIES = ROOT / "patches" / "series"
+# The series ships in the package (npu_compat/patch_series, a link to the clone's patches/); in a clone it
+# resolves to patches/series.
+DEFAULT_SERIES = (Path(__file__).resolve().parents[1] / "patch_series" / "series").resolve()
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="verify_patches.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="verify-patches", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, text: str, upstream_default: str = "pypi:sam3==0.1.4") -> argparse.ArgumentParser:
@@ -83,7 +81,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         _check_outputs(args)
         if args.command == "check":

@@ -1,0 +1,9 @@
+"""`extract-npu-kernels` from a clone: the command is npu_compat.commands.extract_npu_kernels (pip installs it as extract-npu-kernels)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this clone's npu_compat, installed or not
+from npu_compat.commands.extract_npu_kernels import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())

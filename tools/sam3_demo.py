@@ -1,0 +1,9 @@
+"""`sam3-demo` from a clone: the command is npu_compat.commands.sam3_demo (pip installs it as sam3-demo)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this clone's npu_compat, installed or not
+from npu_compat.commands.sam3_demo import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())
