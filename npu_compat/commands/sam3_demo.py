@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
-
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
+from npu_compat.atomic_files import write_atomic
 from npu_compat.workloads import inputs
 from npu_compat.workloads.checkpoints import PARTIAL_FLAG
 from npu_compat.workloads.cli_parser import OneLineParser, fail, quiet_upstream_warnings
@@ -179,7 +178,7 @@ def run(args: Any) -> str:
     t = stage(5, "write", str(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
     picture = overlay(image, [(args.prompt, text), ("box", box)], random_weights)
-    _save_atomic(out_dir / "overlay.png", lambda p: picture.save(p, format="PNG"))
+    write_atomic(out_dir / "overlay.png", lambda p: picture.save(p, format="PNG"))
     result = {
         "device": str(next(model.parameters()).device), "model": args.model, "checkpoint": args.checkpoint,
         "random_weights": random_weights, "prompt": args.prompt, "box_cxcywh": list(args.box),
@@ -187,18 +186,11 @@ def run(args: Any) -> str:
         "text": to_json(text), "box": to_json(box), "seconds": seconds,
         "peak_memory_bytes": torch.cuda.max_memory_allocated(),
     }
-    _save_atomic(out_dir / "result.json", lambda p: p.write_text(json.dumps(result, indent=2)))
+    write_atomic(out_dir / "result.json", lambda p: p.write_text(json.dumps(result, indent=2)))
     seconds["write"] = done(5, "write", t)
     drawn = "top" if random_weights else "above threshold"
     return (f"segmented '{args.prompt}': drew {len(text['scores'])} text and {len(box['scores'])} box detections "
             f"({drawn}){' on RANDOM WEIGHTS' if random_weights else ''}; wrote {out_dir}/overlay.png and result.json")
-
-
-def _save_atomic(path: Path, write: Any) -> None:
-    from npu_compat.atomic_files import atomic_path
-
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        write(Path(tmp))
 
 
 def main(argv: list[str] | None = None) -> int:

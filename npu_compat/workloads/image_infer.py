@@ -14,6 +14,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from npu_compat.atomic_files import write_atomic
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
@@ -119,13 +121,6 @@ def _processor_detections(name: str, scores: torch.Tensor, boxes_xyxy: torch.Ten
             for s, b, r in zip(scores.float().tolist(), boxes_xyxy.float().tolist(), rles)]
 
 
-def _write_atomic(path: Path, write: Any) -> None:
-    from npu_compat.atomic_files import atomic_path
-
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        write(Path(tmp))
-
-
 def run_image_inference(config: InferConfig, session: Any, images: list[Path] | None = None,
                         on_skip: Any = None) -> list[dict[str, Any]]:
     """Run every image; returns one summary per image (paths written, detection count, stage seconds).
@@ -179,13 +174,13 @@ def run_image_inference(config: InferConfig, session: Any, images: list[Path] | 
             detections += [d for name, s, b, m in box_detections for d in _processor_detections(name, s, b, m)]
             overlay = out_dir / f"{path.stem}.overlay.png"
             picture = draw_overlay(image, detections)
-            _write_atomic(overlay, lambda p: picture.save(p, format="PNG"))
+            write_atomic(overlay, lambda p: picture.save(p, format="PNG"))
             seconds["postprocess"] = time.perf_counter() - t
             result = {"image": str(path), "height": feats.height, "width": feats.width, "model": config.model,
                       "checkpoint": config.checkpoint, "device": str(device), "threshold": config.threshold,
                       "detections": detections, "seconds": seconds}
             json_path = out_dir / f"{path.stem}.json"
-            _write_atomic(json_path, lambda p: p.write_text(json.dumps(result)))
+            write_atomic(json_path, lambda p: p.write_text(json.dumps(result)))
             summaries.append({"image": str(path), "overlay": str(overlay), "json": str(json_path),
                               "detections": len(detections), "seconds": seconds})
     return summaries
