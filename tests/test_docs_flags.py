@@ -43,7 +43,7 @@ def section(doc: str, heading: str) -> str:
     return rest[: stop.start()] if stop else rest
 
 
-OTHER_COMMANDS = re.compile(r"\b(torchrun|pip install|hf download)\b")
+OTHER_COMMANDS = re.compile(r"\b(torchrun|pip install|pip wheel|hf download)\b")
 
 
 def named(text: str) -> set[str]:

@@ -147,3 +147,19 @@ def test_one_tiny_run_from_outside_the_clone(installed, tmp_path, command):
     for path in written:
         assert path.exists(), f"{command} did not write {path}"
     assert str(ROOT) not in done.stdout + done.stderr, "the clone was used"
+
+
+def test_the_readmes_wheel_main_job_runs_from_the_install(installed, tmp_path):
+    """The README's last wheel line (``python3 -m npu_compat.apply ... -m npu_compat.commands.sam3_demo``), tiny."""
+    import re
+    import shlex
+
+    block = re.search(r"### Two ways to install.*?```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    line = block.strip().splitlines()[-1]
+    argv = shlex.split(line)
+    assert argv[:3] == ["python3", "-m", "npu_compat.apply"] and "npu_compat.commands.sam3_demo" in argv, line
+    done = run_installed(installed, "python", *argv[1:], "--model", "tiny", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "out" / "overlay.png").exists() and (tmp_path / "out" / "migration-report.json").exists()
+    report = json.loads((tmp_path / "out" / "migration-report.json").read_text())
+    assert any(call["file"].endswith("npu_compat/commands/sam3_demo.py") for call in report["calls"])
