@@ -133,19 +133,33 @@ def _tiny_run(command: str, folder: Path) -> tuple[list[str], list[Path]]:
             archive.writestr("torch_npu/version.py", "__version__ = '3.0.0'\n")
         return [str(wheel), "--out-dir", str(out)], [out / "torch_npu-3.0.0.json"]
     assert command == "train-sample-set"
-    return ["--out", str(out)], [out / "skimage-sample"]
+    return ["--out", str(out)], [out / "skimage-sample" / "train" / "_annotations.coco.json"]
+
+
+def link_outputs(paths: list[Path], folder: Path) -> Path:
+    """A symbolic link at each output path, all to one file that must stay as it is; returns that file."""
+    precious = folder / "precious.txt"
+    precious.write_text("not yours to write\n")
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(precious)
+    return precious
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_one_tiny_run_from_outside_the_clone(installed, tmp_path, command):
+def test_one_tiny_run_from_outside_the_clone_replacing_links_at_its_outputs(installed, tmp_path, command):
+    """Each output file is written by the kit's one writer: a link there is replaced, its target left alone."""
     work = tmp_path / "elsewhere"
     work.mkdir()
     argv, written = _tiny_run(command, tmp_path)
+    linked = [] if command == "verify-patches" else written  # apply --out must be a new folder
+    precious = link_outputs(linked, tmp_path)
     done = run_installed(installed, command, *argv, cwd=work)
     assert done.returncode == 0, f"{command}: {done.stderr[-3000:]}"
     assert "Traceback" not in done.stderr
     for path in written:
-        assert path.exists(), f"{command} did not write {path}"
+        assert path.is_file() and not path.is_symlink(), f"{command} did not write {path}"
+    assert precious.read_text() == "not yours to write\n", f"{command} wrote through a link"
     assert str(ROOT) not in done.stdout + done.stderr, "the clone was used"
 
 
@@ -158,8 +172,10 @@ def test_the_readmes_wheel_main_job_runs_from_the_install(installed, tmp_path):
     line = block.strip().splitlines()[-1]
     argv = shlex.split(line)
     assert argv[:3] == ["python3", "-m", "npu_compat.apply"] and "npu_compat.commands.sam3_demo" in argv, line
+    precious = link_outputs([tmp_path / "out" / "migration-report.json"], tmp_path)
     done = run_installed(installed, "python", *argv[1:], "--model", "tiny", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert precious.read_text() == "not yours to write\n"
     assert (tmp_path / "out" / "overlay.png").exists() and (tmp_path / "out" / "migration-report.json").exists()
     report = json.loads((tmp_path / "out" / "migration-report.json").read_text())
     assert any(call["file"].endswith("npu_compat/commands/sam3_demo.py") for call in report["calls"])
