@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coco-ann", required=True, help="COCO instances file, e.g. instances_val2017.json")
     p.add_argument("--coco-img", help="folder of the images named in the annotation file (required unless --eval-only)")
     p.add_argument("--output-json", default=DEFAULT_OUTPUT, help=f"merged COCO results file (default {DEFAULT_OUTPUT})")
-    p.add_argument("--max-images", type=int, default=-1, help="first N images by id, N >= 1 (-1, the default: all)")
+    p.add_argument("--max-images", type=inputs.image_count, default=-1, help="first N images by id, N >= 1 (-1, the default: all)")
     p.add_argument("--warmup", type=inputs.non_negative_int, default=3,
                    help="images left out of the timing summary (per rank)")
     p.add_argument("--eval", action="store_true", help="run pycocotools segm + bbox evaluation at the end")
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", help="sam3.pt (default: random weights, with a loud notice)")
     p.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
     p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast dtype on the target")
-    p.add_argument("--seed", type=int, default=0, help="seed for random weights (same on every rank)")
+    p.add_argument("--seed", type=inputs.seed, default=0, help="seed for random weights (same on every rank)")
     p.add_argument("--rle-processes", type=inputs.non_negative_int, default=None,
                    help="processes that RLE-encode masks (default: one per CPU core, 0 on a 1-core host)")
     p.add_argument("--rle-workers", type=inputs.positive_int, default=1,
@@ -86,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         rle_processes=args.rle_processes, progress=not args.no_progress,
     )
     shard = sharding.shard_from_env()
-    options = shim_options(args)
     try:
+        options = shim_options(args)
         coco = validate(config)
         if args.report:
             inputs.check_output_file(args.report, "--report")

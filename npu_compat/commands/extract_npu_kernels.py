@@ -6,9 +6,9 @@ never installed or imported) and writes npu_compat/data/npu_kernels/torch_npu-<v
 with the wheel's file name, sha256 and the extraction date.
 
 Examples:
-  python tools/extract_npu_kernels.py --download 2.7.1.post2        # pip download, then extract
-  python tools/extract_npu_kernels.py torch_npu-2.14.0-cp311-...whl  # a wheel you already have
-  python tools/extract_npu_kernels.py /usr/lib/python3.11/site-packages/torch_npu
+  extract-npu-kernels --download 2.7.1.post2        # pip download, then extract
+  extract-npu-kernels torch_npu-2.14.0-cp311-...whl  # a wheel you already have
+  extract-npu-kernels /usr/lib/python3.11/site-packages/torch_npu
 """
 from __future__ import annotations
 
@@ -18,8 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from npu_compat.errors import KernelListError
+from npu_compat.errors import KernelListError, NpuCompatError
 from npu_compat.npu_kernels import DATA_DIR, extract_kernel_list, save_kernel_list
+from npu_compat.workloads.cli_parser import OneLineParser, fail
+from npu_compat.workloads.inputs import check_output_dir
+
+PROG = "extract-npu-kernels"
 
 
 def download_wheel(version: str, folder: Path) -> Path:
@@ -35,16 +39,25 @@ def download_wheel(version: str, folder: Path) -> Path:
     return wheels[0]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sources", nargs="*", help="torch_npu .whl files or installed torch_npu folders")
     parser.add_argument("--download", action="append", default=[], metavar="VERSION",
                         help="pip-download this torch_npu version from PyPI first (repeatable)")
     parser.add_argument("--out-dir", default=str(DATA_DIR), help=f"where to write the JSON (default {DATA_DIR})")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if not args.sources and not args.download:
         parser.error("give a wheel/folder or --download VERSION")
     try:
+        check_output_dir(args.out_dir, "--out-dir")
+        for source in args.sources:
+            if not Path(source).exists():
+                raise KernelListError(f"{source} does not exist", "pass a torch_npu .whl file or installed folder")
         with tempfile.TemporaryDirectory(prefix="torch_npu_wheel_") as tmp:
             sources = [Path(s) for s in args.sources] + [download_wheel(v, Path(tmp)) for v in args.download]
             for source in sources:
@@ -52,9 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                 out = save_kernel_list(kernels, args.out_dir)
                 print(f"torch_npu {kernels.version}: {len(kernels.overloads)} op overloads, "
                       f"{len(kernels.base_names)} base names -> {out}")
-    except KernelListError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    except NpuCompatError as err:
+        return fail(PROG, err)
     return 0
 
 

@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from npu_compat.atomic_files import write_atomic
+from npu_compat.cli_options import device_spec
 from npu_compat.workloads import inputs
 from npu_compat.workloads.checkpoints import PARTIAL_FLAG
+from npu_compat.workloads.overlay import clip_box, draw_detections, font
 from npu_compat.workloads.cli_parser import OneLineParser, fail, quiet_upstream_warnings
 
 PROG = "sam3-demo"
@@ -44,11 +46,11 @@ def build_parser() -> OneLineParser:
     p.add_argument("--prompt", default="person", type=inputs.prompt_text, help="text prompt")
     p.add_argument("--box", default="0.5,0.5,0.5,0.5", type=inputs.parse_box, help=inputs.BOX_HELP)
     p.add_argument("--threshold", type=inputs.unit_interval, default=0.5, help="confidence threshold in [0,1]")
-    p.add_argument("--top-k", type=inputs.positive_int, default=3,
+    p.add_argument("--top-k", type=inputs.top_k, default=3,
                    help="with random weights, draw this many highest-scoring detections per prompt (default 3)")
     p.add_argument("--dtype", choices=["bf16", "fp32"], default="bf16", help="autocast dtype on the GPU")
-    p.add_argument("--device", help="apply the shim for this device from inside the script (npu, cuda, xpu, mps, cpu)")
-    p.add_argument("--seed", type=int, default=0, help="seed for random weights")
+    p.add_argument("--device", type=device_spec, help="apply the shim for this device from inside the script (npu, cuda, xpu, mps, cpu)")
+    p.add_argument("--seed", type=inputs.seed, default=0, help="seed for random weights")
     p.add_argument("--out", default="out", help="output folder")
     return p
 
@@ -84,37 +86,18 @@ def pick(state: dict, threshold: float, top_k: int, random_weights: bool) -> dic
             "mask_logit_mean": float(logits.float().mean().cpu()) if logits.numel() else 0.0}
 
 
-def _font(size: int) -> Any:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow built without FreeType
-        return ImageFont.load_default()
-
-
 def overlay(image: Image.Image, groups: list[tuple[str, dict[str, Any]]], random_weights: bool) -> Image.Image:
-    """Masks tinted, boxes and ``label score`` drawn; a RANDOM WEIGHTS banner across the top when so."""
-    canvas = np.asarray(image).astype(np.float32)
-    rng = np.random.default_rng(0)
-    colored = []
-    painted = np.zeros(canvas.shape[:2], bool)  # each pixel is tinted once, so the photo stays visible
-    for label, det in groups:
-        for mask, box, score in zip(det["masks"], det["boxes"], det["scores"]):
-            color = tuple(int(c) for c in rng.uniform(60, 255, size=3))
-            fresh = mask & ~painted
-            canvas[fresh] = 0.6 * canvas[fresh] + 0.4 * np.asarray(color, np.float32)
-            painted |= mask
-            colored.append((label, box, score, color))
-    out = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(out)
-    small = _font(max(12, out.height // 40))
-    for label, (x0, y0, x1, y1), score, color in colored:
-        draw.rectangle([x0, y0, x1, y1], outline=color, width=max(2, out.height // 200))
-        draw.text((x0 + 4, y0 + 4), f"{label} {score:.2f}", fill=color, font=small, stroke_width=1, stroke_fill=(0, 0, 0))
+    """Masks tinted, boxes (clipped to the picture) and ``label score`` tags drawn where they overlap nothing;
+    a RANDOM WEIGHTS banner across the top when so."""
+    band = banner_height(image.height) if random_weights else 0
+    detections = [{"label": label, "score": score, "box": box, "mask": mask}
+                  for label, det in groups for mask, box, score in zip(det["masks"], det["boxes"], det["scores"])]
+    out = draw_detections(image, detections, reserved=[(0, 0, image.width, band + 1)] if band else [])
     if random_weights:
-        band = banner_height(out.height)
+        draw = ImageDraw.Draw(out)
         draw.rectangle([0, 0, out.width, band], fill=(200, 0, 0))
         draw.text((out.width // 2, band // 2), f"{RANDOM_MARK}: masks are meaningless", fill=(255, 255, 255),
-                  font=_font(int(band * 0.6)), anchor="mm")
+                  font=font(int(band * 0.6)), anchor="mm")
     return out
 
 
@@ -122,8 +105,12 @@ def banner_height(height: int) -> int:
     return max(20, height // 14)
 
 
-def to_json(det: dict[str, Any]) -> dict[str, Any]:
-    return {"scores": det["scores"], "boxes": det["boxes"], "mask_areas": [int(m.sum()) for m in det["masks"]],
+def to_json(det: dict[str, Any], width: int | None = None, height: int | None = None) -> dict[str, Any]:
+    """The detections for result.json: boxes clipped to the picture (``width`` x ``height``), the model's own in
+    ``boxes_raw``."""
+    boxes = det["boxes"] if width is None or height is None else [clip_box(b, width, height) for b in det["boxes"]]
+    return {"scores": det["scores"], "boxes": boxes, "boxes_raw": det["boxes"],
+            "mask_areas": [int(m.sum()) for m in det["masks"]],
             "above_threshold": det["above_threshold"], "mask_logit_mean": det["mask_logit_mean"]}
 
 
@@ -183,7 +170,8 @@ def run(args: Any) -> str:
         "device": str(next(model.parameters()).device), "model": args.model, "checkpoint": args.checkpoint,
         "random_weights": random_weights, "prompt": args.prompt, "box_cxcywh": list(args.box),
         "threshold": args.threshold, "drawn": "top_k" if random_weights else "above_threshold", "top_k": args.top_k,
-        "text": to_json(text), "box": to_json(box), "seconds": seconds,
+        "text": to_json(text, image.width, image.height), "box": to_json(box, image.width, image.height),
+        "seconds": seconds,
         "peak_memory_bytes": torch.cuda.max_memory_allocated(),
     }
     write_atomic(out_dir / "result.json", lambda p: p.write_text(json.dumps(result, indent=2)))

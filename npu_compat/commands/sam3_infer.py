@@ -43,7 +43,7 @@ def build_parser():
     p.add_argument("--prompt-batch", type=inputs.positive_int, default=None,
                    help="text prompts per grounding forward (default: 40 on an accelerator, where it saves op launches, "
                         "1 on the cpu, where it is fastest; the segmentation head takes 16 at a time)")
-    p.add_argument("--seed", type=int, default=0, help="seed for random weights")
+    p.add_argument("--seed", type=inputs.seed, default=0, help="seed for random weights")
     add_shim_arguments(p)
     return p
 

@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("video", help="an mp4 (or .mov/.avi/.mkv/.webm) file, or a folder of frames 0.jpg, 1.jpg, ...")
     p.add_argument("--text", type=inputs.prompt_text, help="text prompt (e.g. 'person'), applied on --text-frame")
-    p.add_argument("--text-frame", type=int, default=0, help="frame of the text/box prompt (default 0)")
+    p.add_argument("--text-frame", type=inputs.non_negative_int, default=0, help="frame of the text/box prompt (default 0)")
     p.add_argument("--box", action="append", default=[], metavar="CX,CY,W,H",
                    help=inputs.BOX_HELP + ", on --text-frame (repeatable)")
     p.add_argument("--point", action="append", default=[], metavar="FRAME:X,Y[:LABEL[:OBJ_ID]]",
@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=["sam3", "tiny"], default="sam3", help="full SAM3, or the tiny test model")
     p.add_argument("--checkpoint", help="path to sam3.pt (default: RANDOM weights, no download)")
     p.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
-    p.add_argument("--seed", type=int, default=0, help="seed of the tiny model")
+    p.add_argument("--seed", type=inputs.seed, default=0, help="seed of the tiny model")
     p.add_argument("--video-backend", choices=["auto", "cv2", "decord"], default="auto", help="mp4 decoder for the overlay")
     p.add_argument("--out", default="out", help="output folder (default: out)")
     add_shim_arguments(p)
@@ -54,13 +54,20 @@ def main(argv: list[str] | None = None) -> int:
     import npu_compat
     from npu_compat.cli_options import shim_options
     from npu_compat.errors import NpuCompatError
+    from npu_compat.sam3.video_io import check_video_path
     from npu_compat.sam3.video_run import VideoJob, parse_box, parse_point, run_video_job
+    from npu_compat.workloads import inputs
+    from npu_compat.workloads.checkpoints import check_path
 
     try:
         job = VideoJob(video=args.video, out_dir=args.out, text=args.text, text_frame=args.text_frame,
                        boxes=tuple(parse_box(b) for b in args.box), points=tuple(parse_point(p) for p in args.point),
                        model=args.model, checkpoint=args.checkpoint, seed=args.seed, video_backend=args.video_backend,
                        allow_partial_checkpoint=args.allow_partial_checkpoint)
+        check_video_path(args.video)  # the paths first: nothing is applied or built for a bad one
+        inputs.check_output_dir(args.out, "--out")
+        if args.checkpoint:
+            check_path(args.checkpoint)
         session = npu_compat.apply(options=shim_options(args))
         result = run_video_job(job)
     except NpuCompatError as err:

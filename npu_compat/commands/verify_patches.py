@@ -23,7 +23,7 @@ from npu_compat.errors import NpuCompatError
 from npu_compat.patchset import verify
 from npu_compat.patchset.errors import PatchError
 from npu_compat.workloads.cli_parser import OneLineParser
-from npu_compat.workloads.inputs import check_output_dir, check_output_file, non_negative_int
+from npu_compat.workloads.inputs import InputError, check_output_dir, check_output_file, non_negative_int
 
 # The series ships in the package (npu_compat/patch_series, a link to the clone's patches/); in a clone it
 # resolves to patches/series.
@@ -71,8 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
-    """Output paths are checked before any upstream is fetched or patched."""
+def _check_paths(args: argparse.Namespace) -> None:
+    """The series and every output path are checked before any upstream is fetched or patched."""
+    for flag in ("series", "against"):
+        path = getattr(args, flag, None)
+        if path is None:
+            continue
+        if path.is_dir():
+            raise InputError(f"--{flag} {path} is a folder", "pass the file itself, e.g. patches/series")
+        if not path.is_file():
+            raise InputError(f"--{flag} {path} not found", "check the path (the kit's series is patches/series)")
     if args.command in ("apply", "refresh") and args.out is not None:
         check_output_dir(args.out, "--out")
     for flag in ("json", "markdown"):
@@ -83,7 +91,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        _check_outputs(args)
+        _check_paths(args)
         if args.command == "check":
             lines, code = verify.cmd_check(args.series, args.upstream, args.fuzz, not args.no_import_check)
         elif args.command == "apply":
