@@ -26,16 +26,18 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from npu_compat.shim import Session, ShimOptions
+from npu_compat.report import LOG, process_identity
+from npu_compat.session import Session
+from npu_compat.shim_options import ShimOptions
 
 OPTIONS_ENV = "NPU_COMPAT_SHIM_OPTIONS"
 PROCESS_DIR_ENV = "NPU_COMPAT_PROCESS_DIR"
 BOOT_DIR = str(Path(__file__).resolve().parent / "child_boot")
 _ENV_KEYS = (OPTIONS_ENV, PROCESS_DIR_ENV, "PYTHONPATH")
 _FORK_HANDLER_SET = False
+_PROPAGATED: Session | None = None  # the session whose options this process hands down (a forked child keeps it)
 
 
 # ---- options across the exec boundary -----------------------------------------------------
@@ -45,8 +47,6 @@ def options_to_json(options: "ShimOptions") -> str:
 
 def options_from_json(text: str) -> "ShimOptions":
     """The inverse of :func:`options_to_json`; fields this version does not know are dropped."""
-    from npu_compat.shim import ShimOptions
-
     data = json.loads(text)
     values: dict[str, Any] = {}
     for f in dataclasses.fields(ShimOptions):
@@ -70,6 +70,7 @@ def inherited_options() -> "ShimOptions | None":
 # ---- the parent side ----------------------------------------------------------------------
 def propagate(session: "Session") -> None:
     """Make every process started from now on run shimmed, with this session's options."""
+    global _PROPAGATED
     env = os.environ
     session.saved_env = {key: env.get(key) for key in _ENV_KEYS}
     session.is_child = bool(env.get(PROCESS_DIR_ENV))
@@ -86,6 +87,7 @@ def propagate(session: "Session") -> None:
     _set_fork_handler()
     if session.is_child:
         _finish_in_mp_child(session)
+    _PROPAGATED = session
 
 
 def _finish_in_mp_child(session: "Session") -> None:
@@ -109,6 +111,9 @@ def _remove_folder(folder: str, owner_pid: int) -> None:
 
 
 def restore_env(session: "Session") -> None:
+    global _PROPAGATED
+    if _PROPAGATED is session:
+        _PROPAGATED = None
     for key, value in session.saved_env.items():
         if value is None:
             os.environ.pop(key, None)
@@ -126,9 +131,7 @@ def _set_fork_handler() -> None:
 
 def _after_fork_in_child() -> None:
     """A forked child keeps the patched process: it counts its own calls and reports as a child."""
-    from npu_compat import shim
-
-    session = shim.current()
+    session = _PROPAGATED
     if session is None:
         return
     root_dir = session.process_dir or os.environ.get(PROCESS_DIR_ENV)
@@ -149,15 +152,6 @@ def _register_mp_finalizer(session: "Session") -> None:
 
 
 # ---- reports ------------------------------------------------------------------------------
-def process_identity() -> dict[str, Any]:
-    env = os.environ
-    ident: dict[str, Any] = {"pid": os.getpid(), "parent_pid": os.getppid()}
-    for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
-        if env.get(key, "").isdigit():
-            ident[key.lower()] = int(env[key])
-    return ident
-
-
 def _child_report_name(ident: dict[str, Any]) -> str:
     rank = f"rank{ident['rank']}-" if "rank" in ident else ""
     return f"{rank}pid{ident['pid']}.json"
@@ -207,8 +201,6 @@ def finish(session: "Session", report_path: str | None = None, summary: bool | N
     """At exit, once per process: a child writes its report for the root; the root merges the
     children's, writes ``report_path`` (``{pid}`` and ``{rank}`` expand; a process outside torchrun is rank 0)
     and logs the summary."""
-    from npu_compat.report import LOG
-
     if session.finished:
         return None
     session.finished = True

@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import os
 
-from npu_compat.npu import RuntimeProfile
-from npu_compat.report import LOG_LEVELS
-from npu_compat.shim import ShimOptions
 from npu_compat.errors import NpuCompatError
+from npu_compat.fallbacks import check_off_names
+from npu_compat.npu import RuntimeProfile, SimulateAction
+from npu_compat.report import LOG_LEVELS
+from npu_compat.shim_options import ShimOptions
 from npu_compat.target import KNOWN_DEVICES, parse_device
 
 _TRI = {"on": True, "off": False, "keep": None}
@@ -56,15 +57,12 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--internal-format", choices=list(_TRI), default="off", help="npu: private tensor formats (default off)")
     g.add_argument("--conv-hf32", choices=list(_TRI), default="keep", help="npu: HF32 for fp32 convolutions (default keep)")
     g.add_argument("--matmul-hf32", choices=list(_TRI), default="keep", help="npu: HF32 for fp32 matmuls (default keep)")
-    from npu_compat.npu import SimulateAction  # sets NPU_COMPAT_SIMULATE; the simulator itself is never imported here
-
+    # SimulateAction sets NPU_COMPAT_SIMULATE; the simulator itself is never imported here
     g.add_argument("--simulate", action=SimulateAction, metavar="torch_npu==X", help="npu: run on the simulated npu, "
                    "a test double of torch_npu X's kernel coverage on the host (docs/simulated-npu.md)")
 
 
 def shim_options(args: argparse.Namespace) -> ShimOptions:
-    from npu_compat.fallbacks import check_off_names
-
     check_off_names(args.fallback_off)
     return ShimOptions(
         device=args.device,

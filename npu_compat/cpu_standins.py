@@ -16,6 +16,8 @@ from typing import Any, Iterator
 
 import torch
 
+from npu_compat.errors import MissingApiError
+
 Device = Any  # torch.device | str | int | None
 
 
@@ -404,7 +406,6 @@ class device_of(device):  # noqa: N801  (mirrors torch.cuda.device_of)
 
 
 def _no_graphs(api: str) -> Any:
-    from npu_compat.errors import MissingApiError
 
     return MissingApiError(f"{api} has no equivalent on the cpu target (no graph capture on the CPU)",
                            "run the callables eagerly, or use torch.cuda.make_graphed_callables (returned unchanged here)")

@@ -18,25 +18,11 @@ import torch
 from packaging.version import InvalidVersion, Version
 
 from npu_compat.errors import TargetError
+from npu_compat.simulation import SIMULATE_ENV, TARGET_NOTES, simulated_version  # noqa: F401 (TARGET_NOTES: npu.TARGET_NOTES)
 
 _LOADED: ModuleType | None = None
-SIMULATE_ENV = "NPU_COMPAT_SIMULATE"
 # the simulated npu's stand-in torch_npu (a test double of the Ascend stack); a path, never imported here
 SIM_STAND_IN = Path(__file__).resolve().parent / "sim" / "stand_in"
-TARGET_NOTES: list[str] = []  # the target's report notes: under simulation, what hardware would refuse or lack
-
-
-def simulated_version(environ: dict[str, str] | None = None) -> str | None:
-    """The torch_npu release simulated under ``NPU_COMPAT_SIMULATE=torch_npu==X`` (``--simulate``), or None."""
-    env = os.environ if environ is None else environ
-    spec = env.get(SIMULATE_ENV, "").strip()
-    if not spec:
-        return None
-    name, sep, version = spec.partition("==")
-    if name.strip() != "torch_npu" or not sep or not version.strip():
-        raise TargetError(f"{SIMULATE_ENV}={spec!r} is not 'torch_npu==VERSION'",
-                          "use e.g. --simulate torch_npu==2.7.1.post2 (docs/simulated-npu.md)")
-    return version.strip()
 
 
 class SimulateAction(argparse.Action):
@@ -75,19 +61,10 @@ def installed_torch_npu_version() -> str | None:
 
 
 def required_torch(torch_npu_version: str) -> str:
-    """The torch release a torch_npu release is built for.
-
-    The version table (``npu_compat.env.versions``) is consulted first; failing that, the
-    rule torch_npu uses for its own releases applies: ``X.Y.Z[.postN]`` needs torch ``X.Y.Z``.
+    """The torch release a torch_npu release is built for, by the rule torch_npu uses for its own
+    releases: ``X.Y.Z[.postN]`` needs torch ``X.Y.Z``. (Every line of the environment table,
+    ``npu_compat/env/versions.toml``, pins a pair that keeps this rule; its test checks that.)
     """
-    try:
-        from npu_compat.env.versions import torch_for_torch_npu
-    except ImportError:
-        torch_for_torch_npu = None
-    if torch_for_torch_npu is not None:
-        found = torch_for_torch_npu(torch_npu_version)
-        if found:
-            return found
     try:
         return Version(torch_npu_version).base_version
     except InvalidVersion as err:

@@ -12,17 +12,19 @@ import enum
 import importlib
 import inspect
 import sys
+import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from npu_compat.errors import RuleError
 from npu_compat.import_hook import PostImportHook
 from npu_compat.jit_builtins import alias_builtin, restore_builtin
+from npu_compat.rebind import rebind_leftovers
 from npu_compat.report import MigrationReport, RuleStatus
 
 if TYPE_CHECKING:
-    from npu_compat.rules.device_mapping import DeviceMapper
-    from npu_compat.shim import ShimOptions
+    from npu_compat.device_mapping import DeviceMapper
+    from npu_compat.shim_options import ShimOptions
     from npu_compat.target import Target
 
 MISSING: Any = object()
@@ -96,6 +98,8 @@ def signature_problem(original: Any, replacement: Any) -> str | None:
     original is read as its callers see it (through its own ``__wrapped__``, if any).
     Objects without an introspectable signature (C builtins) are not checked.
     """
+    if takes_any_call(replacement):
+        return None  # nothing to compare: reading the original's signature is most of apply()'s guard cost
     try:
         orig = inspect.signature(original)
         repl = inspect.signature(replacement, follow_wrapped=False)
@@ -124,6 +128,19 @@ def signature_problem(original: Any, replacement: Any) -> str | None:
             if q.name not in orig.parameters:
                 return f"replacement requires '{q.name}', which the original does not take"
     return None
+
+
+def takes_any_call(fn: Any) -> bool:
+    """A plain ``def f(*args, **kwargs)`` (most wrappers): it takes every call, whatever it wraps.
+
+    Read from the code object, without ``inspect``; anything else (a partial, a class, an explicit
+    ``__signature__``) is left to :func:`signature_problem`'s full comparison.
+    """
+    code = getattr(fn, "__code__", None)
+    if type(fn) is not types.FunctionType or code is None or "__signature__" in vars(fn):
+        return False
+    named = code.co_argcount + code.co_kwonlyargcount  # co_argcount counts positional-only ones too
+    return named == 0 and bool(code.co_flags & inspect.CO_VARARGS) and bool(code.co_flags & inspect.CO_VARKEYWORDS)
 
 
 @dataclass
@@ -232,8 +249,6 @@ class Patcher:
             except ValueError:
                 pass
             self._hook = None
-        from npu_compat.rebind import rebind_leftovers
-
         return rebind_leftovers(undone, self.loaded_before)
 
 

@@ -18,6 +18,9 @@ from typing import Any
 
 import torch
 
+from npu_compat.atomic_files import write_json_atomic
+from npu_compat.errors import NpuCompatError
+
 SCHEMA = "npu_compat/migration-report@1"
 LOG = logging.getLogger("npu_compat")
 LOG_LEVELS = {"quiet": logging.ERROR, "summary": logging.WARNING, "calls": logging.INFO, "debug": logging.DEBUG}
@@ -36,6 +39,15 @@ def is_internal_file(filename: str) -> bool:
     except (TypeError, ValueError):
         return False
     return path.startswith(_TORCH_DIR) or (path.startswith(_KIT_DIR) and not path.startswith(_COMMANDS_DIR))
+
+
+def user_depth(depth: int = 1) -> int:
+    """How many frames above the caller's frame (``depth`` up from here) the first user frame is:
+    a dispatcher kernel is called from ``torch/_ops.py``, which is not the call site."""
+    frame, extra = sys._getframe(depth + 1), 0
+    while frame is not None and is_internal_file(frame.f_code.co_filename):
+        frame, extra = frame.f_back, extra + 1
+    return depth + extra
 
 
 @dataclass
@@ -132,14 +144,10 @@ class MigrationReport:
     @property
     def process(self) -> dict[str, Any]:
         """pid, parent pid and the torch.distributed rank variables of this process."""
-        from npu_compat.child_processes import process_identity
-
         return process_identity()
 
     def write_json(self, path: str | os.PathLike[str]) -> Path:
         """Write atomically (temp file, then rename), with the user's usual permissions."""
-        from npu_compat.atomic_files import write_json_atomic
-
         return write_json_atomic(path, self.as_dict())
 
     def summary(self, report_path: str | os.PathLike[str] | None = None) -> str:
@@ -173,6 +181,16 @@ class MigrationReport:
         return "\n".join(lines)
 
 
+def process_identity() -> dict[str, Any]:
+    """pid, parent pid and RANK / LOCAL_RANK / WORLD_SIZE of this process, read now (a forked child differs)."""
+    env = os.environ
+    ident: dict[str, Any] = {"pid": os.getpid(), "parent_pid": os.getppid()}
+    for key in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+        if env.get(key, "").isdigit():
+            ident[key.lower()] = int(env[key])
+    return ident
+
+
 def _short(value: Any, limit: int = 200) -> str:
     text = value if isinstance(value, str) else str(value) if isinstance(value, torch.device) else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -182,8 +200,6 @@ def configure_logging(level: str | None) -> None:
     """Set the kit's verbosity from ``--log-level`` or ``NPU_COMPAT_LOG``."""
     name = (level or os.environ.get("NPU_COMPAT_LOG") or "summary").lower()
     if name not in LOG_LEVELS:
-        from npu_compat.errors import NpuCompatError
-
         raise NpuCompatError(f"unknown log level '{name}'", f"use one of {', '.join(LOG_LEVELS)}")
     LOG.setLevel(LOG_LEVELS[name])
     if not LOG.handlers:

@@ -1,50 +1,21 @@
 """One shim session: resolve the target, install every rule, apply the NPU profile; revert all."""
 from __future__ import annotations
 
-import os
 import time
-from dataclasses import dataclass, field
-from typing import Any, Mapping
 
-from npu_compat import child_processes
+from npu_compat import child_processes, npu, simulation
+from npu_compat.device_mapping import DeviceMapper
 from npu_compat.errors import NpuCompatError
-from npu_compat.npu import RuntimeProfile, Setting
+from npu_compat.fallbacks import check_off_names, install_fallbacks
 from npu_compat.patcher import Context, Patcher
-from npu_compat.report import MigrationReport, configure_logging
+from npu_compat.report import LOG, MigrationReport, configure_logging
 from npu_compat.rule_packs import enabled_packs
 from npu_compat.rules import core_rules
-from npu_compat.rules.device_mapping import DeviceMapper
-from npu_compat.target import Target, parse_device, resolve_target
+from npu_compat.session import Session
+from npu_compat.shim_options import ShimOptions
+from npu_compat.target import parse_device, resolve_target
 
-
-@dataclass(frozen=True)
-class ShimOptions:
-    device: str | None = None
-    strict: bool = False
-    cuda_available: str = "target"  # "target" (True), "truth" or "false"; see rules/availability.py
-    truthful: tuple[str, ...] = ()  # extra module prefixes that see the real is_available()
-    npu_profile: RuntimeProfile = RuntimeProfile()
-    packs_off: tuple[str, ...] = ()  # rule packs left out (npu_compat/rule_packs.py)
-    pack_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # per pack, by pack name
-    fallback_off: tuple[str, ...] = ()
-    log_level: str | None = None
-    autocast: str | None = None  # "auto" (default), "keep", "fp32", "bf16", "fp16"; see rules/amp.py
-
-
-@dataclass
-class Session:
-    target: Target
-    options: ShimOptions
-    report: MigrationReport
-    patcher: Patcher
-    settings: list[Setting] = field(default_factory=list)
-    apply_seconds: float = 0.0
-    # child processes (npu_compat/child_processes.py)
-    is_child: bool = False  # started by a shimmed parent: reports to it instead of the user
-    process_dir: str | None = None  # root only: where the children's reports arrive
-    saved_env: dict[str, str | None] = field(default_factory=dict)
-    finished: bool = False  # the exit report of this process is written
-    pid: int = field(default_factory=os.getpid)  # the process that applied it (a forked child differs)
+__all__ = ["ShimOptions", "Session", "apply", "revert", "current"]
 
 
 _SESSION: Session | None = None
@@ -70,8 +41,6 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
             "call npu_compat.revert() before applying it for another device",
         )
     if opts.fallback_off:
-        from npu_compat.fallbacks import check_off_names
-
         check_off_names(opts.fallback_off)  # before anything is installed: a typo names no op
     start = time.perf_counter()
     configure_logging(opts.log_level)
@@ -85,12 +54,8 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
         for pack in enabled_packs(opts.packs_off):  # client rule packs: npu_compat/rule_packs.py
             patcher.install(pack.rules(target))
             report.packs.append(pack.name)
-        from npu_compat.fallbacks import install_fallbacks  # op fallbacks: npu_compat/fallbacks/
-
-        install_fallbacks(ctx, patcher)
+        install_fallbacks(ctx, patcher)  # op fallbacks: npu_compat/fallbacks/
         if target.type == "npu":
-            from npu_compat import npu
-
             session.settings = npu.apply_runtime_profile(opts.npu_profile)
             report.settings = [s.as_dict() for s in session.settings]
         child_processes.propagate(session)  # every process started from here on runs shimmed
@@ -99,6 +64,7 @@ def apply(device: str | None = None, options: ShimOptions | None = None, **kwarg
         raise
     session.apply_seconds = time.perf_counter() - start
     _SESSION = session
+    simulation.listen_for_device_fallbacks(session.report_device_fallback)  # torch_npu's own CPU fallbacks
     return session
 
 
@@ -108,15 +74,12 @@ def revert() -> None:
     session, _SESSION = _SESSION, None
     if session is None:
         return
+    simulation.listen_for_device_fallbacks(None)
     if not session.is_child:
         child_processes.collect(session)  # reports of children that already exited stay readable
     child_processes.restore_env(session)
     left = session.patcher.revert()
     if left:
-        from npu_compat.report import LOG
-
         LOG.warning("npu_compat: revert could not restore %s (their upstream module does not import here)", ", ".join(left))
     if session.settings:
-        from npu_compat import npu
-
         npu.revert_runtime_profile(session.settings)

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 import torch
 
+from npu_compat import npu
 from npu_compat.errors import TargetError
 
 KNOWN_DEVICES = ("npu", "cuda", "xpu", "mps", "cpu")
@@ -80,8 +81,6 @@ class Target:
             **({"auto_skipped": dict(self.skipped)} if self.skipped else {}),
         }
         if self.type == "npu":  # "torch_npu X", or "simulated npu (torch_npu X)" and what hardware would refuse
-            from npu_compat import npu
-
             out["backend"] = npu.backend_label()
             out.update({"notes": list(npu.TARGET_NOTES)} if npu.TARGET_NOTES else {})
         return out
@@ -141,8 +140,6 @@ def probe_cpu_native_dtypes(environ: Mapping[str, str] | None = None) -> tuple[t
 
 def _npu_probe() -> tuple[bool, str]:
     """(usable, why not). torch_npu not installed is not worth a word; any other failure is."""
-    from npu_compat import npu
-
     if npu.installed_torch_npu_version() is None:
         return False, ""
     try:
@@ -158,8 +155,6 @@ def _available(kind: str) -> bool:
     if kind == "cpu":
         return True
     if kind == "npu":
-        from npu_compat import npu
-
         return npu.npu_available()
     module = getattr(torch, kind, None)
     probe = getattr(module, "is_available", None)
@@ -192,8 +187,6 @@ def resolve_target(requested: str | None = None, environ: Mapping[str, str] | No
                 break
         return _with_native(Target(kind, None, CAPABILITIES[kind], "auto", tuple(skipped)))
     if kind == "npu":
-        from npu_compat import npu
-
         npu.load_torch_npu()  # raises a one-line TargetError with the fix
     if not _available(kind):
         raise TargetError(

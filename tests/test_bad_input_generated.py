@@ -39,7 +39,7 @@ def _accept(*args: Any, **kwargs: Any) -> Any:
 
 WORK = [  # (module, attribute): where each command's real work starts
     ("npu_compat.workloads.model_loading", "build_model"),
-    ("npu_compat.sam3.video_run", "build_predictor"),
+    ("npu_compat.workloads.video_run", "build_predictor"),
     ("npu_compat.shim", "apply"),
     ("npu_compat.bench.report", "run_from_cli"),
     ("npu_compat.parity.__main__", "_capture"),

@@ -6,9 +6,9 @@ import types
 import pytest
 
 from npu_compat.errors import RuleError
-from npu_compat.patcher import MISSING, Category, Context, Patcher, Rule, signature_problem
+from npu_compat.patcher import MISSING, Category, Context, Patcher, Rule, signature_problem, takes_any_call
 from npu_compat.report import MigrationReport
-from npu_compat.rules.device_mapping import DeviceMapper
+from npu_compat.device_mapping import DeviceMapper
 from npu_compat.shim import ShimOptions
 from npu_compat.target import resolve_target
 
@@ -97,6 +97,24 @@ def test_signature_problem_cases():
     assert signature_problem(orig, star) is None
     assert "requires 'd'" in signature_problem(orig, extra_required)
     assert signature_problem(len, star) is None  # builtins without signatures are not checked
+
+
+def test_takes_any_call_only_for_a_plain_star_args_star_kwargs_function():
+    def star(*args, **kwargs): ...
+    def named_first(device, *args, **kwargs): ...
+    def no_kwargs(*args): ...
+    def kw_only(*args, flag=False, **kwargs): ...
+    def declared(*args, **kwargs): ...
+    declared.__signature__ = inspect.signature(lambda a: None)
+
+    assert takes_any_call(star) and takes_any_call(functools.wraps(len)(star))
+    assert not any(takes_any_call(f) for f in (named_first, no_kwargs, kw_only, declared, functools.partial(star), len))
+    # every one of them gets the full comparison, and the fast path agrees with it where it applies
+    def orig(a, b=1, *, c=2): ...
+    assert "requires 'device'" in signature_problem(orig, named_first)
+    assert "takes **kw, replacement does not" in signature_problem(lambda **kw: None, no_kwargs)
+    assert signature_problem(lambda a: None, declared) is None
+    assert signature_problem(orig, star) is None
 
 
 def test_lazy_rule_installs_when_the_owner_is_imported(tmp_path, monkeypatch):

@@ -6,6 +6,8 @@ reported as a ratio or a difference, because these machines are noisy.
 from __future__ import annotations
 
 import gc
+import json
+import os
 import statistics
 import subprocess
 import sys
@@ -48,6 +50,53 @@ def apply_time(rounds: int = 20) -> list[Measurement]:
     return [
         Measurement("apply(), first in a process (import of the kit included)", statistics.median(cold) * 1e3, "ms", "median of 3 processes"),
         Measurement("apply(), again after revert()", statistics.median(warm) * 1e3, "ms", f"median of {rounds}"),
+    ]
+
+
+_APPLY_COST = """
+import json, sys, time
+import torch
+try:
+    import sam3, sam3.model_builder  # a SAM3 script has these imported when it applies the shim
+except ImportError as err:
+    sys.exit(f"sam3 is not importable here: {err}")
+w0, c0 = time.perf_counter(), time.process_time()
+import npu_compat
+import npu_compat.shim
+w1, c1 = time.perf_counter(), time.process_time()
+session = npu_compat.apply(device="cpu", log_level="quiet")
+w2, c2 = time.perf_counter(), time.process_time()
+print(json.dumps({"import_wall": w1 - w0, "import_cpu": c1 - c0, "apply_wall": w2 - w1, "apply_cpu": c2 - c1,
+                  "rules": len(session.report.rules), "packs": session.report.packs}))
+"""
+
+
+def apply_cost(processes: int = 7) -> list[Measurement]:
+    """Cold ``apply()`` with torch and sam3 already imported, in fresh processes: wall and CPU time.
+
+    CPU time (``time.process_time``) is what the process itself spent, so it holds on a loaded
+    machine where wall time does not. The kit's own import is timed apart from ``apply()``.
+    """
+    runs = []
+    for _ in range(processes):
+        out = subprocess.run([sys.executable, "-c", _APPLY_COST], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"apply-cost process failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs) * 1e3
+
+    def spread(key: str) -> str:
+        return ", ".join(f"{r[key] * 1e3:.0f}" for r in runs)
+
+    bytecode = "no .pyc written (PYTHONDONTWRITEBYTECODE)" if sys.dont_write_bytecode or os.environ.get("PYTHONDONTWRITEBYTECODE") else ".pyc cached"
+    note = f"median of {processes} processes, torch + sam3 imported first, {runs[0]['rules']} rules, packs {runs[0]['packs']}; {bytecode}"
+    return [
+        Measurement("apply(), cold, sam3 imported: wall", med("apply_wall"), "ms", f"{note}; each: {spread('apply_wall')}"),
+        Measurement("apply(), cold, sam3 imported: CPU time", med("apply_cpu"), "ms", f"each: {spread('apply_cpu')}"),
+        Measurement("import npu_compat.shim before it: wall", med("import_wall"), "ms", f"each: {spread('import_wall')}"),
+        Measurement("import npu_compat.shim before it: CPU time", med("import_cpu"), "ms", f"each: {spread('import_cpu')}"),
     ]
 
 

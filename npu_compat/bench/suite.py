@@ -100,6 +100,8 @@ def bench_shim_overhead(config: BenchConfig) -> Result:
 
     result = Result("shim-overhead")
     rows = shim_overhead.apply_time(rounds=3 if config.quick else 20)
+    if not config.quick:  # fresh processes that import sam3: seconds each
+        rows += shim_overhead.apply_cost(processes=7)
     rows += shim_overhead.call_overhead(2000 if config.quick else 20000)
     if config.patched_tree and not config.quick:
         rows += shim_overhead.sam3_step_ratio(os.path.abspath(config.patched_tree), config.rounds)
@@ -196,7 +198,7 @@ def bench_counts(config: BenchConfig) -> Result:
     from npu_compat.bench.budget import check_budget, count_key
     from npu_compat.bench.counts import count_image_paths, count_video
     from npu_compat.bench.video_fps import synthetic_clip
-    from npu_compat.sam3.video_run import build_predictor
+    from npu_compat.workloads.video_run import build_predictor
 
     result = Result("counts")
     rows = count_image_paths(image_model(config), config.device, sample_image(config.quick),

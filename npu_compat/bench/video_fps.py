@@ -137,7 +137,7 @@ def _autocast_probe(model: Any, seen: list[str]) -> Any:
 
 
 def _one_job(predictor: Any, clip: Path, out_dir: Path, model: str, prompt: str, frames: int) -> dict[str, Any]:
-    from npu_compat.sam3.video_run import VideoJob, run_video_job
+    from npu_compat.workloads.video_run import VideoJob, run_video_job
 
     job = VideoJob(video=str(clip), out_dir=str(out_dir), text=prompt, model=model)
     load_before = os.getloadavg()[0]
@@ -171,7 +171,7 @@ def bench_video(model: str, frames: int, height: int, width: int, prompt: str = 
     ratio to the first. ``warmup`` first runs each variant once on a 1-frame clip (kernel selection and
     first-call costs of that dtype out of the timed runs). ``counted`` (one variant) also counts device ops
     and host syncs of the whole job."""
-    from npu_compat.sam3.video_run import build_predictor
+    from npu_compat.workloads.video_run import build_predictor
 
     for dtype in dtypes:
         if dtype not in VARIANTS:

@@ -6,7 +6,7 @@
 The shim is applied for --device (default: best available), so upstream's CUDA-only video predictor
 runs on npu, cuda, xpu, mps or cpu. Writes <out>/overlay.mp4 (one frame per input frame) and
 <out>/frames.json (per frame: object ids, scores, boxes xywh in pixels, RLE masks; schema in
-npu_compat/sam3/video_run.py). Without --checkpoint the weights are RANDOM (a loud notice says so)
+npu_compat/workloads/video_run.py). Without --checkpoint the weights are RANDOM (a loud notice says so)
 and nothing is downloaded. --model tiny is the small test model, for smoke runs. A --box is
 cx,cy,w,h as fractions of the frame (as in every tool of the kit); a --point is in pixels.
 """
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     from npu_compat.cli_options import shim_options
     from npu_compat.errors import NpuCompatError
     from npu_compat.sam3.video_io import check_video_path
-    from npu_compat.sam3.video_run import VideoJob, parse_box, parse_point, run_video_job
+    from npu_compat.workloads.video_run import VideoJob, parse_box, parse_point, run_video_job
     from npu_compat.workloads import inputs
     from npu_compat.workloads.checkpoints import check_path
 

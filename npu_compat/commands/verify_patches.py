@@ -7,7 +7,8 @@ Every command takes --series PATH (default patches/series) and --upstream SOURCE
   dir:PATH         a folder holding sam3/ (e.g. a site-packages or a fork checkout)
   git:REPO@REV     a git repository at a commit, tag or branch
   all              (matrix only) every sam3 release on PyPI, plus the committed git rows
-                   whose snapshot is at hand ($SAM3_MAIN_SRC for main at 99d02f2)
+                   whose snapshot is at hand ($SAM3_MAIN_SRC for main at 99d02f2,
+                   $SAM3_31_SRC for SAM 3.1 at 96914d2)
 
 Exit codes: 0 ok; 1 the series fails (reject, fuzz in strict mode, a failed check,
 matrix regression, refresh conflicts, uncovered CUDA code); 2 bad input.

@@ -11,7 +11,14 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Sequence
 
+from npu_compat import npu
+from npu_compat.errors import NpuCompatError
+from npu_compat.fallbacks.dispatcher_level import dispatcher_rule, listed_ops
+from npu_compat.fallbacks.python_level import python_rules
 from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule
+from npu_compat.fallbacks.table import FALLBACK_TABLE
+from npu_compat.npu_releases.limits import BY_NAME
+from npu_compat.report import RuleStatus
 
 if TYPE_CHECKING:
     from npu_compat.patcher import Context, Patcher, Rule
@@ -21,8 +28,6 @@ EXTRA_ENV = "NPU_COMPAT_EXTRA_FALLBACKS"
 
 def extra_rows(spec: str | None = None) -> list[FallbackRule]:
     """Rows named by ``module:NAME`` (default ``$NPU_COMPAT_EXTRA_FALLBACKS``)."""
-    from npu_compat.errors import NpuCompatError
-
     text = os.environ.get(EXTRA_ENV, "") if spec is None else spec
     if not text:
         return []
@@ -36,16 +41,11 @@ def extra_rows(spec: str | None = None) -> list[FallbackRule]:
 
 def known_ops() -> set[str]:
     """Every op a ``--fallback-off`` (or ``fallback_off=``) may name: the declared table and the extra rows."""
-    from npu_compat.fallbacks.dispatcher_level import listed_ops
-    from npu_compat.fallbacks.table import FALLBACK_TABLE
-
     return {row.op for row in (*FALLBACK_TABLE, *extra_rows(), *listed_ops("npu"))}
 
 
 def check_off_names(names: Sequence[str]) -> None:
     """Refuse a switched-off fallback that names no known op (a typo would otherwise do nothing)."""
-    from npu_compat.errors import NpuCompatError
-
     if not names:
         return
     known = known_ops()
@@ -57,20 +57,20 @@ def check_off_names(names: Sequence[str]) -> None:
 
 def fallback_rules(ctx: "Context", registry: FallbackRegistry, rows: Sequence[FallbackRule] | None = None) -> list["Rule"]:
     """Patch rows for every fallback row that applies to the target and is not switched off."""
-    from npu_compat.fallbacks.dispatcher_level import dispatcher_rule, listed_ops
-    from npu_compat.fallbacks.python_level import python_rules
-    from npu_compat.fallbacks.table import FALLBACK_TABLE
-    from npu_compat.report import RuleStatus
-
     if rows is None:
         rows = [*FALLBACK_TABLE, *listed_ops(ctx.target.type), *extra_rows()]
     off = set(ctx.options.fallback_off)
+    release = npu.installed_torch_npu_version() if ctx.target.type == "npu" else None
     rules: list[Rule] = []
     for row in rows:
         if not row.applies_to(ctx.target.type):
             continue
         if row.op in off:
             ctx.report.rules.append(RuleStatus(f"fallback.{row.op}", "modified", "skipped", "--fallback-off", row.why))
+            continue
+        if row.limit and not BY_NAME[row.limit].holds_for(release):
+            ctx.report.rules.append(RuleStatus(f"fallback.{row.op}", "modified", "skipped",
+                                               f"torch_npu {release} has no documented limit {row.limit}", row.why))
             continue
         rules += [dispatcher_rule(row, registry)] if row.level == "dispatcher" else python_rules(row, registry)
     return rules

@@ -7,7 +7,7 @@ lead's ``Patcher`` installs (``install_missing``) and deletes on revert; torch d
 
 Which ops: rows of the table that name ``aten``, plus, on npu, the ops named by
 ``NPU_COMPAT_CPU_FALLBACK_OPS`` (comma-separated ``aten::name.overload``) that the parity
-issue's kernel list (``npu_compat/data/npu_kernels/``, via ``npu_compat.npu_kernels``)
+issue's kernel list (``npu_compat/data/npu_kernels/``, via ``npu_compat.npu_releases.kernels``)
 says torch_npu has no kernel for, when that data is importable.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from npu_compat.fallbacks.registry import Action, FallbackRegistry, FallbackRule, run_fallback, user_depth
-from npu_compat.patcher import Category, Context, Rule
+from npu_compat.patcher import MISSING, Category, Context, Rule
 
 DISPATCH_KEYS = {"npu": "PrivateUse1", "cuda": "CUDA", "xpu": "XPU", "mps": "MPS", "cpu": "CPU"}
 OPS_ENV = "NPU_COMPAT_CPU_FALLBACK_OPS"
@@ -51,8 +51,6 @@ def dispatcher_rule(row: FallbackRule, registry: FallbackRegistry) -> Rule:
     def make(ctx: Context, rule: Rule, original: Any) -> Any:
         key = DISPATCH_KEYS.get(ctx.target.type)
         if key is None:
-            from npu_compat.patcher import MISSING
-
             return MISSING
         namespace, _, rest = canonical(row.aten).partition("::")
         op = _resolve(row.aten)
@@ -90,7 +88,7 @@ def listed_ops(target_type: str, environ: dict[str, str] | None = None) -> list[
     if target_type != "npu" or not names:
         return []
     try:
-        from npu_compat.npu_kernels import load_kernel_list
+        from npu_compat.npu_releases.kernels import load_kernel_list
         from npu_compat import npu
 
         kernels = load_kernel_list(npu.installed_torch_npu_version() or "")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import torch
 
 from npu_compat.errors import FallbackError
-from npu_compat.report import is_internal_file
+from npu_compat.report import is_internal_file, user_depth
 
 if TYPE_CHECKING:
     from npu_compat.patcher import Context
@@ -57,6 +57,7 @@ class FallbackRule:
     cast_to: torch.dtype = torch.float32
     rewrite: Callable[[tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]] | None = None
     alternative: Call | None = None
+    limit: str = ""  # the row of npu_compat.npu_releases.limits it works around: installed only where that holds
 
     @property
     def level(self) -> str:
@@ -77,15 +78,6 @@ class OpCounter:
     def as_dict(self) -> dict[str, Any]:
         return {"op": self.op, "action": self.action, "level": self.level, "count": self.count,
                 "first_site": self.first_site}
-
-
-def user_depth(depth: int = 1) -> int:
-    """How many frames above the caller's frame (``depth`` up from here) the first user frame is:
-    a dispatcher kernel is called from ``torch/_ops.py``, which is not the call site."""
-    frame, extra = sys._getframe(depth + 1), 0
-    while frame is not None and is_internal_file(frame.f_code.co_filename):
-        frame, extra = frame.f_back, extra + 1
-    return depth + extra
 
 
 def _first_user_frame(depth: int) -> dict[str, Any] | None:

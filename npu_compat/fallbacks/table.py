@@ -1,7 +1,9 @@
-"""The fallback rows: ops with no kernel, or documented limits, on a target (FACTS.md §3).
+"""The fallback rows: ops with no kernel, or documented limits, on a target.
 
-Each row is read by ``docs/fallbacks.md``; keep the two in step. On cpu and cuda no row here
-applies (those backends have every kernel): tests declare their own rows for the cpu target.
+A row that works around a documented limit names its row of ``npu_compat.npu_releases.limits``
+(``limit=``), takes its reason from there, and is installed only for the torch_npu releases that
+row holds for. Each row is read by ``docs/fallbacks.md``; keep the two in step. On cpu and cuda no
+row here applies (those backends have every kernel): tests declare their own rows for the cpu target.
 """
 from __future__ import annotations
 
@@ -11,8 +13,14 @@ from typing import Any
 import torch
 
 from npu_compat.fallbacks.registry import Action, FallbackRule, arg_given, dtype_in
+from npu_compat.npu_releases.limits import BY_NAME
 
 NPU = ("npu",)
+
+
+def _limit_why(name: str) -> str:
+    row = BY_NAME[name]
+    return f"torch_npu {row.text} ({', '.join(row.releases)}: {row.source})"
 
 
 def _scale_factor_to_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -51,29 +59,29 @@ FALLBACK_TABLE: tuple[FallbackRule, ...] = (
     FallbackRule(
         op="interpolate.scale_factor", targets=NPU, action=Action.REWRITE_ARGS, owner="torch.nn.functional",
         attr="interpolate", when=arg_given("scale_factor", 2), rewrite=_scale_factor_to_size,
-        why="torch_npu's interpolate does not take scale_factor (2.7.1 limits table)",
+        why=_limit_why("interpolate-scale_factor"), limit="interpolate-scale_factor",
         cost="none on device; exact for integer scales, for fractional ones equal to recompute_scale_factor=True",
     ),
     FallbackRule(
         op="grid_sample.bf16", targets=NPU, action=Action.CAST_UP, owner="torch.nn.functional", attr="grid_sample",
         when=dtype_in(torch.bfloat16), cast=(torch.bfloat16,), cast_to=torch.float32,
-        why="torch_npu's grid_sample has no bf16 kernel (2.7.1 limits table)",
+        why=_limit_why("grid_sample-bf16"), limit="grid_sample-bf16",
         cost="an fp32 copy of input and grid on device; result rounded back to bf16",
     ),
     FallbackRule(
         op="matmul.fp64", targets=NPU, action=Action.CPU, owner="torch", attr="matmul", when=dtype_in(torch.float64),
-        why="NPU matmul has no fp64 (2.7.1 limits table); the function torch.matmul only, not the @ operator",
+        why=_limit_why("matmul-fp64") + "; the function torch.matmul only, not the @ operator", limit="matmul-fp64",
         cost="host round trip and a CPU fp64 matmul",
     ),
     FallbackRule(
         op="sort.fp64", targets=NPU, action=Action.CPU, owner="torch", attr="sort", when=dtype_in(torch.float64),
-        why="NPU sort has no fp64 (2.7.1 limits table)",
+        why=_limit_why("sort-fp64"), limit="sort-fp64",
         cost="host round trip and a CPU sort",
     ),
     FallbackRule(
         op="topk.unsorted", targets=NPU, action=Action.REWRITE_ARGS, owner="torch", attr="topk",
         when=arg_given("sorted", 4, unless=True), rewrite=_sorted_topk,
-        why="torch_npu's topk has no sorted=False (2.7.1 limits table)",
+        why=_limit_why("topk-unsorted"), limit="topk-unsorted",
         cost="none beyond sorting k values; the order becomes sorted, which sorted=False allows",
     ),
 )

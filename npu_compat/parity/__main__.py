@@ -115,7 +115,7 @@ def _coverage(args: argparse.Namespace) -> int:
     from npu_compat.parity.coverage import coverage_report
     from npu_compat.atomic_files import write_json_atomic, write_text_atomic
     from npu_compat.parity.inventory import Inventory
-    from npu_compat.npu_kernels import available_versions, load_kernel_list
+    from npu_compat.npu_releases.kernels import available_versions, load_kernel_list
     from npu_compat.parity.report import coverage_markdown
 
     inventories = {Path(p).stem: Path(p) for p in args.inventory} if args.inventory else DEFAULT_INVENTORIES

@@ -13,17 +13,20 @@ An inventory op is, for a given torch_npu kernel list:
 CPU-only kernels captured on a CPU run (``_scaled_dot_product_flash_attention_for_cpu``) are
 looked up by their portable op (``scaled_dot_product_attention``), which is what a device run
 dispatches. The composite check uses the torch installed here, which may differ from the torch
-that a torch_npu release pairs with. Documented dtype/argument limits are checked per entry.
+that a torch_npu release pairs with. The release's documented dtype/argument limits (the one
+table in ``npu_compat.npu_releases.limits``, which the simulated npu and the fallbacks read too)
+are checked per entry, its arguments bound to the op's schema names.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
+from npu_compat.npu_releases.kernels import KernelList
+from npu_compat.npu_releases.limits import Limit, find_limit, limits_for
 from npu_compat.parity.inventory import Inventory, InventoryEntry, op_base, op_overload
-from npu_compat.npu_kernels import KernelList
 
 KERNEL, COMPOSITE, MISSING = "npu kernel", "composite", "missing"
 PORTABLE_OP = {
@@ -32,51 +35,31 @@ PORTABLE_OP = {
     "_scaled_dot_product_efficient_attention": "scaled_dot_product_attention",
     "_scaled_dot_product_cudnn_attention": "scaled_dot_product_attention",
 }
-LIMITS_SOURCE = "API support tables of the torch_npu 2.7.1 documentation (read, not run)"
-MATMUL_OPS = {"mm", "bmm", "addmm", "baddbmm", "matmul", "addmv", "mv", "dot", "addbmm"}
 
 
-def _tensor_dtypes(entry: InventoryEntry) -> list[str]:
-    return entry.dtypes
+def limits_source(version: str) -> str:
+    """Where the limits applied to ``version`` come from, in words."""
+    sources = sorted({row.source for row in limits_for(version)})
+    return "; ".join(sources) if sources else f"no documented limits have been read for torch_npu {version}"
 
 
-def _scale_given(entry: InventoryEntry) -> bool:
-    """upsample_* got scale factors (interpolate(scale_factor=...)) rather than sizes only."""
-    start = 2 if "nearest" in entry.base else 3
-    for value in entry.args[start:] + list(entry.kwargs.values()):
-        if isinstance(value, float) or (isinstance(value, list) and value and isinstance(value[0], float)):
-            return True
-    return False
+def bound_arguments(entry: InventoryEntry) -> dict[str, Any]:
+    """An inventory entry's recorded arguments by the op's schema names (positional ones bound in order)."""
+    bound = dict(entry.kwargs)
+    parts = entry.op.split(".")
+    try:
+        packet = getattr(getattr(torch.ops, parts[0]), parts[1])
+        schema = getattr(packet, parts[2] if len(parts) > 2 else "default")._schema
+    except (AttributeError, IndexError, RuntimeError):
+        return bound
+    for argument, value in zip(schema.arguments, entry.args):
+        bound[argument.name] = value
+    return bound
 
 
-def _topk_unsorted(entry: InventoryEntry) -> bool:
-    return entry.kwargs.get("sorted", entry.args[4] if len(entry.args) > 4 else True) is False
-
-
-@dataclass(frozen=True)
-class LimitRule:
-    name: str
-    ops: frozenset[str]
-    applies: Callable[[InventoryEntry], bool]
-    note: str
-
-
-LIMIT_RULES = (
-    LimitRule("interpolate-scale_factor", frozenset({"upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d",
-              "upsample_bilinear2d", "upsample_bicubic2d", "upsample_linear1d", "upsample_trilinear3d",
-              "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa"}), _scale_given,
-              "interpolate does not take scale_factor: pass size instead"),
-    LimitRule("grid_sample-bf16", frozenset({"grid_sampler_2d", "grid_sampler_3d", "grid_sampler"}),
-              lambda e: "bfloat16" in _tensor_dtypes(e), "grid_sample has no bf16: run it in fp32"),
-    LimitRule("matmul-fp64", frozenset(MATMUL_OPS), lambda e: "float64" in _tensor_dtypes(e),
-              "matmul has no fp64"),
-    LimitRule("sort-fp64", frozenset({"sort"}), lambda e: "float64" in _tensor_dtypes(e), "sort has no fp64"),
-    LimitRule("topk-unsorted", frozenset({"topk"}), _topk_unsorted, "topk has no sorted=False"),
-    LimitRule("pad-nonconstant-dtype", frozenset({"reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
-              "replication_pad1d", "replication_pad2d", "replication_pad3d"}),
-              lambda e: any(d not in ("float16", "float32") for d in _tensor_dtypes(e)),
-              "non-constant pad is fp16/fp32 only"),
-)
+def entry_limit(entry: InventoryEntry, version: str) -> Limit | None:
+    """The documented limit of ``version`` that refuses this recorded call, if one does."""
+    return find_limit(version, entry.base, entry.dtypes, bound_arguments(entry))
 
 
 def _has_kernel(op: str, key: str) -> bool:
@@ -170,9 +153,9 @@ def coverage_report(inventory: Inventory, kernels: KernelList) -> CoverageReport
         calls[entry.op] = calls.get(entry.op, 0) + entry.count
         runs.setdefault(entry.op, [])
         runs[entry.op] += [run for run in entry.runs if run not in runs[entry.op]]
-        for rule in LIMIT_RULES:
-            if entry.base.rstrip("_") in rule.ops and rule.applies(entry):
-                report.limits.append(LimitHit(rule.name, entry.op, entry.short_args(), rule.note, entry.count))
+        row = entry_limit(entry, kernels.version)
+        if row is not None:
+            report.limits.append(LimitHit(row.name, entry.op, entry.short_args(), f"{row.text}: {row.fix}", entry.count))
     for op in sorted(calls, key=lambda name: (-calls[name], name)):
         status, lookup, route = op_status(op, kernels)
         report.ops.append(OpCoverage(op, lookup, status, route, calls[op], runs[op]))

@@ -6,7 +6,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from npu_compat.parity.coverage import COMPOSITE, KERNEL, MISSING, LIMITS_SOURCE, CoverageReport
+from npu_compat.npu_releases.limits import LIMITS
+from npu_compat.parity.coverage import COMPOSITE, KERNEL, MISSING, CoverageReport, limits_source
 from npu_compat.parity.e2e import E2EResult
 from npu_compat.atomic_files import write_json_atomic, write_text_atomic
 from npu_compat.parity.replay import ERROR, SKIPPED, ReplayResult
@@ -93,13 +94,19 @@ def coverage_markdown(reports: list[tuple[str, CoverageReport]], command: str) -
              "(views, `_to_copy`), or it is a structured op whose listed `out=` overload does the work.",
              f"- **{MISSING}**: neither; torch_npu runs it on the CPU with a warning (two copies per call), "
              "or fails with `TORCH_NPU_FALLBACK_CPU_DISABLE=1`.", "",
-             f"Dtype/argument limits come from the {LIMITS_SOURCE}.", "",
-             "Reproduce: `python tools/extract_npu_kernels.py --download 2.7.1.post2 --download 2.14.0` "
-             "re-extracts the kernel lists from PyPI (same sha256), then the command above rewrites this file. "
+             "Dtype/argument limits: one table (`npu_compat/npu_releases/limits.py`) that the simulated npu, "
+             "this report and the npu target's fallbacks all read. A row holds only for the releases it names; "
+             "a release whose support tables have not been read (2.14.0) gets no limit.", "",
+             "| limit | ops | refused | releases | source |", "| --- | --- | --- | --- | --- |",
+             *[f"| `{row.name}` | {', '.join(f'`{op}`' for op in sorted(row.ops))} | {row.text} | "
+               f"{', '.join(row.releases)} | {row.source} |" for row in LIMITS], "",
+             "Reproduce: `python tools/extract_npu_kernels.py --download 2.7.1 --download 2.7.1.post2 --download 2.14.0` "
+             "re-extracts the kernel lists (and the API surfaces) from PyPI (same sha256), then the command above rewrites this file. "
              "Inventories: `python -m npu_compat.parity capture --model tiny [--autocast bf16] --out ...`.", ""]
     for label, report in reports:
         source = report.kernel_source
         lines += [f"## {label} vs torch_npu {report.torch_npu_version}", "", f"**{report.summary()}**", "",
+                  f"Limits checked: {limits_source(report.torch_npu_version)}.", "",
                   f"Kernel list: `{source.get('wheel', source.get('installed', '?'))}` "
                   f"(sha256 `{source.get('sha256', source.get('sha256_yaml', '?'))}`, extracted "
                   f"{source.get('extracted', '?')}).", "",

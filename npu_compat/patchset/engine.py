@@ -104,8 +104,10 @@ def _plan_file(root: Path, change: FilePatch, fuzz: int) -> tuple[FileReport, li
         if change.is_deleted:
             return FileReport(change.path, [HunkResult(i, ALREADY) for i in range(len(change.hunks))],
                               "already deleted"), []
-        raise PatchError(f"{change.old_path}: file to patch does not exist in the tree; "
-                         "is --upstream the right sam3 tree?")
+        # a file this upstream does not have (a newer base added it, or a wrong tree): every hunk
+        # rejects, as `git apply` fails there, so a matrix row can say so instead of stopping
+        return FileReport(change.path, [HunkResult(i, REJECT) for i in range(len(change.hunks))],
+                          "file to patch does not exist in the tree; is --upstream the right sam3 tree?"), []
     result: FileResult = apply_hunks(read_lines(source), change.hunks, fuzz=fuzz)
     writes: list[tuple[str, object]] = []
     note = ""

@@ -91,7 +91,7 @@ def extracted_wheel(version: str, package: str = PACKAGE) -> Path:
 
 # Git revisions the repository knows, and the variable naming a snapshot of each (a folder holding
 # its sam3/, e.g. from `git archive REV sam3 pyproject.toml | tar -x`). CI cannot reach GitHub.
-SNAPSHOT_ENVS: dict[str, str] = {"99d02f2": "SAM3_MAIN_SRC"}
+SNAPSHOT_ENVS: dict[str, str] = {"99d02f2": "SAM3_MAIN_SRC", "96914d2": "SAM3_31_SRC"}
 
 
 def snapshot_for(rev: str) -> Path | None:

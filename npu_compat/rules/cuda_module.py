@@ -9,6 +9,12 @@ there, and the legacy tensor types (``torch.cuda.FloatTensor``...) build tensors
 on the target. Every other name, on any target, is kept as torch has it, and a call that fails
 (the target has no equivalent, CUDA is absent) raises a one-line ``MissingApiError`` naming the
 API instead of a CUDA driver error. On the cuda target there is nothing to redirect.
+
+On the npu target the names torch_npu has come from the API surface of the installed release
+(``npu_compat/data/torch_npu_surface/``, read from its wheel), when the kit has data for it, else
+from ``torch.npu`` itself; and the functions of ``torch.cuda``'s submodules (``memory``, ``random``,
+``streams``, ``graphs``), private ones that tools call included (``torch.cuda.memory._record_memory_history``),
+go to the same name in ``torch.npu``'s submodule, so ``from torch.cuda.memory import X`` is covered too.
 """
 from __future__ import annotations
 
@@ -20,8 +26,9 @@ from typing import Any
 
 import torch
 
-from npu_compat import cpu_standins
-from npu_compat.errors import MissingApiError, NpuCompatError
+from npu_compat import cpu_standins, npu
+from npu_compat.errors import KernelListError, MissingApiError, NpuCompatError
+from npu_compat.npu_releases.surface import TOOL_PATHS, Surface, load_surface
 from npu_compat.patcher import MISSING, Category, Context, Rule
 from npu_compat.rules.proxy_types import proxy_class
 from npu_compat.rules.wrappers import replace_with
@@ -119,15 +126,74 @@ def _is_legacy_type(name: str) -> bool:
     return inspect.isclass(obj) and (name.endswith("Tensor") or name.endswith("Storage")) and name[:1].isupper()
 
 
-def target_name(target: Target, name: str) -> str | None:
-    """The name in the target's module: the same, or with CUDA/cuda spelled as the target."""
+def target_name(target: Target, name: str, names: set[str] | None = None) -> str | None:
+    """The name in the target's module (or among ``names``, a release's surface): the same, or with
+    CUDA/cuda spelled as the target."""
     module = target.module
-    if module is None:
+    if module is None and names is None:
         return None
     for candidate in (name, name.replace("CUDA", target.type.upper()), name.replace("cuda", target.type)):
-        if candidate in vars(module) or hasattr(module, candidate):
+        if names is not None and candidate in names:
+            return candidate
+        if names is None and (candidate in vars(module) or hasattr(module, candidate)):
             return candidate
     return None
+
+
+def release_surface(target: Target) -> Surface | None:
+    """The API surface of the target's torch_npu release, if the kit has data for it (npu only)."""
+    version = npu.installed_torch_npu_version() if target.type == "npu" else None
+    if not version:
+        return None
+    try:
+        return load_surface(version)
+    except KernelListError:
+        return None
+
+
+def _submodule_names(sub: str, surface: Surface | None, target: Target) -> dict[str, str]:
+    """torch.cuda.<sub> function/class names -> the name in the target's <sub>, where it has one."""
+    cuda_sub = getattr(torch.cuda, sub, None)
+    if not isinstance(cuda_sub, types.ModuleType):
+        return {}
+    wanted = {n for n in getattr(cuda_sub, "__all__", None) or vars(cuda_sub) if not n.startswith("_")}
+    wanted |= {path.rsplit(".", 1)[1] for path in TOOL_PATHS if path.startswith(f"torch_npu.npu.{sub}._")}
+    if surface is not None:
+        found = surface.module(f"torch_npu.npu.{sub}")
+        have = found.names if found is not None else set()
+    else:
+        module = getattr(target.module, sub, None) if target.module is not None else None
+        have = set(vars(module)) if isinstance(module, types.ModuleType) else set()
+    out = {}
+    for name in sorted(wanted):
+        value = getattr(cuda_sub, name, None)
+        if value is None or isinstance(value, types.ModuleType) or not callable(value):
+            continue
+        for candidate in (name, name.replace("CUDA", target.type.upper())):
+            if candidate in have:
+                out[name] = candidate
+                break
+    return out
+
+
+def _to_target_sub(sub: str, found: str):  # type: ignore[no-untyped-def]
+    def make(ctx: Context, rule: Rule, original: Any) -> Any:
+        module = getattr(ctx.target.module, sub, None) if ctx.target.module is not None else None
+        if not hasattr(module, found):
+            return translating(f"torch.cuda.{sub}.{rule.attr}", ctx.target.type, original)
+        return _counted(ctx, rule, getattr(module, found), f"torch.cuda.{sub}.{rule.attr}")
+
+    return make
+
+
+def submodule_rules(target: Target, surface: Surface | None) -> list[Rule]:
+    """Rows for torch.cuda.<sub>.X -> torch.<target>.<sub>.X (npu: the names the release has)."""
+    rules = []
+    for sub in SUBMODULES:
+        for name, found in _submodule_names(sub, surface, target).items():
+            rules.append(Rule(f"cuda.{sub}.{name}", f"torch.cuda.{sub}", name, _to_target_sub(sub, found), M,
+                              f"-> torch.{target.type}.{sub}.{found}", check_signature=False))
+    return rules
 
 
 def _counted(ctx: Context, rule: Rule, fn: Any, api: str) -> Any:
@@ -230,9 +296,11 @@ def cuda_module_rules(target: Target) -> list[Rule]:
     names = cuda_names()
     if target.type == "cpu":
         return _cpu_rules(names)
-    rules = []
+    surface = release_surface(target)
+    available = surface.npu_names() if surface is not None else None
+    rules = submodule_rules(target, surface) if target.type == "npu" else []
     for name in names:
-        found = target_name(target, name)
+        found = target_name(target, name, available)
         if found is None and _is_legacy_type(name) and name.endswith("Tensor"):
             rules.append(Rule(f"cuda.{name}", "torch.cuda", name, _legacy_type, MOD,
                               f"a tensor of this dtype on {target.type}", check_signature=False))

@@ -36,7 +36,7 @@ _RUNTIME: SimulatedRuntime | None = None
 def install(version: str | None = None) -> SimulatedRuntime:
     """Register the simulated npu for ``version`` (default: from ``NPU_COMPAT_SIMULATE``). Once per process."""
     global _RUNTIME
-    from npu_compat.npu import simulated_version
+    from npu_compat.simulation import simulated_version
 
     version = version or simulated_version()
     if not version:
@@ -48,15 +48,18 @@ def install(version: str | None = None) -> SimulatedRuntime:
     import torch
     from torch.utils.backend_registration import _setup_privateuseone_for_python_backend
 
-    from npu_compat.npu_kernels import load_kernel_list
+    from npu_compat.npu_releases.kernels import load_kernel_list
+    from npu_compat.npu_releases.surface import load_surface
     from npu_compat.sim import dispatch
     from npu_compat.sim.autocast import register_autocast
     from npu_compat.sim.device_module import build_module
+    from npu_compat.sim.device_surface import complete
     from npu_compat.sim.kernel_rules import KernelRules
 
     rules = KernelRules(load_kernel_list(version))
     dispatch.STATE = dispatch.DeviceState(rules, int(os.environ.get(DEVICES_ENV, "2")))
     module = build_module()
+    complete(module, load_surface(version))  # every torch.npu name of the release (sim/device_surface.py)
     native = _register_native_hooks(dispatch.STATE.device_count)  # first: the Python backend's own then stand aside
     _setup_privateuseone_for_python_backend("npu", backend_module=module)
     library = torch.library.Library("_", "IMPL")
@@ -81,13 +84,13 @@ def _register_native_hooks(device_count: int) -> Any:
     """The C++ PrivateUse1 hooks (a pinned host allocator) and device guard (every simulated device),
     :mod:`npu_compat.sim.native_hooks`, built on first use. Without them (no C++ compiler, a failed
     build) the reason is in the report's notes."""
-    from npu_compat import npu
+    from npu_compat import simulation
     from npu_compat.sim import native_hooks
 
     native = native_hooks.register(device_count)
     note = native.note()
-    if note and note not in npu.TARGET_NOTES:  # the target's notes in the migration report
-        npu.TARGET_NOTES.append(note)
+    if note and note not in simulation.TARGET_NOTES:  # the target's notes in the migration report
+        simulation.TARGET_NOTES.append(note)
     return native
 
 

@@ -82,14 +82,16 @@ def get_device_properties(device: Any = None) -> Any:
 
 
 class device:  # noqa: N801 (torch.npu.device, as torch_npu spells it)
-    """``with torch.npu.device(1):`` switches the current index and restores it."""
+    """``with torch.npu.device(1):`` switches the current index and restores it; as in torch_npu,
+    ``device(-1)`` and ``device(None)`` change nothing."""
 
     def __init__(self, index: Any) -> None:
-        self.index = _index(index)
+        self.index = -1 if index is None or (isinstance(index, int) and index == -1) else _index(index)
 
     def __enter__(self) -> None:
         self.previous = _state().current
-        _state().current = self.index
+        if self.index != -1:
+            _state().current = self.index
 
     def __exit__(self, *exc: Any) -> None:
         _state().current = self.previous

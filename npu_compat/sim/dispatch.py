@@ -25,7 +25,7 @@ import torch
 
 from npu_compat.sim.counters import COUNTERS
 from npu_compat.sim.kernel_rules import IMPLICIT, MISSING, KernelRules, bind
-from npu_compat.sim.tensor import SimulatedNpuTensor, host_of, on_device, tensors_in
+from npu_compat.sim.tensor import SimulatedNpuTensor, host_of, on_device, set_dispatcher, tensors_in
 
 DISABLE_ENV = "TORCH_NPU_FALLBACK_CPU_DISABLE"
 COPY_OPS = frozenset({"aten::copy_", "aten::_to_copy", "aten::_copy_from", "aten::_copy_from_and_resize"})
@@ -83,6 +83,9 @@ def dispatch(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     if _has_user_kernel(func.name()):
         return func.redispatch(PU1, *args, **kwargs)
     return run(func, args, kwargs)
+
+
+set_dispatcher(dispatch)  # SimulatedNpuTensor.__torch_dispatch__ calls it
 
 
 def factory_fallback(func: Any, *args: Any, **kwargs: Any) -> Any:
@@ -193,7 +196,7 @@ def _missing(func: Any, device: torch.device | None) -> None:
                            f"{DISABLE_ENV}=1 forbids the CPU fallback ({state.label()}: not in its kernel list)")
     if name not in state.warned:
         state.warned.add(name)
-        from npu_compat.fallbacks.registry import user_depth
+        from npu_compat.report import user_depth
 
         warnings.warn(f"The operator '{name}' is not currently supported on the NPU backend and will fall back to "
                       f"run on the CPU. This may have performance implications. ({state.label()})",
@@ -204,12 +207,9 @@ def _missing(func: Any, device: torch.device | None) -> None:
 
 def _report_fallback(name: str) -> None:
     """Put torch_npu's CPU fallback in the shim's report, when a shim session is running."""
-    from npu_compat import shim
+    from npu_compat.simulation import device_fallback
 
-    session = shim.current()
-    registry = getattr(session.report, "fallbacks", None) if session is not None else None
-    if registry is not None:
-        registry.record_external(name, "cpu-and-back", "torch_npu")
+    device_fallback(name)
 
 
 def _written(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

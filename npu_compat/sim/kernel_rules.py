@@ -5,26 +5,21 @@ An op dispatched to the device runs there when the chosen torch_npu release's ke
 or names the ``out=`` overload of its structured family (torch_npu registers the functional
 and in-place forms of a structured op from its out kernel). Otherwise torch decides as the
 dispatcher does on hardware: an op with a CompositeExplicitAutograd kernel is decomposed into
-other ops, and anything else has no kernel. The documented dtype/argument limits of the 2.7.1
-tables are rules on top, checked per call. An unlisted op with a CompositeImplicitAutograd kernel
-(``linear``, ``reshape``) reaches a Python device only in inference mode; it is decomposed there,
+other ops, and anything else has no kernel. The documented dtype/argument limits of the release
+(the one table in ``npu_compat.npu_releases.limits``) are rules on top, checked per call. An
+unlisted op with a CompositeImplicitAutograd kernel (``linear``, ``reshape``) reaches a Python device only in inference mode; it is decomposed there,
 as the hardware dispatcher does.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
-from npu_compat.npu_kernels import KernelList
+from npu_compat.npu_releases.kernels import KernelList
+from npu_compat.npu_releases.limits import Limit, find_limit, tensor_dtypes
 
 KERNEL, COMPOSITE, IMPLICIT, MISSING = "kernel", "composite", "decomposes", "missing"
-MATMUL_OPS = frozenset({"mm", "bmm", "addmm", "baddbmm", "addmv", "mv", "dot", "addbmm", "matmul"})
-UPSAMPLE_OPS = frozenset({"upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d", "upsample_bilinear2d",
-                          "upsample_bicubic2d", "upsample_linear1d", "upsample_trilinear3d", "_upsample_bilinear2d_aa",
-                          "_upsample_bicubic2d_aa", "_upsample_nearest_exact2d"})
-SCALE_ARGS = ("scale_factors", "scales", "scales_h", "scales_w", "scales_d")
 
 
 def overload_name(op: torch._ops.OpOverload) -> str:
@@ -46,38 +41,6 @@ def _has(qualified: str, key: str) -> bool:
         return torch._C._dispatch_has_kernel_for_dispatch_key(qualified, key)
     except RuntimeError:
         return False
-
-
-@dataclass(frozen=True)
-class Limit:
-    """A documented limit: ``applies(op base name, bound arguments)`` means the release refuses the call."""
-
-    name: str
-    applies: Callable[[str, dict[str, Any]], bool]
-    text: str
-
-
-def _dtypes(bound: dict[str, Any]) -> set[torch.dtype]:
-    found: set[torch.dtype] = set()
-    for value in bound.values():
-        items = value if isinstance(value, (list, tuple)) else [value]
-        found |= {item.dtype for item in items if isinstance(item, torch.Tensor)}
-    return found
-
-
-def _scale_given(base: str, bound: dict[str, Any]) -> bool:
-    return base in UPSAMPLE_OPS and any(bound.get(name) is not None for name in SCALE_ARGS)
-
-
-LIMITS = (
-    Limit("matmul-fp64", lambda base, b: base in MATMUL_OPS and torch.float64 in _dtypes(b), "matmul has no fp64"),
-    Limit("sort-fp64", lambda base, b: base == "sort" and torch.float64 in _dtypes(b), "sort has no fp64"),
-    Limit("grid_sample-bf16", lambda base, b: base.startswith("grid_sampler") and torch.bfloat16 in _dtypes(b),
-          "grid_sample has no bf16"),
-    Limit("topk-unsorted", lambda base, b: base == "topk" and b.get("sorted", True) is False,
-          "topk has no sorted=False"),
-    Limit("interpolate-scale_factor", _scale_given, "interpolate does not take scale_factor"),
-)
 
 
 class KernelRules:
@@ -110,11 +73,9 @@ class KernelRules:
         return MISSING
 
     def limit(self, op: torch._ops.OpOverload, bound: dict[str, Any]) -> Limit | None:
-        base = op._schema.name.split("::", 1)[1].rstrip("_")
-        for rule in LIMITS:
-            if rule.applies(base, bound):
-                return rule
-        return None
+        """The release's documented limit that refuses this call, if one does."""
+        base = op._schema.name.split("::", 1)[1]
+        return find_limit(self.version, base, tensor_dtypes(bound.values()), bound)
 
 
 def bind(op: torch._ops.OpOverload, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -125,4 +86,4 @@ def bind(op: torch._ops.OpOverload, args: tuple[Any, ...], kwargs: dict[str, Any
     return bound
 
 
-__all__ = ["KernelRules", "Limit", "LIMITS", "bind", "overload_name", "KERNEL", "COMPOSITE", "IMPLICIT", "MISSING"]
+__all__ = ["KernelRules", "Limit", "bind", "overload_name", "KERNEL", "COMPOSITE", "IMPLICIT", "MISSING"]

@@ -10,13 +10,20 @@ index 0; the wrapper carries any index, so ``npu:0`` and ``npu:1`` stay distinct
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 # host data of live device tensors (by id, weakly), for memory statistics; each knows its device index
 LIVE: "weakref.WeakValueDictionary[int, torch.Tensor]" = weakref.WeakValueDictionary()
 USED: set[int] = set()  # device indices this process has made tensors on
+# every op on these tensors: npu_compat.sim.dispatch.dispatch, which sets it when it loads (it builds on this module)
+_DISPATCH: Callable[[Any, tuple[Any, ...], dict[str, Any]], Any] | None = None
+
+
+def set_dispatcher(dispatch: Callable[[Any, tuple[Any, ...], dict[str, Any]], Any]) -> None:
+    global _DISPATCH
+    _DISPATCH = dispatch
 
 
 class SimulatedNpuTensor(torch.Tensor):
@@ -37,9 +44,7 @@ class SimulatedNpuTensor(torch.Tensor):
 
     @classmethod
     def __torch_dispatch__(cls, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
-        from npu_compat.sim.dispatch import dispatch
-
-        return dispatch(func, args, kwargs or {})
+        return _DISPATCH(func, args, kwargs or {})  # type: ignore[misc]
 
     def as_subclass(self, cls: type) -> torch.Tensor:  # type: ignore[override]
         """``as_subclass`` of a wrapper would rebind its Python object; make a wrapper of both types instead."""

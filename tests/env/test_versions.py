@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from npu_compat import npu
 from npu_compat.env import versions
 
 
@@ -40,6 +41,14 @@ def test_every_line_uses_a_910b_image_and_documents_each_pairing() -> None:
 )
 def test_torch_for_torch_npu_rule(torch_npu: str, torch: str | None) -> None:
     assert versions.torch_for_torch_npu(torch_npu) == torch
+
+
+def test_the_runtime_check_asks_for_the_torch_each_line_pins() -> None:
+    """``npu.required_torch`` (what load_torch_npu refuses a torch by) keeps torch_npu's own rule and
+    does not read this table (the engine does not import env/); every line must agree with it."""
+    for name in versions.known_lines():
+        line = versions.get_line(name)
+        assert npu.required_torch(line.torch_npu) == line.torch == versions.torch_for_torch_npu(line.torch_npu), name
 
 
 def test_table_row_overrides_the_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

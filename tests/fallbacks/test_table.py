@@ -114,3 +114,29 @@ def test_rows_install_on_a_cpu_copy_and_revert():
         npu_compat.revert()
     for row in FALLBACK_TABLE:
         assert getattr(__import__(row.owner, fromlist=["_"]), row.attr) is originals[row.op]
+
+
+@pytest.mark.parametrize("release,expected", [
+    ("2.7.1.post2", {"interpolate.scale_factor", "grid_sample.bf16", "matmul.fp64", "sort.fp64", "topk.unsorted"}),
+    ("2.14.0", set()),  # no documented limits read for it: only the missing-kernel rows
+])
+def test_limit_rows_install_only_for_releases_whose_limits_table_has_them(monkeypatch, release, expected):
+    """The npu target's rows read the one limits table (npu_compat.npu_releases.limits) by release."""
+    from types import SimpleNamespace
+
+    from npu_compat.fallbacks import fallback_rules
+    from npu_compat.fallbacks.registry import FallbackRegistry
+    from npu_compat.npu_releases.limits import BY_NAME
+
+    monkeypatch.setenv("NPU_COMPAT_SIMULATE", f"torch_npu=={release}")
+    ctx = SimpleNamespace(target=SimpleNamespace(type="npu"), options=SimpleNamespace(fallback_off=()),
+                          report=SimpleNamespace(rules=[]))
+    rules = fallback_rules(ctx, FallbackRegistry("npu", torch.device("cpu")), FALLBACK_TABLE)
+    installed = {rule.key.removeprefix("fallback.").split("@")[0] for rule in rules}
+    limited = {row.op for row in FALLBACK_TABLE if row.limit}
+    assert installed & limited == expected
+    assert {"torchvision.roi_align", "torchvision.nms"} <= installed
+    assert {s.key.removeprefix("fallback.") for s in ctx.report.rules} == limited - expected
+    for row in FALLBACK_TABLE:
+        if row.limit:
+            assert BY_NAME[row.limit].text in row.why

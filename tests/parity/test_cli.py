@@ -26,7 +26,10 @@ def test_committed_coverage_doc_is_up_to_date(tmp_path, capsys):
     assert out.read_text() == (ROOT / "docs" / "npu-coverage.md").read_text(), \
         "docs/npu-coverage.md is stale: run python -m npu_compat.parity coverage"
     assert "torch_npu 2.7.1.post2" in capsys.readouterr().out
-    assert len(json.loads((tmp_path / "c.json").read_text())) == 4
+    from npu_compat.npu_releases.kernels import available_versions
+
+    # two committed inventories (fp32, bf16) times every release with a kernel list
+    assert len(json.loads((tmp_path / "c.json").read_text())) == 2 * len(available_versions()) == 6
 
 
 def test_replay_cli_writes_reports_and_exit_status(tmp_path, capsys):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from npu_compat.parity.coverage import coverage_report
-from npu_compat.npu_kernels import load_kernel_list
+from npu_compat.npu_releases.kernels import load_kernel_list
 from npu_compat.parity.pipeline import synthetic_inputs
 from npu_compat.parity.replay import replay_inventory
 from npu_compat.parity.sam3_runs import capture_sam3, e2e_sam3

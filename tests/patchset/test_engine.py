@@ -1,6 +1,7 @@
 """Whole patches on a tree: new, deleted and renamed files, all-or-nothing, a failed
 series leaves the user's tree untouched, already-applied detection."""
 
+import shutil
 from pathlib import Path
 
 from npu_compat.patchset.engine import apply_patch, apply_series
@@ -82,3 +83,22 @@ def test_successful_series_written_to_out(tmp_path):
     report, out = apply_series(root, [good], out=tmp_path / "patched")
     assert out == tmp_path / "patched" and (out / "sam3/a.py").read_text() == AFTER["sam3/a.py"]
     assert (root / "sam3/a.py").read_text() == BEFORE["sam3/a.py"]
+
+
+def test_a_file_the_tree_lacks_rejects_and_the_series_goes_on(tmp_path):
+    """A series for a newer upstream patches files an older one lacks (SAM 3.1's perflib/fused.py
+    on main): every hunk of it rejects, and with keep_going the later patches are still tried,
+    so a matrix row can be built instead of stopping at the first missing file."""
+    root = _tree(tmp_path, {"sam3/a.py": BEFORE["sam3/a.py"]})
+    missing = _patch("0001-new-file-elsewhere.patch",
+                     "--- a/sam3/perflib/fused.py\n+++ b/sam3/perflib/fused.py\n@@ -1,2 +1,2 @@\n x\n-y\n+Y\n")
+    fine = _patch("0002-a.patch", git_diff({"sam3/a.py": BEFORE["sam3/a.py"]},
+                                           {"sam3/a.py": AFTER["sam3/a.py"]}))
+    report, tree = apply_series(root, [missing, fine], keep_going=True)
+    try:
+        first, second = report.patches
+        assert first.status == "reject" and "does not exist" in first.files[0].note
+        assert second.status == "exact" and (tree / "sam3/a.py").read_text() == AFTER["sam3/a.py"]
+        assert not report.applied
+    finally:
+        shutil.rmtree(tree.parent)

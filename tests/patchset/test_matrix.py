@@ -1,6 +1,6 @@
 """The committed matrices (one per series directory): wheel rows equal a fresh build over every
 sam3 release on PyPI; git rows (produced from a snapshot CI cannot reach) are well formed, and
-equal a fresh build when $SAM3_MAIN_SRC names the snapshot."""
+equal a fresh build when the snapshot's variable ($SAM3_MAIN_SRC, $SAM3_31_SRC) names it."""
 
 import copy
 import json
@@ -10,10 +10,12 @@ import pytest
 from npu_compat.patchset.matrix import (build_matrix, matrix_differences, revision_format_problems, revision_row,
                                         to_markdown)
 from npu_compat.patchset.series import load_series
-from npu_compat.patchset.upstream import extracted_wheel, pypi_versions
-from tests.patchset.conftest import MAIN_SERIES, SERIES, main_snapshot
+from npu_compat.patchset.upstream import SNAPSHOT_ENVS, extracted_wheel, pypi_versions, snapshot_for
+from tests.patchset.conftest import MAIN_SERIES, SAM31_SERIES, SERIES
 
-SERIES_FILES = {"0.1.4": SERIES, "main@99d02f2": MAIN_SERIES}
+SERIES_FILES = {"0.1.4": SERIES, "main@99d02f2": MAIN_SERIES, "sam3@96914d2": SAM31_SERIES}
+OWN_ROW = {"0.1.4": None, "main@99d02f2": "sam3@99d02f2", "sam3@96914d2": "sam3@96914d2"}  # the row each is for
+GIT_ROWS = {"sam3@99d02f2": "2026-01-27", "sam3@96914d2": "2026-07-30"}  # commit dates
 
 
 def _committed(series):
@@ -46,23 +48,28 @@ def test_committed_wheel_rows_are_current(base, versions):
 def test_committed_git_rows_are_well_formed(base):
     committed = _committed(SERIES_FILES[base])
     assert revision_format_problems(committed) == []
-    row = committed["revisions"]["sam3@99d02f2"]
-    assert row["commit"].startswith("99d02f2") and row["date"] == "2026-01-27"
-    expected = "ok" if base == "main@99d02f2" else "fail"
-    assert row["result"] == expected
+    assert "sam3@99d02f2" in committed["revisions"]
+    for key, row in committed["revisions"].items():
+        assert row["commit"].startswith(key.split("@")[1]) and row["date"] == GIT_ROWS[key], key
+        assert row["result"] == ("ok" if key == OWN_ROW[base] else "fail"), key  # a series fits its own base only
+    if OWN_ROW[base] is not None:
+        assert OWN_ROW[base] in committed["revisions"]
 
 
 @pytest.mark.parametrize("base", SERIES_FILES)
 def test_git_rows_match_the_snapshot(base):
-    snapshot = main_snapshot()
-    if snapshot is None:
-        pytest.skip("no sam3 main snapshot: set SAM3_MAIN_SRC (see docs/patches.md); CI checks the git rows' form")
     series = SERIES_FILES[base]
     committed = _committed(series)
-    old = committed["revisions"]["sam3@99d02f2"]
-    fresh = revision_row(load_series(series), snapshot, old["commit"], old["date"])
-    rebuilt = {**committed, "revisions": {"sam3@99d02f2": fresh}}
-    assert matrix_differences(committed, rebuilt, only={"sam3@99d02f2"}) == []
+    at_hand = {key: snapshot_for(row["commit"]) for key, row in committed["revisions"].items()}
+    at_hand = {key: path for key, path in at_hand.items() if path is not None}
+    if not at_hand:
+        pytest.skip(f"no snapshot of {sorted(committed['revisions'])}: set {' / '.join(SNAPSHOT_ENVS.values())} "
+                    "(see docs/patches.md); CI checks the git rows' form")
+    for key, snapshot in at_hand.items():
+        old = committed["revisions"][key]
+        fresh = revision_row(load_series(series), snapshot, old["commit"], old["date"])
+        rebuilt = {**committed, "revisions": {**committed["revisions"], key: fresh}}
+        assert matrix_differences(committed, rebuilt, only={key}) == [], key
 
 
 def test_format_problems_are_found():

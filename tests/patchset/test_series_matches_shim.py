@@ -2,9 +2,11 @@
 device="cpu" and no shim gives the same outputs as unmodified sam3 running the demo
 script itself under the shim (same seed, same tiny model): max abs diff <= 1e-6.
 
-For each base: sam3==0.1.4 (the wheel, always) and sam3 main at 99d02f2 (with its own series;
-only when $SAM3_MAIN_SRC names a snapshot)."""
+For each base: sam3==0.1.4 (the wheel, always), sam3 main at 99d02f2 (with its own series;
+only when $SAM3_MAIN_SRC names a snapshot) and sam3@96914d2, SAM 3.1 (its own series; only when
+$SAM3_31_SRC names a snapshot and the shim on this checkout knows SAM 3.1)."""
 
+import importlib.util
 import json
 import os
 import shutil
@@ -53,12 +55,27 @@ def _max_abs_diff(a, b) -> float:
     return abs(float(a) - float(b))
 
 
-@pytest.fixture(scope="module", params=["0.1.4", "main@99d02f2"])
+def shim_knows_sam31() -> bool:
+    """The sam3 rule pack tells SAM 3.1 (sam3@96914d2) apart (npu_compat.sam3.revision)."""
+    if importlib.util.find_spec("npu_compat.sam3.revision") is None:
+        return False
+    from npu_compat.sam3 import revision
+
+    return getattr(revision, "SAM31", None) == "sam3@96914d2"
+
+
+@pytest.fixture(scope="module", params=["0.1.4", "main@99d02f2", "sam3@96914d2"])
 def base(request):
-    """(pristine tree, its series): the 0.1.4 wheel, or the main snapshot (skips without it)."""
+    """(pristine tree, its series): the 0.1.4 wheel, or the main or 3.1 snapshot (skips without it)."""
     if request.param == "0.1.4":
         return request.getfixturevalue("sam3_014"), request.getfixturevalue("series_patches")
-    return request.getfixturevalue("sam3_main"), request.getfixturevalue("main_series_patches")
+    if request.param == "main@99d02f2":
+        return request.getfixturevalue("sam3_main"), request.getfixturevalue("main_series_patches")
+    tree = request.getfixturevalue("sam3_31")
+    if not shim_knows_sam31():
+        pytest.skip("the runtime shim on this checkout has no SAM 3.1 support (npu_compat.sam3.revision "
+                    "with SAM31 = 'sam3@96914d2'); the comparison runs once it has")
+    return tree, request.getfixturevalue("sam31_series_patches")
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ torch_npu release's kernel list. Only dispatcher queries: nothing is registered.
 import pytest
 import torch
 
-from npu_compat.npu_kernels import KernelList, load_kernel_list
+from npu_compat.npu_releases.kernels import KernelList, load_kernel_list
 from npu_compat.sim.kernel_rules import COMPOSITE, IMPLICIT, KERNEL, MISSING, KernelRules, bind, overload_name
 
 aten = torch.ops.aten

@@ -84,7 +84,7 @@ def test_report_says_simulated_and_lists_the_runtime_settings(demo):
 
 def _predicted(version: str, inventory: str) -> set[str]:
     """The parity coverage report's prediction: the inventory's ops that the release lacks or limits."""
-    from npu_compat.npu_kernels import load_kernel_list
+    from npu_compat.npu_releases.kernels import load_kernel_list
     from npu_compat.parity.coverage import MISSING, coverage_report
     from npu_compat.parity.inventory import Inventory
 
@@ -110,7 +110,7 @@ def test_the_routes_agree_for_another_release_and_under_autocast(tmp_path, versi
 
 
 def test_with_the_cpu_fallback_disabled_the_first_missing_op_fails_the_run(tmp_path):
-    from npu_compat.npu_kernels import load_kernel_list
+    from npu_compat.npu_releases.kernels import load_kernel_list
 
     proc = _apply(str(DEMO), "--model", "tiny", "--out", str(tmp_path / "out"),
                   env={"TORCH_NPU_FALLBACK_CPU_DISABLE": "1"})

@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
 import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from npu_compat.atomic_files import write_json_atomic
 from npu_compat.errors import KernelListError
+from npu_compat.npu_releases.release_files import data_file_name, read_release_json, versions_in
 
 YAML_MEMBER = "torch_npu/csrc/aten/npu_native_functions_by_codegen.yaml"
 VERSION_MEMBER = "torch_npu/version.py"
 FORMAT = "npu_compat/npu-kernels@1"
 SECTIONS = ("supported", "symint", "autograd", "custom", "quant")
-DATA_DIR = Path(__file__).resolve().parent / "data" / "npu_kernels"
+DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "npu_kernels"
 
 
 @dataclass
@@ -74,7 +75,7 @@ def parse_codegen_yaml(text: str) -> dict[str, list[str]]:
     return sections
 
 
-def _version_from_text(text: str) -> str | None:
+def version_from_text(text: str) -> str | None:
     match = re.search(r"__version__\s*=\s*['\"]([^'\"]+)['\"]", text)
     return match.group(1) if match else None
 
@@ -95,7 +96,7 @@ def extract_kernel_list(source: str | Path, today: str | None = None) -> KernelL
         try:
             with zipfile.ZipFile(path) as wheel:
                 text = wheel.read(YAML_MEMBER).decode()
-                version = _version_from_text(wheel.read(VERSION_MEMBER).decode())
+                version = version_from_text(wheel.read(VERSION_MEMBER).decode())
         except KeyError as err:
             raise KernelListError(f"{path.name} has no {err.args[0]}; is it a torch_npu wheel?") from None
         except zipfile.BadZipFile:
@@ -108,7 +109,7 @@ def extract_kernel_list(source: str | Path, today: str | None = None) -> KernelL
             raise KernelListError(f"{yaml_path} not found; pass a torch_npu wheel or its installed folder")
         text = yaml_path.read_text()
         version_file = root / "version.py"
-        version = _version_from_text(version_file.read_text()) if version_file.is_file() else None
+        version = version_from_text(version_file.read_text()) if version_file.is_file() else None
         provenance = {"installed": str(root), "sha256_yaml": hashlib.sha256(text.encode()).hexdigest(),
                       "member": YAML_MEMBER}
     else:
@@ -119,37 +120,16 @@ def extract_kernel_list(source: str | Path, today: str | None = None) -> KernelL
     return KernelList(version, parse_codegen_yaml(text), provenance)
 
 
-def data_file_name(version: str) -> str:
-    return f"torch_npu-{version}.json"
-
-
 def load_kernel_list(version_or_path: str) -> KernelList:
     """A committed list by torch_npu version (``2.7.1.post2``), or a JSON file path."""
-    path = Path(version_or_path)
-    if path.suffix == ".json" and path.is_file():
-        text = path.read_text()
-    else:
-        try:
-            text = (DATA_DIR / data_file_name(version_or_path)).read_text()
-        except FileNotFoundError:
-            raise KernelListError(f"no kernel list for torch_npu {version_or_path!r}; available: "
-                              f"{', '.join(available_versions()) or 'none'}; extract one with "
-                              "tools/extract_npu_kernels.py") from None
-    data = json.loads(text)
-    if data.get("format") != FORMAT:
-        raise KernelListError(f"{version_or_path} is not an npu kernel list (format {data.get('format')!r})")
+    data = read_release_json(DATA_DIR, version_or_path, "kernel list", FORMAT)
     return KernelList(data["torch_npu_version"], data["sections"], data.get("source", {}))
 
 
 def available_versions() -> list[str]:
-    names = [item.name for item in DATA_DIR.glob("torch_npu-*.json")] if DATA_DIR.is_dir() else []
-    from packaging.version import Version
-
-    return sorted((name.removeprefix("torch_npu-").removesuffix(".json") for name in names), key=Version)
+    return versions_in(DATA_DIR)
 
 
 def save_kernel_list(kernels: KernelList, out_dir: str | Path = DATA_DIR) -> Path:
     """Write ``torch_npu-<version>.json`` atomically into ``out_dir``."""
-    from npu_compat.atomic_files import write_json_atomic
-
     return write_json_atomic(Path(out_dir) / data_file_name(kernels.version), kernels.as_dict(), indent=1)

@@ -1,6 +1,6 @@
 import torch
 
-from npu_compat.rules.device_mapping import DeviceMapper
+from npu_compat.device_mapping import DeviceMapper
 from npu_compat.target import CAPABILITIES, Target
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from npu_compat.errors import KernelListError
-from npu_compat.npu_kernels import (DATA_DIR, YAML_MEMBER, available_versions, extract_kernel_list,
+from npu_compat.npu_releases.kernels import (DATA_DIR, YAML_MEMBER, available_versions, extract_kernel_list,
                                            load_kernel_list, parse_codegen_yaml)
 
 YAML = """\
