@@ -88,7 +88,7 @@ INPUT_FILES = {"checkpoint", "image", "coco_ann", "inventory", "series", "update
                "inputs", "video", "sources", "a", "b"}
 INPUT_FOLDERS = {"coco_img", "patched_tree"}
 OUTPUT_FILES = {"json", "markdown", "output_json", "report", "out_json", "out_md", "output", "out_md"}
-OUTPUT_FOLDERS = {"out", "out_dir"}
+OUTPUT_FOLDERS = {"out", "out_dir", "surface_dir"}
 # Options whose every value is accepted here and checked where the work starts (or that take any text), with why.
 FREE = {
     "upstream": "a source spec (pypi:/dir:/git:), checked when the series is applied",
