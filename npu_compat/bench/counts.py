@@ -5,6 +5,9 @@ Two paths on the same model, image and prompts:
 - ``upstream``: upstream's own loop, as a user script writes it: ``set_image``, then per prompt
   ``set_text_prompt`` (the text encoded again, one grounding forward, masks upsampled on the device) and
   the masks and scores to the host (``seed_style_records``);
+- per video frame: upstream's propagation with the video predictor of each version at hand (0.1.4's
+  ``Sam3VideoPredictor``, and SAM 3.1's multiplex predictor where sam3@96914d2 is imported), sync rules
+  off and on;
 - ``kit``: ``set_image``, the prompts' text features cached once per run (not counted per image),
   ``ground_prompts`` (``prompt_batch`` prompts per grounding forward), ``select_detections`` and the
   postprocessor's transfers (``transfer_chunks``, as its feeder thread does them, run in this thread so every
@@ -137,7 +140,8 @@ def count_image_paths(model: torch.nn.Module, device: torch.device, image: Any, 
     return rows
 
 
-def count_video(predictor: Any, video_path: str, frames: int, prompt: str = "object") -> dict[str, Any]:
+def count_video(predictor: Any, video_path: str, frames: int, prompt: str = "object",
+                name: str = "upstream video: propagation") -> dict[str, Any]:
     """Ops and syncs per frame of upstream's propagation (text prompt on frame 0, then forward)."""
     session = predictor.handle_request({"type": "start_session", "resource_path": video_path})["session_id"]
     try:
@@ -151,9 +155,24 @@ def count_video(predictor: Any, video_path: str, frames: int, prompt: str = "obj
         counts, seen = count(propagate)
     finally:
         predictor.handle_request({"type": "close_session", "session_id": session})
-    return _row("upstream video: propagation", counts, max(seen, 1), "frame")
+    return _row(name, counts, max(seen, 1), "frame")
+
+
+def count_video_versions(build: Callable[[str], Any], video_path: str, frames: int,
+                         versions: Sequence[str]) -> list[dict[str, Any]]:
+    """Per frame, per video model version (``build(version)`` gives its predictor): upstream's own
+    functions (``(before)``, the sync rules off) and with the kit's sync rules. The 0.1.4 row keeps
+    its old name, ``upstream video: propagation``; 3.1's says ``sam3.1``."""
+    rows = []
+    for version in versions:
+        label = "upstream video" if version == "sam3" else f"upstream video {version}"
+        predictor = build(version)
+        with rules_off(sync_rule_keys()):
+            rows.append(count_video(predictor, video_path, frames, name=f"{label}: propagation (before)"))
+        rows.append(count_video(predictor, video_path, frames, name=f"{label}: propagation"))
+    return rows
 
 
 __all__ = ["rules_off", "sync_rule_keys", "upstream_prompt", "upstream_image", "kit_grounding", "kit_image",
            "count_image_paths",
-           "count_video"]
+           "count_video", "count_video_versions"]

@@ -4,7 +4,8 @@
 cuda, the simulated npu), so it counts the same work on each. What it calls a host sync:
 
 - ops whose result the host must wait for: ``_local_scalar_dense`` (``.item()``, ``bool(t)``, ``int(t)``),
-  ops with a data-dependent output shape (``nonzero``, ``masked_select``, ``unique``, ...);
+  ops with a data-dependent output shape (``nonzero``, ``masked_select``, ``unique``, indexing with a boolean
+  mask, ...): :func:`npu_compat.host_syncs.sync_kind`, the same code the simulated npu's counters use;
 - copies from a non-cpu device to the cpu (``_to_copy``/``copy_`` across devices);
 - host reads of tensor data that never reach the dispatcher on the cpu target (``Tensor.tolist``,
   ``Tensor.numpy``, ``Tensor.cpu`` on a tensor already on the host): counted only while ``host_reads`` is
@@ -26,11 +27,8 @@ from typing import Any, Callable
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-SYNC_OPS = frozenset({
-    "_local_scalar_dense", "item", "is_nonzero", "equal", "allclose", "nonzero", "argwhere", "masked_select",
-    "_unique", "_unique2", "unique_dim", "unique_consecutive", "repeat_interleave",
-})
-BOOL_INDEX_OPS = frozenset({"index", "index_put", "index_put_", "_index_put_impl_"})  # a bool index is a nonzero
+from npu_compat.host_syncs import SYNC_OPS, sync_kind
+
 HOST_READS = ("tolist", "numpy", "cpu")
 
 
@@ -67,11 +65,6 @@ def _caller() -> str:
             parts = name.split("/")
             return f"{'/'.join(parts[-2:])}:{frame.lineno}"
     return "?"
-
-
-def _has_bool_index(args: tuple) -> bool:
-    indices = args[1] if len(args) > 1 and isinstance(args[1], (list, tuple)) else ()
-    return any(isinstance(i, torch.Tensor) and i.dtype in (torch.bool, torch.uint8) for i in indices)
 
 
 def _device_of(value: Any) -> torch.device | None:
@@ -115,10 +108,9 @@ class DispatchCounter(TorchDispatchMode):
             self.counts.by_op[name] += 1
             if not _is_view(func):
                 self.counts.kernels += 1
-            if name in SYNC_OPS:
-                self._sync(name)
-            elif name in BOOL_INDEX_OPS and _has_bool_index(args):
-                self._sync(f"{name} with a bool mask")
+            kind = sync_kind(name, args)
+            if kind is not None:
+                self._sync(kind)
             elif name == "lift_fresh":
                 self.counts.copies_in += 1
             elif name in ("_to_copy", "copy_"):

@@ -196,8 +196,9 @@ def bench_video(config: BenchConfig) -> Result:
 
 def bench_counts(config: BenchConfig) -> Result:
     from npu_compat.bench.budget import check_budget, count_key
-    from npu_compat.bench.counts import count_image_paths, count_video
+    from npu_compat.bench.counts import count_image_paths, count_video_versions
     from npu_compat.bench.video_fps import synthetic_clip
+    from npu_compat.sam3.revision import video_version
     from npu_compat.workloads.video_run import build_predictor
 
     result = Result("counts")
@@ -205,7 +206,8 @@ def bench_counts(config: BenchConfig) -> Result:
                              _prompts(config.prompts), config.prompt_batch, measure_loop=config.model == "tiny")
     with tempfile.TemporaryDirectory(prefix="bench-counts-") as tmp:
         clip = synthetic_clip(Path(tmp), 3, 60, 80)
-        rows.append(count_video(build_predictor("tiny", None, 0), str(clip), 3))
+        versions = ["sam3", "sam3.1"] if video_version(None) == "sam3.1" else ["sam3"]
+        rows += count_video_versions(lambda v: build_predictor("tiny", None, 0, version=v), str(clip), 3, versions)
     result.raw = {"rows": rows, "model": config.model, "prompts": config.prompts, "prompt_batch": config.prompt_batch,
                   "mask_batch": MASK_BATCH}
     for row in rows:

@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--point", action="append", default=[], metavar="FRAME:X,Y[:LABEL[:OBJ_ID]]",
                    help="point prompt in pixels on a frame; label 1 = positive, 0 = negative (repeatable)")
     p.add_argument("--model", choices=["sam3", "tiny"], default="sam3", help="full SAM3, or the tiny test model")
+    p.add_argument("--version", choices=["sam3", "sam3.1"], default=None,
+                   help="video model: sam3, or sam3.1 (multiplex; needs sam3@96914d2); default sam3.1 where sam3 has it")
     p.add_argument("--checkpoint", help="path to sam3.pt (default: RANDOM weights, no download)")
     p.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
     p.add_argument("--seed", type=inputs.seed, default=0, help="seed of the tiny model")
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         job = VideoJob(video=args.video, out_dir=args.out, text=args.text, text_frame=args.text_frame,
                        boxes=tuple(parse_box(b) for b in args.box), points=tuple(parse_point(p) for p in args.point),
                        model=args.model, checkpoint=args.checkpoint, seed=args.seed, video_backend=args.video_backend,
-                       allow_partial_checkpoint=args.allow_partial_checkpoint)
+                       allow_partial_checkpoint=args.allow_partial_checkpoint, version=args.version)
         check_video_path(args.video)  # the paths first: nothing is applied or built for a bad one
         inputs.check_output_dir(args.out, "--out")
         if args.checkpoint:

@@ -22,7 +22,7 @@ from npu_compat.target import Target
 NECK_OWNER = "sam3.model.sam3_image.Sam3ImageOnVideoMultiGPU"
 
 
-def _neck_dtype(ctx: Context, rule: Rule, original: Any) -> Any:
+def neck_dtype(ctx: Context, rule: Rule, original: Any) -> Any:
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
     want = region_dtype(ctx, torch.bfloat16) or torch.float32
     bf16 = torch.bfloat16
@@ -42,10 +42,10 @@ def sam3_autocast_rules(target: Target) -> list[Rule]:
     if target.type == "cuda":
         return []
     return [
-        Rule("sam3.autocast.neck_dtype", NECK_OWNER, "_gather_tensor", _neck_dtype, Category.MODIFIED,
+        Rule("sam3.autocast.neck_dtype", NECK_OWNER, "_gather_tensor", neck_dtype, Category.MODIFIED,
              "the SAM2 neck features sam3 casts to bf16 follow the autocast policy's dtype for bf16 regions",
              lazy=True),
     ]
 
 
-__all__ = ["sam3_autocast_rules"]
+__all__ = ["sam3_autocast_rules", "neck_dtype"]

@@ -107,8 +107,11 @@ def sam3_rules(target: Target) -> list[Rule]:
                  _processor_device, lazy=True),
         ]
     # The pack's other tables, one module each.
-    from npu_compat.sam3 import autocast_rules, quiet_warnings, scoped_imports, sync_rules, train_rules, video
+    from npu_compat.sam3 import autocast_rules, quiet_warnings, sam31_rules, scoped_imports, sync_rules, train_rules, video
+    from npu_compat.sam3.revision import SAM31, detect_revision
 
+    if detect_revision() == SAM31:
+        rules += sam31_rules.sam31_rules(target)  # SAM 3.1's FA3/fp8, fused MLP, multiplex video, upstream fix
     return (rules
             + list(scoped_imports.RULES)  # sam3 main: module-level pkg_resources / decord imports
             + list(quiet_warnings.RULES)  # torch.jit.script deprecation noise from sam3's own calls

@@ -144,6 +144,7 @@ def tiny_video_predictor_class() -> type:
     class TinySam3VideoPredictor(Sam3VideoPredictor):
         def __init__(self, seed: int = 0, bpe_path: str | None = None, async_loading_frames: bool = False,
                      video_loader_type: str = "cv2") -> None:
+            super(Sam3VideoPredictor, self).__init__()  # sam3@96914d2's Sam3BasePredictor keeps the session table
             self.async_loading_frames = async_loading_frames
             self.video_loader_type = video_loader_type
             self.model = build_tiny_sam3_video_model(seed=seed, bpe_path=bpe_path).cuda().eval()

@@ -57,7 +57,7 @@ def _autocast_factory(ctx: Context) -> Callable[[], contextlib.AbstractContextMa
     return functools.partial(torch.autocast, device_type=ctx.target.type, dtype=dtype)
 
 
-def _tracker_init(ctx: Context, rule: Rule, original: Any) -> Any:
+def tracker_init(ctx: Context, rule: Rule, original: Any) -> Any:
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
 
     @functools.wraps(original)
@@ -71,7 +71,7 @@ def _tracker_init(ctx: Context, rule: Rule, original: Any) -> Any:
     return __init__
 
 
-def _scoped_method(ctx: Context, rule: Rule, original: Any) -> Any:
+def scoped_method(ctx: Context, rule: Rule, original: Any) -> Any:
     # the region is looked up per call (a pure function of the session's policy and target), so a benchmark
     # can compare autocast variants of one built model in one process
 
@@ -83,7 +83,7 @@ def _scoped_method(ctx: Context, rule: Rule, original: Any) -> Any:
     return method
 
 
-def _scoped_generator(ctx: Context, rule: Rule, original: Any) -> Any:
+def scoped_generator(ctx: Context, rule: Rule, original: Any) -> Any:
     @functools.wraps(original)
     def generator(*args: Any, **kwargs: Any) -> Iterator[Any]:
         inner = original(*args, **kwargs)
@@ -153,15 +153,15 @@ def video_rules(target: Target) -> list[Rule]:
     if target.type == "cuda":
         return rules
     rules.append(Rule("sam3.video.bf16_scope", "sam3.model.sam3_tracking_predictor.Sam3TrackerPredictor",
-                      "__init__", _tracker_init, MOD, "the tracker's process-wide bf16 autocast is exited; bf16 "
+                      "__init__", tracker_init, MOD, "the tracker's process-wide bf16 autocast is exited; bf16 "
                       "autocast on the target is entered only around the video model's calls", lazy=True))
     rules.append(Rule("sam3.video.memory_label", VIDEO_PREDICTOR, "_get_session_stats", _session_stats, MOD,
                       "the session log's memory line names what the cuda.* rows measured on the target "
                       "(process RSS on cpu) instead of \"GPU memory\"", lazy=True))
     for name in SCOPED_METHODS:
-        rules.append(Rule(f"sam3.video.bf16_scope.{name}", VIDEO_MODEL, name, _scoped_method, lazy=True))
+        rules.append(Rule(f"sam3.video.bf16_scope.{name}", VIDEO_MODEL, name, scoped_method, lazy=True))
     for name in SCOPED_GENERATORS:
-        rules.append(Rule(f"sam3.video.bf16_scope.{name}", VIDEO_MODEL, name, _scoped_generator, lazy=True))
+        rules.append(Rule(f"sam3.video.bf16_scope.{name}", VIDEO_MODEL, name, scoped_generator, lazy=True))
     if target.type == "cpu":
         rules.append(Rule("sam3.video.offload_frames", "sam3.model.sam3_video_inference.Sam3VideoInference",
                           "init_state", _offload_frames, MOD, "offload_video_to_cpu defaults to True on the cpu "
@@ -169,4 +169,4 @@ def video_rules(target: Target) -> list[Rule]:
     return rules
 
 
-__all__ = ["video_rules", "memory_label", "RANDOM_INIT_ENV"]
+__all__ = ["video_rules", "memory_label", "RANDOM_INIT_ENV", "tracker_init", "scoped_method", "scoped_generator"]

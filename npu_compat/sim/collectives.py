@@ -15,8 +15,6 @@ import torch
 import torch.distributed as dist
 from torch._C._distributed_c10d import Backend as _CBackend
 
-from npu_compat.sim.tensor import is_device_tensor
-
 
 class _Done(dist._Work):
     """A finished collective: ``wait`` returns at once, the future holds the output tensors."""
@@ -40,13 +38,13 @@ class _Done(dist._Work):
 
 
 def _host(t: torch.Tensor) -> torch.Tensor:
-    return t.cpu() if is_device_tensor(t) else t  # the d2h copy is counted by the dispatcher
+    return t.cpu() if t.device.type == "npu" else t  # the d2h copy is counted by the device's copy kernel
 
 
 def _back(device_tensors: list[torch.Tensor], host_tensors: list[torch.Tensor]) -> None:
     for dev, host in zip(device_tensors, host_tensors):
         if dev is not host:
-            dev.copy_(host)  # h2d, counted by the dispatcher
+            dev.copy_(host)  # h2d, counted by the device's copy kernel
 
 
 class SimulatedHccl(_CBackend):

@@ -1,8 +1,8 @@
 """``torch.npu`` of the simulated npu (a TEST DOUBLE of the Ascend stack): the part of torch_npu's
 device module that the kit and SAM3 call, each call recorded in :data:`CALLS`.
 
-Streams and events are host objects that are always complete; memory statistics count the bytes
-of live device tensors' host storage; each device index has its own RNG (a host generator).
+Streams and events are host objects that are always complete; memory statistics are the device
+allocator's (``csrc/native_hooks.cpp``); each device index has its own default generator (C++).
 """
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ from typing import Any, Callable
 
 import torch
 
-from npu_compat.sim import dispatch
+from npu_compat.sim import dispatch, graphs, native_hooks
 from npu_compat.sim.counters import COUNTERS
-from npu_compat.sim.tensor import LIVE
 
 CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
-_PEAK = [0]
 
 
 def recorded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,13 +57,20 @@ def current_device() -> int:
     return _state().current
 
 
+def _set_current(index: int) -> None:
+    found = native_hooks.state()
+    if found is None or found.library is None or found.library.npu_sim_set_current_device(index) != 1:
+        raise RuntimeError(f"cannot make npu:{index} current on the {_state().label()}")
+
+
 @recorded
 def set_device(device: Any) -> None:
-    _state().current = _index(device)
+    _set_current(_index(device))
 
 
 @recorded
 def synchronize(device: Any = None) -> None:
+    graphs.check_sync("torch.npu.synchronize()")
     COUNTERS.sync("synchronize")
 
 
@@ -91,10 +96,10 @@ class device:  # noqa: N801 (torch.npu.device, as torch_npu spells it)
     def __enter__(self) -> None:
         self.previous = _state().current
         if self.index != -1:
-            _state().current = self.index
+            _set_current(self.index)
 
     def __exit__(self, *exc: Any) -> None:
-        _state().current = self.previous
+        _set_current(self.previous)
 
 
 # ---- streams and events ----------------------------------------------------------------------
@@ -115,6 +120,7 @@ class Event:
 
     def synchronize(self) -> None:
         CALLS.append(("Event.synchronize", (), {}))
+        graphs.check_sync("Event.synchronize()")
         COUNTERS.sync("event.synchronize")
 
     def elapsed_time(self, end: "Event") -> float:
@@ -128,6 +134,7 @@ class Stream:
 
     def synchronize(self) -> None:
         CALLS.append(("Stream.synchronize", (), {}))
+        graphs.check_sync("Stream.synchronize()")
         COUNTERS.sync("stream.synchronize")
 
     def wait_event(self, event: Event) -> None:
@@ -164,27 +171,25 @@ def stream(s: Any) -> Any:
     return contextlib.nullcontext(s)
 
 
-# ---- memory ----------------------------------------------------------------------------------
-def _live_bytes(index: int) -> int:
-    seen: dict[int, int] = {}
-    for host in list(LIVE.values()):
-        if getattr(host, "_sim_npu_index", None) == index:
-            storage = host.untyped_storage()
-            seen[storage.data_ptr()] = storage.nbytes()
-    return sum(seen.values())
+# ---- graphs (npu_compat.sim.graphs) -----------------------------------------------------------
+NPUGraph = graphs.NPUGraph
+graph = graphs.graph
+make_graphed_callables = graphs.make_graphed_callables
+graph_pool_handle = graphs.graph_pool_handle
+is_current_stream_capturing = graphs.is_current_stream_capturing
 
 
+# ---- memory ---------------------------------------------------------------------------------
 @recorded
 def memory_allocated(device: Any = None) -> int:
-    used = _live_bytes(_index(device))
-    _PEAK[0] = max(_PEAK[0], used)
-    return used
+    """Bytes of live device memory on the index (the C++ device allocator's count)."""
+    return native_hooks.device_bytes(_index(device))[0]
 
 
 @recorded
 def max_memory_allocated(device: Any = None) -> int:
-    """The largest ``memory_allocated`` seen when queried (the simulator has no allocator)."""
-    return max(_PEAK[0], memory_allocated(device))
+    """The most bytes live at once since the start or the last ``reset_peak_memory_stats``."""
+    return native_hooks.device_bytes(_index(device))[1]
 
 
 memory_reserved = recorded(lambda device=None: memory_allocated(device))
@@ -194,7 +199,7 @@ max_memory_reserved = max_memory_allocated
 
 @recorded
 def reset_peak_memory_stats(device: Any = None) -> None:
-    _PEAK[0] = 0
+    native_hooks.reset_peak(_index(device))
 
 
 @recorded
@@ -210,7 +215,8 @@ def mem_get_info(device: Any = None) -> tuple[int, int]:
 
 @recorded
 def memory_stats(device: Any = None) -> dict[str, int]:
-    return {"allocated_bytes.all.current": memory_allocated(device), "allocated_bytes.all.peak": _PEAK[0]}
+    live, peak = native_hooks.device_bytes(_index(device))
+    return {"allocated_bytes.all.current": live, "allocated_bytes.all.peak": peak}
 
 
 # ---- RNG ------------------------------------------------------------------------------------
@@ -327,7 +333,7 @@ def is_jit_compile_false() -> bool:
     return not _JIT[0]
 
 
-_NOT_API = {"build_module", "recorded", "CALLS", "LIVE", "dispatch", "functools", "contextlib", "types", "torch",
+_NOT_API = {"build_module", "recorded", "CALLS", "native_hooks", "dispatch", "graphs", "functools", "contextlib", "types", "torch",
             "Any", "Callable", "COUNTERS", "annotations"}
 
 

@@ -10,8 +10,8 @@ read from that release's wheel), so code written against torch_npu finds every n
 - a name with none (dump files, device limits, AOE tuning, typed device storages...) raises
   ``RuntimeError`` naming the API, the release and the simulator: the call needs the device.
 
-The graph names (``NPUGraph``, ``graph``, ``make_graphed_callables``) are left to the simulator's
-graph capture; until it exists they are absent.
+The graph names (``NPUGraph``, ``graph``, ``make_graphed_callables``) come from the simulator's graph
+capture (:mod:`npu_compat.sim.graphs`, through ``device_module``).
 """
 from __future__ import annotations
 

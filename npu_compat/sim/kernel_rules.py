@@ -1,14 +1,15 @@
 """Which aten ops the simulated npu (a TEST DOUBLE of the Ascend stack) runs on the device.
 
-An op dispatched to the device runs there when the chosen torch_npu release's kernel list
+An op that reaches the device (the PrivateUse1 key: after autograd and torch's composite kernels,
+see :mod:`npu_compat.sim.dispatch`) runs there when the chosen torch_npu release's kernel list
 (``npu_compat/data/npu_kernels/``, read from the release's own codegen yaml) names its overload,
 or names the ``out=`` overload of its structured family (torch_npu registers the functional
-and in-place forms of a structured op from its out kernel). Otherwise torch decides as the
-dispatcher does on hardware: an op with a CompositeExplicitAutograd kernel is decomposed into
-other ops, and anything else has no kernel. The documented dtype/argument limits of the release
-(the one table in ``npu_compat.npu_releases.limits``) are rules on top, checked per call. An
-unlisted op with a CompositeImplicitAutograd kernel (``linear``, ``reshape``) reaches a Python device only in inference mode; it is decomposed there,
-as the hardware dispatcher does.
+and in-place forms of a structured op from its out kernel). Otherwise it is missing: torch_npu's
+CPU fallback. ``status`` also says what torch does with an unlisted op before the device sees it
+(CompositeImplicitAutograd: decomposes; CompositeExplicitAutograd: its composite kernel runs), which
+the dispatcher uses to decide which listed composites take precedence. The documented dtype/argument
+limits of the release (the one table in ``npu_compat.npu_releases.limits``) are rules on top, checked
+per call.
 """
 from __future__ import annotations
 

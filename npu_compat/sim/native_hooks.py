@@ -1,19 +1,14 @@
-"""Native parts of the simulated npu (a TEST DOUBLE of torch_npu): C++ PrivateUse1 hooks and device guard.
+"""The simulated npu's device in C++ (a TEST DOUBLE of torch_npu + CANN + the chip): build, cache, load.
 
-torch_npu registers C++ PrivateUse1 hooks whose pinned allocator serves ``Tensor.pin_memory()``,
-``DataLoader(pin_memory=True)`` and DistributedDataParallel's reducer (``find_unused_parameters=
-True`` stages through a pinned host tensor and asserts ``is_pinned()``), and a C++ device guard
-that knows every device. PyTorch's Python-backend hooks cannot offer an allocator, and its Python
-device guard reports one device (so autograd has no queue for ``npu:1``). The simulator ships
-``csrc/native_hooks.cpp`` instead: on first use it is compiled with the system C++ compiler
-(``$CXX``, else ``g++``/``c++`` on ``PATH``) into a cache folder keyed by the source, torch's
-version and the command, loaded with ctypes, and registered before the Python backend is set up
-(which then keeps its own hooks and guard out). Its "pinned" blocks are ordinary host memory
-whose addresses are tracked, so ``is_pinned()`` is true exactly for them.
+``csrc/native_hooks.cpp`` is the PrivateUse1 backend itself: a device allocator over host memory, a
+device guard for every simulated device, PrivateUse1 hooks (pinned host memory, a generator per
+device), the kernels a device owns in C++ (empty, views, resize_, set_) and the ``npu_sim::`` ops the
+Python fallback uses. On first use it is compiled with the system C++ compiler (``$CXX``, else
+``g++``/``c++`` on ``PATH``) into a cache folder keyed by the source, torch's version and the command,
+loaded with ctypes (its operator registrations run on load), and registered.
 
-Without a compiler, or if the build fails, :func:`register` says why once on stderr and in the
-report's notes, and the simulator runs on with PyTorch's Python hooks: no pinned memory, and
-backward only on ``npu:0`` (docs/simulated-npu.md).
+Without a compiler, or if the build fails, :func:`register` returns the reason and :func:`install
+<npu_compat.sim.install>` refuses with one line that says what to install (docs/simulated-npu.md).
 """
 from __future__ import annotations
 
@@ -22,7 +17,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,13 +44,12 @@ class NativeHooks:
     library: ctypes.CDLL | None = None
 
     def note(self) -> str | None:
-        """The one line a user sees when pinned memory is unavailable."""
+        """The one line a user sees when the device cannot be built."""
         if self.available:
             return None
-        return (f"simulated npu: pinned host memory is unavailable ({self.reason}); Tensor.pin_memory() returns "
-                "the host tensor unpinned, DistributedDataParallel(find_unused_parameters=True) cannot run "
-                "backward, and backward runs on npu:0 only. Install a C++ compiler (g++, e.g. apt-get install "
-                "g++) or set CXX; see docs/simulated-npu.md, Pinned memory and the device guard")
+        return (f"the simulated npu needs its C++ device library, which is unavailable ({self.reason}). Install a "
+                "C++ compiler (g++, e.g. apt-get install g++) or set CXX; see docs/simulated-npu.md, The device "
+                "library")
 
 
 _STATE: NativeHooks | None = None
@@ -165,7 +158,7 @@ def register(device_count: int) -> NativeHooks:
     """Build (or find), load and register the hooks and a guard for ``device_count`` devices, once per
     process; call before the Python backend is set up.
 
-    Never raises: on failure it prints the reason once on stderr and returns an unavailable state.
+    Never raises: on failure it returns an unavailable state whose ``note()`` says why.
     """
     global _STATE
     if _STATE is not None:
@@ -178,6 +171,13 @@ def register(device_count: int) -> NativeHooks:
         library.npu_sim_pinned_blocks.restype = ctypes.c_size_t
         library.npu_sim_pinned_bytes.restype = ctypes.c_size_t
         library.npu_sim_register_device_guard.argtypes = [ctypes.c_int]
+        for name in ("npu_sim_device_bytes", "npu_sim_device_peak_bytes"):
+            getattr(library, name).argtypes = [ctypes.c_int]
+            getattr(library, name).restype = ctypes.c_int64
+        library.npu_sim_reset_peak_bytes.argtypes = [ctypes.c_int]
+        library.npu_sim_current_device.restype = ctypes.c_int
+        library.npu_sim_set_current_device.argtypes = [ctypes.c_int]
+        library.npu_sim_set_current_device.restype = ctypes.c_int
         hooks = library.npu_sim_register_hooks()
         if hooks != 1:
             raise BuildError("PrivateUse1 already has hooks in this process" if hooks == 0
@@ -189,7 +189,6 @@ def register(device_count: int) -> NativeHooks:
         _STATE = NativeHooks(True, path=path, built_s=seconds, library=library)
     except (BuildError, OSError, AttributeError) as err:
         _STATE = NativeHooks(False, reason=str(err).splitlines()[0] if str(err) else type(err).__name__)
-        print(_STATE.note(), file=sys.stderr)
     return _STATE
 
 
@@ -203,6 +202,18 @@ def is_pinned_ptr(address: int) -> bool:
     return bool(_STATE and _STATE.library and _STATE.library.npu_sim_is_pinned_ptr(address))
 
 
+def device_bytes(index: int) -> tuple[int, int]:
+    """(live, peak) bytes of device memory on ``npu:index``."""
+    if not (_STATE and _STATE.library):
+        return 0, 0
+    return int(_STATE.library.npu_sim_device_bytes(index)), int(_STATE.library.npu_sim_device_peak_bytes(index))
+
+
+def reset_peak(index: int) -> None:
+    if _STATE and _STATE.library:
+        _STATE.library.npu_sim_reset_peak_bytes(index)
+
+
 def live_blocks() -> tuple[int, int]:
     """(blocks, bytes) the simulator's pinned allocator holds now."""
     if not (_STATE and _STATE.library):
@@ -211,4 +222,5 @@ def live_blocks() -> tuple[int, int]:
 
 
 __all__ = ["SOURCE", "CACHE_ENV", "BuildError", "NativeHooks", "compiler", "build_command", "cache_root",
-           "library_path", "build", "first_error", "register", "state", "is_pinned_ptr", "live_blocks"]
+           "library_path", "build", "first_error", "register", "state", "is_pinned_ptr", "live_blocks",
+           "device_bytes", "reset_peak"]

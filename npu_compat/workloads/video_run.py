@@ -4,7 +4,7 @@ Uses upstream's ``Sam3VideoPredictor`` request API (start_session, add_prompt, p
 close_session); the shim must already be applied so the predictor lands on the target.
 Per-frame JSON (``frames.json``, written atomically)::
 
-    {"video": ..., "num_frames": T, "width": W, "height": H, "fps": f, "model": ..., "device": ...,
+    {"video": ..., "num_frames": T, "width": W, "height": H, "fps": f, "model": ..., "version": "sam3" | "sam3.1", "device": ...,
      "prompts": {"text", "text_frame", "boxes_cxcywh" (fractions of the frame), "points" (pixels)}, "timings_s": {"load": ..., "prompt": ..., "propagate": ..., "write": ...},
      "frames": [{"frame_index": t, "objects": [{"obj_id": i, "score": p, "box_xywh": [x, y, w, h] (pixels),
                                                 "area": n, "mask_rle": {"size": [H, W], "counts": "..."}}]}]}
@@ -21,6 +21,9 @@ from typing import Any
 import numpy as np
 
 from npu_compat.errors import NpuCompatError
+from npu_compat.sam3.revision import video_version
+from npu_compat.sam3.tiny_multiplex import build_tiny_sam3_multiplex_predictor
+from npu_compat.sam3.tiny_video import tiny_video_predictor_class
 from npu_compat.sam3.video_io import read_video, write_video
 from npu_compat.atomic_files import write_json_atomic
 
@@ -47,6 +50,7 @@ class VideoJob:
     allow_partial_checkpoint: bool = False
     seed: int = 0
     video_backend: str = "auto"
+    version: str | None = None  # "sam3" or "sam3.1" (multiplex); None: sam3.1 where the importable sam3 has it
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -73,8 +77,12 @@ def parse_box(spec: str) -> tuple[float, float, float, float]:
         raise NpuCompatError(f"bad --box: {exc}", "write cx,cy,w,h as fractions of the frame, e.g. 0.5,0.5,0.3,0.4") from None
 
 
-def build_predictor(model: str, checkpoint: str | None, seed: int, allow_partial: bool = False) -> Any:
+def build_predictor(model: str, checkpoint: str | None, seed: int, allow_partial: bool = False,
+                    version: str = "sam3") -> Any:
     """Upstream's predictor for ``sam3`` (random weights without a checkpoint: no download) or the tiny one.
+
+    ``version="sam3.1"``: SAM 3.1's multiplex predictor (``build_sam3_predictor(version="sam3.1")``,
+    sam3@96914d2), or its tiny counterpart (``npu_compat/sam3/tiny_multiplex.py``).
 
     A checkpoint is read first (a file that is not one is refused before the build); the tiny
     model's keys are checked by :func:`npu_compat.workloads.checkpoints.load_checkpoint`, the full
@@ -89,29 +97,44 @@ def build_predictor(model: str, checkpoint: str | None, seed: int, allow_partial
         if model == "tiny":
             sys.stderr.write(RANDOM_WEIGHTS_NOTICE)
     if model == "tiny":
-        from npu_compat.sam3.tiny_video import tiny_video_predictor_class
-
-        predictor = tiny_video_predictor_class()(seed=seed)
+        if version == "sam3.1":
+            predictor = build_tiny_sam3_multiplex_predictor(seed=seed)
+        else:
+            predictor = tiny_video_predictor_class()(seed=seed)
         if state is not None:
             checkpoints.check_keys(predictor.model, state, checkpoint, allow_partial)
             predictor.model.load_state_dict(state, strict=False)
         return predictor
-    from sam3.model_builder import build_sam3_video_predictor
+    from sam3 import model_builder
 
     from npu_compat.sam3.random_init import RANDOM_INIT_ENV
 
+    if version == "sam3.1":  # its loader is not strict: missing and unexpected keys are printed by upstream
+        if checkpoint is None:
+            os.environ[RANDOM_INIT_ENV] = "1"  # read by the sam3.sam31.no_download row: no HF download
+        return model_builder.build_sam3_predictor(version="sam3.1", checkpoint_path=checkpoint,
+                                                  async_loading_frames=False)
     if checkpoint is None:
         os.environ[RANDOM_INIT_ENV] = "1"  # read by the sam3.video.random_init row: no HF download
-        return build_sam3_video_predictor(checkpoint_path=None)
+        return model_builder.build_sam3_video_predictor(checkpoint_path=None)
     del state
     try:
-        return build_sam3_video_predictor(checkpoint_path=checkpoint, strict_state_dict_loading=not allow_partial)
+        return model_builder.build_sam3_video_predictor(checkpoint_path=checkpoint,
+                                                        strict_state_dict_loading=not allow_partial)
     except RuntimeError as err:
         if "state_dict" not in str(err):
             raise
         first = str(err).splitlines()[0]
         raise checkpoints.CheckpointError(f"checkpoint {checkpoint} does not match the video model ({first[:160]})",
                                           f"pass sam3.pt, or {checkpoints.PARTIAL_FLAG} to load only the matching keys") from None
+
+
+def resolve_version(requested: str | None) -> str:
+    """:func:`npu_compat.sam3.revision.video_version`, its error as a one-line NpuCompatError."""
+    try:
+        return video_version(requested)
+    except ValueError as err:
+        raise NpuCompatError(str(err), "put sam3@96914d2 first on PYTHONPATH, or pass --version sam3") from None
 
 
 def validate_job(job: VideoJob, video: Any) -> None:
@@ -132,6 +155,7 @@ def validate_job(job: VideoJob, video: Any) -> None:
                                  f"use x in 0..{video.width - 1}, y in 0..{video.height - 1} (pixels)")
         if p.label not in (0, 1):
             raise NpuCompatError(f"--point label {p.label}", "use 1 (positive) or 0 (negative)")
+    resolve_version(job.version)
     check_output_dir(job.out_dir)
     if job.checkpoint:
         from npu_compat.workloads.checkpoints import check_path
@@ -195,7 +219,8 @@ def run_video_job(job: VideoJob, predictor: Any | None = None) -> dict[str, Any]
     start = time.perf_counter()
     video = read_video(job.video, job.video_backend)
     validate_job(job, video)
-    predictor = predictor or build_predictor(job.model, job.checkpoint, job.seed, job.allow_partial_checkpoint)
+    version = resolve_version(job.version)
+    predictor = predictor or build_predictor(job.model, job.checkpoint, job.seed, job.allow_partial_checkpoint, version)
     out_dir.mkdir(parents=True, exist_ok=True)
     session = predictor.handle_request({"type": "start_session", "resource_path": job.video})["session_id"]
     timings["load"] = time.perf_counter() - start
@@ -229,7 +254,7 @@ def run_video_job(job: VideoJob, predictor: Any | None = None) -> dict[str, Any]
     predictor.handle_request({"type": "close_session", "session_id": session})
     timings["write"] = time.perf_counter() - t0
     result = {"video": job.video, "num_frames": video.num_frames, "width": w, "height": h, "fps": video.fps,
-              "decoder": video.backend, "model": job.model, "checkpoint": job.checkpoint,
+              "decoder": video.backend, "model": job.model, "version": version, "checkpoint": job.checkpoint,
               "prompts": {"text": job.text, "text_frame": job.text_frame, "boxes_cxcywh": [list(b) for b in job.boxes],
                           "points": [vars(p) for p in job.points]},
               "timings_s": {k: round(v, 3) for k, v in timings.items()}, "frames": frames_json}

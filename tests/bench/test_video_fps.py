@@ -19,9 +19,9 @@ def _rule(key: str):
 
 
 def test_fp32_variant_turns_the_shims_autocast_scope_off_at_call_time(shim_cpu):
-    from npu_compat.sam3.video import _autocast_factory, _scoped_method
+    from npu_compat.sam3.video import _autocast_factory, scoped_method
 
-    method = _scoped_method(shim_cpu.patcher.ctx, _rule("m"), lambda: torch.is_autocast_enabled("cpu"))
+    method = scoped_method(shim_cpu.patcher.ctx, _rule("m"), lambda: torch.is_autocast_enabled("cpu"))
     policy_on = _autocast_factory(shim_cpu.patcher.ctx) is not __import__("contextlib").nullcontext
     assert method() is policy_on  # the shim's policy: bf16 where native, off where emulated
     with video_dtype("fp32"):

@@ -178,8 +178,6 @@ def test_npu_surface_calls_reach_the_simulated_npu(tmp_path):
             "cuda.random.manual_seed"} <= fired
 
 
-@pytest.mark.xfail(strict=True, reason="the simulated npu gets NPUGraph, graph and make_graphed_callables with its "
-                                       "graph capture (npu_compat/sim/graphs.py), built separately; the rows exist")
 def test_cuda_graph_names_reach_npugraph_on_the_simulated_npu(tmp_path):
     """torch.cuda.CUDAGraph -> torch.npu.NPUGraph on the simulated npu (a test double of torch_npu + CANN + the chip)."""
     from tests.conftest import run_python

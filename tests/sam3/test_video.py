@@ -84,7 +84,7 @@ def _rule(key: str):
 def test_scoped_autocast_only_inside_each_step(shim_cpu):
     import torch
 
-    from npu_compat.sam3.video import _scoped_generator, _scoped_method
+    from npu_compat.sam3.video import scoped_generator, scoped_method
 
     seen = []
 
@@ -93,7 +93,7 @@ def test_scoped_autocast_only_inside_each_step(shim_cpu):
             seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
             yield torch.ones(2, 2) @ torch.ones(2, 2)
 
-    wrapped = _scoped_generator(shim_cpu.patcher.ctx, _rule("g"), steps)
+    wrapped = scoped_generator(shim_cpu.patcher.ctx, _rule("g"), steps)
     between = []
     for out in wrapped(3):
         between.append(torch.is_autocast_enabled("cpu"))
@@ -103,7 +103,7 @@ def test_scoped_autocast_only_inside_each_step(shim_cpu):
     next(early)
     early.close()  # closing the wrapper closes upstream's generator too
     assert not torch.is_autocast_enabled("cpu")
-    method = _scoped_method(shim_cpu.patcher.ctx, _rule("m"), lambda: torch.is_autocast_enabled("cpu"))
+    method = scoped_method(shim_cpu.patcher.ctx, _rule("m"), lambda: torch.is_autocast_enabled("cpu"))
     assert method() is True and not torch.is_autocast_enabled("cpu")
 
 

@@ -16,7 +16,7 @@ def devices() -> dict:
     return run_sim(dedent("""
         a = torch.arange(6.0).reshape(2, 3).to("npu:1")
         b = torch.ones(2, 3, device="npu:0")
-        out["a"] = [str(a.device), type(a).__name__]
+        out["a"] = [str(a.device), type(a).__name__, a.untyped_storage().data_ptr() != 0]
         out["b"] = str(b.device)
         out["sum"] = (a + 1).cpu().tolist()
         out["scalar"] = str((a * torch.tensor(2.0)).device)
@@ -28,7 +28,8 @@ def devices() -> dict:
 
 
 def test_npu_indices_are_distinct_devices(devices):
-    assert devices["a"] == ["npu:1", "SimulatedNpuTensor"] and devices["b"] == "npu:0"
+    """Device tensors are plain tensors with real storage: the device is not a wrapper."""
+    assert devices["a"] == ["npu:1", "Tensor", True] and devices["b"] == "npu:0"
     assert devices["default_index"] == "npu:1"
 
 
@@ -75,7 +76,9 @@ def test_missing_kernel_runs_on_cpu_with_torch_npu_warning(coverage):
     assert coverage["eig_device"] == "npu:0" and coverage["eig_close"]
     assert any("is not currently supported on the NPU backend and will fall back to run on the CPU" in w
                and "simulated npu (torch_npu 2.7.1.post2)" in w for w in coverage["warning"]), coverage["warning"]
-    assert set(coverage["fallbacks"]) == {"aten::_linalg_eigh"}
+    # decided where the device would run it: torch's CompositeExplicitAutogradNonFunctional kernel turns
+    # _linalg_eigh into its out= form, which has no kernel in the list
+    assert set(coverage["fallbacks"]) == {"aten::_linalg_eigh.eigenvalues"}
 
 
 def test_fallback_disabled_makes_the_missing_kernel_an_error():
@@ -118,3 +121,58 @@ def test_in_place_shape_changes_reach_the_device_tensor():
     assert out["squeezed"] == [[2, 3], [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]]
     assert out["unsqueezed"] == [1, 2, 3]
     assert out["quantile"][0] == out["quantile"][1]
+
+
+@pytest.fixture(scope="module")
+def mixing() -> dict:
+    """Host/device mixing on the simulated npu (a test double of the Ascend stack), as PyTorch's own device
+    checks decide it on an accelerator: host index tensors allowed, host values and a host self refused."""
+    code = dedent("""
+        x = torch.arange(12.0).reshape(3, 4).to("npu")
+        idx = torch.tensor([0, 2])
+        out["host_index"] = [str(x[idx].device), x[idx].cpu().tolist()]
+        y = x.clone(); y[idx] = torch.tensor(5.0)
+        out["scalar_value"] = y.cpu()[0].tolist()
+    """)
+    for expr in ("torch.arange(12.0).reshape(3, 4)[idx.to('npu')]", "x.clone().index_put_((idx,), torch.ones(2, 4))",
+                 "x.clone().index_put_((idx,), torch.ones(2, 4), accumulate=True)",
+                 "x.clone().__setitem__(idx, torch.ones(2, 4))"):
+        code += raises(expr)
+    return run_sim(code)
+
+
+def test_host_index_tensors_are_allowed(mixing):
+    assert mixing["host_index"] == ["npu:0", [[0.0, 1.0, 2.0, 3.0], [8.0, 9.0, 10.0, 11.0]]]
+    assert mixing["scalar_value"] == [5.0, 5.0, 5.0, 5.0]
+
+
+@pytest.mark.parametrize("expr", ["torch.arange(12.0).reshape(3, 4)[idx.to('npu')]",
+                                  "x.clone().index_put_((idx,), torch.ones(2, 4))",
+                                  "x.clone().index_put_((idx,), torch.ones(2, 4), accumulate=True)",
+                                  "x.clone().__setitem__(idx, torch.ones(2, 4))"])
+def test_host_values_and_a_host_self_are_refused(mixing, expr):
+    assert SAME_DEVICE in mixing[expr] and "cpu" in mixing[expr], mixing[expr]
+
+
+def test_composites_are_decided_at_the_op_the_device_runs():
+    """logcumsumexp decomposes to _logcumsumexp, which 2.7.1.post2 lacks: refused by name and release under
+    TORCH_NPU_FALLBACK_CPU_DISABLE=1; cummax decomposes to _cummax_helper, which it has: runs."""
+    out = run_sim("x = torch.randn(4, 3).to('npu')\n" + raises("torch.logcumsumexp(x, 0)")
+                  + "out['cummax'] = torch.cummax(x, 0).values.cpu().tolist() == torch.cummax(x.cpu(), 0).values.tolist()\n",
+                  env={"TORCH_NPU_FALLBACK_CPU_DISABLE": "1"})
+    text = out["torch.logcumsumexp(x, 0)"]
+    assert "aten::_logcumsumexp" in text and "torch_npu 2.7.1.post2" in text and "TORCH_NPU_FALLBACK_CPU_DISABLE=1" in text
+    assert out["cummax"] is True
+
+
+def test_boolean_mask_indexing_counts_a_sync():
+    out = run_sim(dedent("""
+        from npu_compat.sim import counters
+        x = torch.arange(6.0).to("npu")
+        counters.reset()
+        picked = x[x > 2]
+        out["syncs"] = counters.snapshot()["run"]["sync_by_kind"]
+        out["picked"] = picked.cpu().tolist()
+    """))
+    assert out["picked"] == [3.0, 4.0, 5.0]
+    assert out["syncs"] == {"index with a bool mask": 1}, out["syncs"]

@@ -8,7 +8,7 @@ host storage) through the shim, against the same steps on the cpu target:
 
 The trainer's DistributedDataParallel uses ``find_unused_parameters: True``, so PyTorch's reducer
 stages through pinned host memory, and rank 1's backward needs a device guard that knows ``npu:1``:
-the simulator's C++ hooks supply both (docs/simulated-npu.md, Pinned memory). They need a C++
+the simulator's C++ device supplies both (docs/simulated-npu.md, The device library). It needs a C++
 compiler; without one these tests are skipped.
 """
 from __future__ import annotations
