@@ -131,7 +131,9 @@ def _tiny_run(command: str, folder: Path) -> tuple[list[str], list[Path]]:
             archive.writestr("torch_npu/csrc/aten/npu_native_functions_by_codegen.yaml",
                              "backend: NPU\nsupported:\n- relu\n")
             archive.writestr("torch_npu/version.py", "__version__ = '3.0.0'\n")
-        return [str(wheel), "--out-dir", str(out)], [out / "torch_npu-3.0.0.json"]
+            archive.writestr("torch_npu/npu/__init__.py", "__all__ = ['utilization']\ndef utilization():\n    pass\n")
+        return ([str(wheel), "--out-dir", str(out), "--surface-dir", str(out / "surface")],
+                [out / "torch_npu-3.0.0.json", out / "surface" / "torch_npu-3.0.0.json"])
     assert command == "train-sample-set"
     return ["--out", str(out)], [out / "skimage-sample" / "train" / "_annotations.coco.json"]
 
