@@ -14,6 +14,8 @@ import sys
 import types
 from typing import Any, Sequence
 
+from npu_compat.workloads.cli_parser import OneLineParser
+
 USAGE = "python -m npu_compat.apply [options] (-- script.py | -m module) [args...]"
 
 
@@ -33,7 +35,7 @@ def _split(argv: Sequence[str]) -> tuple[list[str], str | None, str | None, list
 def build_parser() -> argparse.ArgumentParser:
     from npu_compat.cli_options import add_shim_arguments
 
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m npu_compat.apply",
         usage=USAGE,
         description="Run an unmodified CUDA-written PyTorch script (e.g. SAM3) on the target device. Device "
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--report", metavar="PATH",
                         help="write the JSON migration report here at exit, with the reports of every process the program "
-                        "started merged in; {pid} and {rank} expand (default $NPU_COMPAT_REPORT; schema: docs/report.md)")
+                        "started merged in; {pid} and {rank} expand, rank 0 outside torchrun (default $NPU_COMPAT_REPORT; schema: docs/report.md)")
     hooks = parser.add_mutually_exclusive_group()
     hooks.add_argument("--install", action="store_true", help="add a .pth hook: every Python here starts shimmed")
     hooks.add_argument("--uninstall", action="store_true", help="remove the .pth hook")
@@ -78,8 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    args.site_dir))
             return 0
         if script is None and module is None:
-            parser.print_usage(sys.stderr)
-            return _fail("no program to run: put the script after '--' or use -m module")
+            return _fail(f"no program to run; put the script after '--' or use -m module (usage: {USAGE})")
         if script is not None and os.path.isdir(script) and not os.path.isfile(os.path.join(script, "__main__.py")):
             return _fail(f"'{script}' is a directory without __main__.py, not a script; give the .py file after '--' "
                          f"(or a package with -m)")

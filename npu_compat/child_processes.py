@@ -244,7 +244,8 @@ def _join_children() -> None:
 
 def finish(session: "Session", report_path: str | None = None, summary: bool | None = None) -> Path | None:
     """At exit, once per process: a child writes its report for the root; the root merges the
-    children's, writes ``report_path`` (``{pid}`` and ``{rank}`` expand) and logs the summary."""
+    children's, writes ``report_path`` (``{pid}`` and ``{rank}`` expand; a process outside torchrun is rank 0)
+    and logs the summary."""
     if session.finished:
         return None
     session.finished = True
@@ -257,7 +258,7 @@ def finish(session: "Session", report_path: str | None = None, summary: bool | N
     path = None
     if report_path:
         ident = session.report.process
-        path = session.report.write_json(report_path.replace("{pid}", str(ident["pid"])).replace("{rank}", str(ident.get("rank", ""))))
+        path = session.report.write_json(report_path.replace("{pid}", str(ident["pid"])).replace("{rank}", str(ident.get("rank", 0))))
     if summary if summary is not None else not session.is_child:
         LOG.warning("%s", session.report.summary(path))
     return path

@@ -4,19 +4,36 @@ from __future__ import annotations
 import argparse
 import os
 
+from npu_compat.errors import NpuCompatError
 from npu_compat.fallbacks import check_off_names
 from npu_compat.npu import RuntimeProfile, SimulateAction
 from npu_compat.report import LOG_LEVELS
 from npu_compat.shim_options import ShimOptions
-from npu_compat.target import KNOWN_DEVICES
+from npu_compat.target import KNOWN_DEVICES, parse_device
 
 _TRI = {"on": True, "off": False, "keep": None}
 AUTOCAST_POLICIES = ("auto", "keep", "fp32", "bf16", "fp16")
 
 
+def device_spec(text: str) -> str:
+    """An argparse type for ``--device``: a known device, optionally ``:N`` (an empty one is refused, not auto)."""
+    try:
+        parse_device(text)
+    except NpuCompatError as err:
+        raise argparse.ArgumentTypeError(" ".join(str(err).split())) from None
+    return text
+
+
+def existing_file(text: str) -> str:
+    """An argparse type: a path that names a readable file."""
+    if not os.path.isfile(text) or not os.access(text, os.R_OK):
+        raise argparse.ArgumentTypeError(f"{text[:200]!r} is not a readable file; check the path")
+    return text
+
+
 def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("shim")
-    g.add_argument("--device", help=f"target device: {', '.join(KNOWN_DEVICES)} (optionally :N). "
+    g.add_argument("--device", type=device_spec, help=f"target device: {', '.join(KNOWN_DEVICES)} (optionally :N). "
                    "Default: $NPU_COMPAT_DEVICE, else the best available (npu > cuda > xpu > mps > cpu)")
     g.add_argument("--strict", action="store_true", help="turn any op fallback or rule signature drift into an error")
     g.add_argument("--log-level", choices=list(LOG_LEVELS), help="verbosity (default $NPU_COMPAT_LOG or 'summary'); "
@@ -33,7 +50,7 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
                    "for scripts that start one process per GPU")
     g.add_argument("--truthful", action="append", default=[], metavar="MODULE",
                    help="also give the real is_available() to this module prefix (repeatable)")
-    g.add_argument("--bpe", metavar="PATH", help="sam3 BPE vocabulary (default: $SAM3_BPE_PATH or open-clip-torch's copy)")
+    g.add_argument("--bpe", metavar="PATH", type=existing_file, help="sam3 BPE vocabulary (default: $SAM3_BPE_PATH or open-clip-torch's copy)")
     g.add_argument("--no-pack", action="append", default=[], metavar="NAME",
                    help="leave out one rule pack, e.g. sam3 (repeatable; packs: npu_compat/rule_packs.py)")
     g.add_argument("--no-sam3", action="append_const", const="sam3", dest="no_pack",

@@ -27,6 +27,9 @@ LOG_LEVELS = {"quiet": logging.ERROR, "summary": logging.WARNING, "calls": loggi
 
 _TORCH_DIR = str(Path(torch.__file__).resolve().parent) + os.sep
 _KIT_DIR = str(Path(__file__).resolve().parent) + os.sep
+# The kit's commands are the user's side: sam3-demo is written as a CUDA user writes a script, and the
+# report shows its call sites.
+_COMMANDS_DIR = _KIT_DIR + "commands" + os.sep
 
 
 def is_internal_file(filename: str) -> bool:
@@ -35,7 +38,7 @@ def is_internal_file(filename: str) -> bool:
         path = os.path.realpath(filename)
     except (TypeError, ValueError):
         return False
-    return path.startswith(_TORCH_DIR) or path.startswith(_KIT_DIR)
+    return path.startswith(_TORCH_DIR) or (path.startswith(_KIT_DIR) and not path.startswith(_COMMANDS_DIR))
 
 
 def user_depth(depth: int = 1) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import ROOT, run_python
 
-DEMO = str(ROOT / "tools" / "sam3_demo.py")
+DEMO = str(ROOT / "npu_compat" / "commands" / "sam3_demo.py")  # the code that tools/sam3_demo.py runs
 
 
 def _finite(values):
@@ -19,7 +19,7 @@ def _finite(values):
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny")
     proc = run_python("-m", "npu_compat.apply", "--device", "cpu", "--report", str(out / "report.json"), "--",
-                      DEMO, "--model", "tiny", "--threshold", "0", "--out", str(out))
+                      str(ROOT / "tools" / "sam3_demo.py"), "--model", "tiny", "--threshold", "0", "--out", str(out))
     return proc, out
 
 
@@ -41,7 +41,7 @@ def test_cuda_user_script_runs_unmodified_on_the_cpu_target(tiny_run):
 def test_report_names_call_sites_in_the_script_and_in_sam3_with_correct_lines(tiny_run):
     _, out = tiny_run
     calls = json.loads((out / "report.json").read_text())["calls"]
-    script = {c["rule"]: c for c in calls if c["file"].endswith("tools/sam3_demo.py")}
+    script = {c["rule"]: c for c in calls if c["file"].endswith("npu_compat/commands/sam3_demo.py")}
     for rule in ("device.Module.cuda", "cuda.synchronize", "amp.autocast", "cuda.is_available", "sam3.processor_device"):
         assert rule in script, rule
     assert ".cuda()" in linecache.getline(DEMO, script["device.Module.cuda"]["line"])
@@ -69,17 +69,19 @@ def test_the_script_past_its_availability_check_still_fails_without_the_shim(tmp
     assert proc.returncode != 0 and ("NVIDIA" in proc.stderr or "CUDA" in proc.stderr)
 
 
-def assert_one_line_error(proc, *needles):
+def assert_one_line_error(proc, *needles, prefix="npu_compat: error:"):
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.strip().splitlines() if line]
-    assert len(lines) == 1 and lines[0].startswith("npu_compat: error:"), proc.stderr
+    assert len(lines) == 1 and lines[0].startswith(prefix), proc.stderr
     assert "Traceback" not in proc.stderr
     for needle in needles:
         assert needle in lines[0]
 
 
 def test_unknown_device_is_a_clear_error():
-    assert_one_line_error(run_python("-m", "npu_compat.apply", "--device", "tpu", "--", DEMO), "unknown device 'tpu'", "npu, cuda")
+    """The parser refuses it (as every command's --device), before the shim or the program is touched."""
+    assert_one_line_error(run_python("-m", "npu_compat.apply", "--device", "tpu", "--", DEMO), "unknown device 'tpu'",
+                          "npu, cuda", prefix="python -m npu_compat.apply: error: argument --device:")
 
 
 def test_npu_without_torch_npu_is_a_clear_error():

@@ -8,7 +8,7 @@ the process's exit status and stderr exactly as a user does.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import importlib
 import json
 import os
 import struct
@@ -28,10 +28,7 @@ TOOLS = ROOT / "tools"
 
 
 def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f"_bad_input_{name}", TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return importlib.import_module(f"npu_compat.commands.{name}").main
 
 
 def _env_main(argv):
@@ -91,6 +88,16 @@ def fx(tmp_path_factory) -> dict[str, Path]:
     (d / "outside.series").write_text("../../etc/hostname\n")
     (d / "images").mkdir()
     Image.new("RGB", (64, 48)).save(d / "images" / "astronaut.png")
+    (d / "empty.mp4").write_bytes(b"")
+    (d / "ann_dup_images.json").write_text(json.dumps({**ann, "images": ann["images"] + ann["images"][:1]}))
+    (d / "ann_dup_categories.json").write_text(json.dumps({**ann, "categories": ann["categories"] + ann["categories"][:1]}))
+    (d / "ann_orphan.json").write_text(json.dumps({**ann, "annotations": [{**ann["annotations"][0], "image_id": 999999}]}))
+    first = ann["images"][0]["id"]
+    (d / "nan_preds.json").write_text(json.dumps([{"image_id": first, "category_id": ann["categories"][0]["id"],
+                                                   "bbox": [0, 0, 1, 1], "score": float("nan")}]))
+    (d / "list.json").write_text(json.dumps([1, 2]))
+    (d / "binary.bin").write_bytes(bytes(range(256)))
+    (d / "metrics.json").write_text(json.dumps({"loss": 1.0}))
     return {p.name: p for p in d.iterdir()} | {"dir": d}
 
 
@@ -139,7 +146,7 @@ CASES: list[tuple[str, str, F, str]] = [
     ("demo-threshold-2", "sam3_demo", lambda f, o: ["--threshold", "2", "--out", o], "[0, 1]"),
     ("demo-empty-prompt", "sam3_demo", lambda f, o: ["--prompt", "", "--out", o], "empty text prompt"),
     ("demo-bad-box", "sam3_demo", lambda f, o: ["--box", "0.5,0.5", "--out", o], "cx,cy,w,h"),
-    ("demo-top-k-0", "sam3_demo", lambda f, o: ["--top-k", "0", "--out", o], ">= 1"),
+    ("demo-top-k-0", "sam3_demo", lambda f, o: ["--top-k", "0", "--out", o], "from 1 to 200"),
     ("demo-missing-checkpoint", "sam3_demo", lambda f, o: ["--checkpoint", f["dir"] / "sam3.pt", "--out", o], "does not exist"),
     ("demo-out-under-a-file", "sam3_demo", lambda f, o: ["--out", f["afile"] / "x"], "under the file"),
     ("demo-text-checkpoint", "sam3_demo", lambda f, o: ["--model", "tiny", "--device", "cpu", "--checkpoint", f["text.pt"], "--out", o], "not a PyTorch checkpoint"),
@@ -196,6 +203,25 @@ CASES: list[tuple[str, str, F, str]] = [
     ("env-only-unknown", "env", lambda f, o: ["--only", "foo"], "no such finding"),
     ("env-unknown-line", "env", lambda f, o: ["--line", "cann0"], "invalid choice"),
     ("env-constraints-into-folder", "env", lambda f, o: ["constraints", "-o", f["empty_folder"]], "is a folder"),
+    # a new user's next cases: each once silently accepted, dropped or a traceback
+    ("demo-prompt-10000-chars", "sam3_demo", lambda f, o: ["--prompt", "a" * 10000, "--out", o], "32 tokens"),
+    ("infer-prompt-10000-chars", "sam3_infer", lambda f, o: [f["good.png"], "--prompt", "a" * 10000, "--out", o], "32 tokens"),
+    ("demo-top-k-a-billion", "sam3_demo", lambda f, o: ["--top-k", "1000000000", "--out", o], "from 1 to 200"),
+    ("infer-bpe-missing-tiny", "sam3_infer", lambda f, o: [f["good.png"], "--prompt", "x", "--model", "tiny", "--bpe", "/nonexistent", "--out", o], "not a readable file"),
+    ("infer-device-empty", "sam3_infer", lambda f, o: [f["good.png"], "--prompt", "x", "--device", "", "--out", o], "unknown device ''"),
+    ("coco-device-empty", "coco_eval", lambda f, o: ["--coco-ann", f["ann.json"], "--coco-img", f["images"], "--device", ""], "unknown device ''"),
+    ("coco-eval-only-nan-score", "coco_eval", lambda f, o: ["--coco-ann", f["ann.json"], "--eval-only", "--output-json", f["nan_preds.json"]], "not a finite number"),
+    ("coco-duplicate-image-ids", "coco_eval", lambda f, o: ["--coco-ann", f["ann_dup_images.json"], "--coco-img", f["images"], "--output-json", o / "p.json"], "appears twice in 'images'"),
+    ("coco-duplicate-category-ids", "coco_eval", lambda f, o: ["--coco-ann", f["ann_dup_categories.json"], "--coco-img", f["images"], "--output-json", o / "p.json"], "appears twice in 'categories'"),
+    ("coco-annotation-missing-image", "coco_eval", lambda f, o: ["--coco-ann", f["ann_orphan.json"], "--coco-img", f["images"], "--output-json", o / "p.json"], "not in 'images'"),
+    ("parity-replay-limit-negative", "parity", lambda f, o: ["replay", "--inventory", f["notes.txt"], "--limit", "-3"], ">= 1"),
+    ("parity-capture-device-tpu", "parity", lambda f, o: ["capture", "--device", "tpu", "--out", o / "i.json"], "unknown device 'tpu'"),
+    ("env-only-empty-name", "env", lambda f, o: ["--only", "platform,,torch"], "empty name"),
+    ("video-zero-byte-mp4", "sam3_video", lambda f, o: [f["empty.mp4"], "--text", "x", "--model", "tiny", "--out", o], "0 bytes"),
+    ("bench-update-doc-missing", "bench", lambda f, o: ["--quick", "--json", o / "b.json", "--update-doc", f["dir"] / "nope.md"], "does not exist"),
+    ("compare-a-json-list", "compare_runs", lambda f, o: [f["metrics.json"], f["list.json"]], "JSON list"),
+    ("compare-a-binary-file", "compare_runs", lambda f, o: [f["metrics.json"], f["binary.bin"]], "not a text file"),
+    ("compare-json-is-a-folder", "compare_runs", lambda f, o: [f["metrics.json"], f["metrics.json"], "--json", f["empty_folder"]], "is a folder"),
 ]
 
 
@@ -307,6 +333,16 @@ def test_as_a_user_runs_it(argv, words, fx, tmp_path):
     assert_one_line_error(done.returncode, done.stderr, words)
     assert list(tmp_path.iterdir()) == [], "nothing written"
     assert time.perf_counter() - start < 60
+
+
+def test_report_rank_outside_torchrun_is_rank_0(fx, tmp_path):
+    """``--report a/rep-{rank}.json`` in a single process (no torchrun): rep-0.json, not rep-.json."""
+    script = tmp_path / "s.py"
+    script.write_text("print('ran')\n")
+    done = run_python("-m", "npu_compat.apply", "--device", "cpu", "--report", str(tmp_path / "a" / "rep-{rank}.json"),
+                      "--", str(script), cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["rep-0.json"]
 
 
 def test_demo_device_conflicting_with_the_shims(tmp_path, capsys, clean_shim):

@@ -6,7 +6,7 @@ flag of the parser (other than the shared shim flags, documented in docs/shim.md
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import re
 from pathlib import Path
 
@@ -18,10 +18,7 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 
 def tool_parser(name: str) -> argparse.ArgumentParser:
-    spec = importlib.util.spec_from_file_location(f"_docs_{name}", ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_parser()
+    return importlib.import_module(f"npu_compat.commands.{name}").build_parser()
 
 
 def flags(parser: argparse.ArgumentParser, include_shim: bool = True) -> set[str]:
@@ -46,7 +43,7 @@ def section(doc: str, heading: str) -> str:
     return rest[: stop.start()] if stop else rest
 
 
-OTHER_COMMANDS = re.compile(r"\b(torchrun|pip install|hf download)\b")
+OTHER_COMMANDS = re.compile(r"\b(torchrun|torch\.distributed\.run|pip install|pip wheel|hf download)\b")
 
 
 def named(text: str) -> set[str]:
@@ -107,3 +104,68 @@ def test_a_renamed_flag_is_caught():
     documented = named(section("docs/workloads.md", "## `tools/coco_eval.py`"))
     documented.add("--rle-threads")
     assert documented - flags(parser) == {"--rle-threads"}
+
+
+COMMAND_MODULES = {  # how the docs name each command -> the module with its build_parser()
+    "sam3_demo": "npu_compat.commands.sam3_demo", "sam3-demo": "npu_compat.commands.sam3_demo",
+    "sam3_infer": "npu_compat.commands.sam3_infer", "sam3-infer": "npu_compat.commands.sam3_infer",
+    "sam3_video": "npu_compat.commands.sam3_video", "sam3-video": "npu_compat.commands.sam3_video",
+    "coco_eval": "npu_compat.commands.coco_eval", "coco-eval": "npu_compat.commands.coco_eval",
+    "compare_runs": "npu_compat.commands.compare_runs", "compare-runs": "npu_compat.commands.compare_runs",
+    "bench": "npu_compat.commands.bench", "npu-compat-bench": "npu_compat.commands.bench",
+    "verify_patches": "npu_compat.commands.verify_patches", "verify-patches": "npu_compat.commands.verify_patches",
+    "extract_npu_kernels": "npu_compat.commands.extract_npu_kernels",
+    "extract-npu-kernels": "npu_compat.commands.extract_npu_kernels",
+    "train_sample_set": "npu_compat.commands.train_sample_set", "train-sample-set": "npu_compat.commands.train_sample_set",
+    "npu_compat.apply": "npu_compat.apply", "npu_compat.env": "npu_compat.env.__main__",
+    "npu_compat.parity": "npu_compat.parity.__main__", "npu_compat.training.launch": "npu_compat.training.launch",
+}
+COMMAND = re.compile(r"(?:tools/(\w+)\.py|(?<![\w./-])(sam3-demo|sam3-infer|sam3-video|coco-eval|compare-runs|"
+                     r"npu-compat-bench|verify-patches|extract-npu-kernels|train-sample-set)(?![\w-])|"
+                     r"-m (npu_compat\.(?:apply|env|parity|training\.launch))\b|-m npu_compat\.commands\.(\w+))")
+PAGES = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
+
+
+def command_lines(text: str) -> list[tuple[str, str]]:
+    """(command, the text after it up to the next command or other program) for each command run in ``text``."""
+    out = []
+    for line in text.splitlines():
+        marks = list(COMMAND.finditer(line))
+        for i, mark in enumerate(marks):
+            end = marks[i + 1].start() if i + 1 < len(marks) else len(line)
+            rest = line[mark.end():end]
+            other = OTHER_COMMANDS.search(rest)
+            command = next(g for g in mark.groups() if g)
+            rest = rest[: other.start()] if other else rest
+            if command == "npu_compat.apply":  # its own flags end where the program starts
+                rest = re.split(r"\s(?:--|-m)\s", rest + " ")[0]
+            out.append((command, rest))
+    return out
+
+
+def _flags_of(command: str) -> set[str]:
+    return flags(importlib.import_module(COMMAND_MODULES[command]).build_parser())
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_every_page_runs_commands_only_with_flags_they_have(page):
+    """Every doc page and the README: each command run there (tools/X.py, its console script, python -m
+    npu_compat.X) names only flags its parser has."""
+    wrong = set()
+    for command, rest in command_lines(page.read_text()):
+        if command not in COMMAND_MODULES:
+            continue
+        wrong |= {f"{command} {flag}" for flag in FLAG.findall(rest) if flag != "--help"} - {
+            f"{command} {flag}" for flag in _flags_of(command)}
+    assert wrong == set(), f"{page.name} runs commands with flags they do not have"
+
+
+def test_every_page_is_read():
+    names = {p.name for p in PAGES}
+    assert {"benchmarks.md", "workloads.md", "video.md", "README.md"} <= names and len(names) >= 12
+
+
+def test_a_made_up_flag_on_a_command_line_is_caught():
+    found = command_lines("    python tools/bench.py postprocess --classes 80 --rounds 1 | pip install --user x")
+    assert found == [("bench", " postprocess --classes 80 --rounds 1 | ")]
+    assert set(FLAG.findall(found[0][1])) - _flags_of("bench") == {"--classes"}

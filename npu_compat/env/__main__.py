@@ -12,6 +12,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from npu_compat.atomic_files import write_text_atomic
 from npu_compat.env import check, host, versions
 from npu_compat.workloads.cli_parser import OneLineParser
 
@@ -54,8 +55,13 @@ FINDINGS = ("platform", "npu", "driver", "cann", "set_env", "torch", "torch_npu"
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "only", None):
-        unknown = sorted(set(args.only.split(",")) - set(FINDINGS))
+    if getattr(args, "only", None) is not None:
+        names = args.only.split(",")
+        if "" in [n.strip() for n in names]:
+            sys.stderr.write(f"python -m npu_compat.env: error: --only {args.only!r} has an empty name; give names "
+                             f"separated by single commas, e.g. --only cann,set_env\n")
+            return 2
+        unknown = sorted(set(names) - set(FINDINGS))
         if unknown:
             sys.stderr.write(f"python -m npu_compat.env: error: --only {','.join(unknown)}: no such finding; "
                              f"choose from {','.join(FINDINGS)}\n")
@@ -74,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             except InputError as err:
                 sys.stderr.write(f"python -m npu_compat.env: error: {err}\n")
                 return 2
-            Path(args.output).write_text(text)
+            write_text_atomic(args.output, text)
         else:
             sys.stdout.write(text)
         return 0

@@ -24,10 +24,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from npu_compat.cli_options import device_spec
 from npu_compat.errors import KernelListError, NpuCompatError
 from npu_compat.parity import ParityError
+from npu_compat.parity.sam3_runs import RUNS
 from npu_compat.workloads.checkpoints import PARTIAL_FLAG
 from npu_compat.workloads.cli_parser import OneLineParser, quiet_upstream_warnings
+from npu_compat.workloads.inputs import InputError, check_readable_file, positive_int, prompt_text, seed
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_INVENTORIES = {"tiny SAM3, fp32": DATA / "sam3_inventory_tiny_fp32.json",
@@ -40,6 +43,16 @@ def _check_inputs(args: argparse.Namespace) -> None:
     from npu_compat.workloads.checkpoints import read_checkpoint
     from npu_compat.workloads.inputs import check_output_file
 
+    runs = getattr(args, "runs", None)
+    if runs is not None:
+        bad = [r for r in runs.split(",") if r not in RUNS]
+        if bad:
+            raise InputError(f"--runs {runs!r}: {', '.join(repr(b) for b in bad)} is not a run",
+                             f"give a comma-separated list of {','.join(RUNS)}")
+    inventories = getattr(args, "inventory", None)
+    for inventory in [inventories] if isinstance(inventories, str) else inventories or []:
+        check_readable_file(inventory, "inventory", missing_fix="write one with: python -m npu_compat.parity "
+                            "capture --out FILE")
     for name in ("out", "out_json", "out_md"):
         if getattr(args, name, None):
             check_output_file(getattr(args, name), "--" + name.replace("_", "-"))
@@ -215,23 +228,23 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--model", type=_model, default="tiny", help=MODEL_HELP)
     cap.add_argument("--checkpoint", help="sam3.pt for the full model (random init without it)")
     cap.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
-    cap.add_argument("--device", default="cpu", help="device to run on (cpu, cuda, npu, xpu, mps)")
+    cap.add_argument("--device", type=device_spec, default="cpu", help="device to run on (cpu, cuda, npu, xpu, mps)")
     cap.add_argument("--autocast", choices=("none", "bf16"), default="none", help="run under bf16 autocast")
     cap.add_argument("--runs", default="image,text,box,batched", help="comma-separated: image,text,box,batched")
     cap.add_argument("--no-ranges", action="store_true", help="do not record value ranges (faster on big runs)")
-    cap.add_argument("--seed", type=int, default=0)
+    cap.add_argument("--seed", type=seed, default=0)
     cap.add_argument("--out", required=True, help="inventory JSON to write")
     cap.set_defaults(run=_capture)
 
     rep = sub.add_parser("replay", help="replay an inventory on a device against a CPU golden")
     rep.add_argument("--inventory", required=True)
-    rep.add_argument("--device", default="cpu")
+    rep.add_argument("--device", type=device_spec, default="cpu")
     rep.add_argument("--dtype", choices=tuple(DTYPES), default="as-captured",
                      help="run fp32 inputs in this dtype (golden one step wider); default: as captured")
-    rep.add_argument("--seed", type=int, default=0, help="seed for regenerated inputs")
+    rep.add_argument("--seed", type=seed, default=0, help="seed for regenerated inputs")
     rep.add_argument("--out-json")
     rep.add_argument("--out-md")
-    rep.add_argument("--limit", type=int, default=40, help="rows in the Markdown table (worst first)")
+    rep.add_argument("--limit", type=positive_int, default=40, help="rows in the Markdown table (worst first)")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
     rep.set_defaults(run=_replay)
 
@@ -239,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     e2e.add_argument("--model", type=_model, default="tiny", help=MODEL_HELP)
     e2e.add_argument("--checkpoint", help="sam3.pt for the full model (random init without it)")
     e2e.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
-    e2e.add_argument("--device", default="cpu")
+    e2e.add_argument("--device", type=device_spec, default="cpu")
     from npu_compat.npu import SimulateAction
 
     e2e.add_argument("--simulate", action=SimulateAction, metavar="torch_npu==X",
@@ -247,9 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     e2e.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                      help="device run: IEEE fp32 (TF32/HF32 off) or bf16 autocast")
     e2e.add_argument("--reference", choices=("fp32", "fp64"), default="fp32", help="CPU reference precision")
-    e2e.add_argument("--prompt", action="append", default=None, help="text prompt (repeatable)")
+    e2e.add_argument("--prompt", action="append", default=None, type=prompt_text, help="text prompt (repeatable)")
     e2e.add_argument("--boxes", action="store_true", help="add one box prompt per text prompt")
-    e2e.add_argument("--seed", type=int, default=0)
+    e2e.add_argument("--seed", type=seed, default=0)
     e2e.add_argument("--out-json")
     e2e.add_argument("--out-md")
     e2e.add_argument("--plant-fault", metavar="NAME",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from npu_compat.atomic_files import write_text_atomic
 from npu_compat.patchset.applier import ALREADY, FUZZ, OFFSET, REJECT, FileResult, HunkResult, apply_hunks
 from npu_compat.patchset.errors import PatchError
 from npu_compat.patchset.hunks import FilePatch
@@ -75,9 +76,7 @@ def read_lines(path: Path) -> list[str]:
 
 
 def _write(path: Path, lines: list[str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write("".join(lines))
+    write_text_atomic(path, "".join(lines))
 
 
 def _plan_file(root: Path, change: FilePatch, fuzz: int) -> tuple[FileReport, list[tuple[str, object]]]:

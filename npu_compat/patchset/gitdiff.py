@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from npu_compat.atomic_files import write_text_atomic
 from npu_compat.patchset.errors import PatchError
 
 _GIT = ["git", "-c", "core.autocrlf=false", "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
@@ -36,9 +37,7 @@ def write_files(root: Path, files: dict[str, str | None]) -> None:
             if path.exists():
                 path.unlink()
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        write_text_atomic(path, text)
 
 
 def git_diff(before: dict[str, str | None], after: dict[str, str | None], context: int = 3) -> str:

@@ -21,11 +21,17 @@ EXCLUDED_CALLERS: tuple[str, ...] = (
     "bitsandbytes", "xformers", "apex", "numba", "cupy", "jax", "tensorflow", "lightning",
     "pytorch_lightning", "npu_compat",
 )
+# The kit's commands are the shim's users (sam3-demo is written as a CUDA user writes a script): policy's answer.
+USER_CALLERS: tuple[str, ...] = ("npu_compat.commands",)
 POLICIES = ("target", "truth", "false")
 
 
-def is_excluded(module_name: str, prefixes: tuple[str, ...]) -> bool:
+def _under(module_name: str, prefixes: tuple[str, ...]) -> bool:
     return any(module_name == p or module_name.startswith(p + ".") for p in prefixes)
+
+
+def is_excluded(module_name: str, prefixes: tuple[str, ...]) -> bool:
+    return _under(module_name, prefixes) and not _under(module_name, USER_CALLERS)
 
 
 def caller_policy(ctx: Context, original: Any) -> Callable[[str], bool | None]:

@@ -126,16 +126,27 @@ def _read_folder(folder: str, fps: float) -> tuple[np.ndarray, float]:
     return np.stack(frames), fps
 
 
+def check_video_path(path: str | os.PathLike[str]) -> None:
+    """A frame folder, or a non-empty file with a video suffix; else :class:`VideoIOError` (before any decoding)."""
+    source = str(path)
+    if os.path.isdir(source):
+        frame_paths(source)  # a folder without frames is refused here
+        return
+    if not os.path.isfile(source):
+        raise VideoIOError(f"video '{source}' not found", "pass an mp4 file or a folder of frames")
+    if Path(source).suffix.lower() not in VIDEO_SUFFIXES:
+        raise VideoIOError(f"'{source}' is not a video file", f"use one of {', '.join(VIDEO_SUFFIXES)} or a frame folder")
+    if os.path.getsize(source) == 0:  # FFmpeg would print its own error before ours
+        raise VideoIOError(f"video '{source}' is empty (0 bytes)", "pass a video with frames, or a frame folder")
+
+
 def read_video(path: str | os.PathLike[str], backend: str = "auto", folder_fps: float = 10.0) -> Video:
     """Every frame of an mp4 (cv2 or decord) or of a frame folder, as RGB uint8."""
     source = str(path)
     if os.path.isdir(source):
         frames, fps = _read_folder(source, folder_fps)
         return Video(frames, fps, source, "folder")
-    if not os.path.isfile(source):
-        raise VideoIOError(f"video '{source}' not found", "pass an mp4 file or a folder of frames")
-    if Path(source).suffix.lower() not in VIDEO_SUFFIXES:
-        raise VideoIOError(f"'{source}' is not a video file", f"use one of {', '.join(VIDEO_SUFFIXES)} or a frame folder")
+    check_video_path(source)
     name = pick_backend(backend)
     frames, fps = _read_cv2(source) if name == "cv2" else _read_decord(source)
     return Video(frames, fps if fps > 0 else folder_fps, source, name)
@@ -181,5 +192,5 @@ def synthetic_video(num_frames: int = 8, height: int = 120, width: int = 160, se
     return np.stack(frames)
 
 
-__all__ = ["Video", "VideoIOError", "pick_backend", "read_video", "write_video", "frame_paths", "synthetic_video",
+__all__ = ["Video", "VideoIOError", "pick_backend", "check_video_path", "read_video", "write_video", "frame_paths", "synthetic_video",
            "INSTALL_HINT"]

@@ -1,8 +1,11 @@
 """Compare two training runs: loss terms and COCO metrics side by side, with which run is better.
 
 A run is given as its experiment folder (``launcher.experiment_log_dir``: the trainer writes
-``logs/<dataset>/train_stats.json`` and ``val_stats.json`` there) or as those files themselves.
-Both are JSON lines, one per epoch; the last line is the run's final value. The table has one
+``logs/<dataset>/train_stats.json`` and ``val_stats.json`` there) or as those files themselves
+(JSON lines, one per epoch; the last line is the run's final value), or as a plain metrics file,
+one JSON object ``{"metric": value, ...}`` (nested objects are read as ``outer/inner``).
+When neither run has the trainer's metrics, the table has a row per metric either run has:
+lower is better for names with loss, error, time or latency in them, higher for the rest. The table has one
 row per metric of :data:`METRICS` (upstream's loss terms, then COCO box metrics, then mask
 metrics when either run has them): value A, value B, B - A, (B - A) / |A|, and the better run,
 knowing that lower is better for losses. A metric one run lacks stays in the table, named as
@@ -50,18 +53,41 @@ METRICS = LOSSES + coco_metrics("bbox")
 """The rows always shown; ``segm`` rows are added when either run has mask metrics."""
 
 
-def _last_line(path: Path) -> dict[str, Any]:
-    last: dict[str, Any] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line:
+_FILE_FIX = "pass a run folder, the trainer's train_stats.json / val_stats.json, or a JSON object of metrics"
+
+
+def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        out.update(_flat(value, f"{prefix}{key}/") if isinstance(value, Mapping) else {f"{prefix}{key}": value})
+    return out
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    """A plain JSON object of metrics, or the last line of JSON lines (the trainer's stats files)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise NpuCompatError(f"{path} is not a text file (binary data)", _FILE_FIX) from None
+    except OSError as err:
+        raise NpuCompatError(f"{path} cannot be read ({err.strerror or err})", _FILE_FIX) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = None
+    if data is None:
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
                 try:
-                    last = json.loads(line)
+                    data = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise NpuCompatError(f"{path} is not JSON lines ({exc.msg} at line start {line[:30]!r})",
-                                         "pass the trainer's train_stats.json / val_stats.json or the run folder") from exc
-    return last
+                    raise NpuCompatError(f"{path} is neither JSON nor JSON lines ({exc.msg} on line {number})",
+                                         _FILE_FIX) from None
+    if data is None:
+        raise NpuCompatError(f"{path} is empty", _FILE_FIX)
+    if not isinstance(data, dict):
+        raise NpuCompatError(f"{path} holds a JSON {type(data).__name__}, not an object of metrics", _FILE_FIX)
+    return _flat(data)
 
 
 def _stats_files(source: Path) -> list[Path]:
@@ -81,7 +107,7 @@ def load_run(sources: Iterable[str | os.PathLike[str]]) -> dict[str, float]:
     values: dict[str, float] = {}
     for source in sources:
         for path in _stats_files(Path(source)):
-            for key, value in _last_line(path).items():
+            for key, value in _read_metrics(path).items():
                 if isinstance(value, (int, float)) and not isinstance(value, bool):
                     values[key] = float(value)
     return values
@@ -129,7 +155,22 @@ def compare_runs(run_a: Mapping[str, float], run_b: Mapping[str, float], label_a
     metrics = list(METRICS)
     if any("coco_eval_segm_" in k for k in (*run_a, *run_b)):
         metrics += coco_metrics("segm")
+    if not any(_lookup(run, m) is not None for m in metrics for run in (run_a, run_b)):
+        metrics = plain_metrics([*run_a, *(k for k in run_b if k not in run_a)])
     return [_row(m, _lookup(run_a, m), _lookup(run_b, m), label_a, label_b) for m in metrics]
+
+
+_LOWER_IS_BETTER = ("loss", "error", "err", "time", "latency", "seconds")
+
+
+def plain_metrics(keys: Iterable[str]) -> list[Metric]:
+    """Rows for metrics the kit does not know: lower is better for losses, errors and times."""
+    return [Metric(k, k, any(w in k.lower() for w in _LOWER_IS_BETTER)) for k in keys]
+
+
+def shared_metrics(rows: Iterable[Row]) -> int:
+    """How many rows have a value in both runs."""
+    return sum(r.a is not None and r.b is not None for r in rows)
 
 
 def _num(value: float | None) -> str:
@@ -152,5 +193,6 @@ def to_json(rows: Iterable[Row], label_a: str = "A", label_b: str = "B") -> dict
             "missing": [r.metric for r in rows if r.better.startswith("missing")]}
 
 
-__all__ = ["Metric", "Row", "METRICS", "LOSSES", "coco_metrics", "load_run", "compare_runs", "to_markdown",
+__all__ = ["Metric", "Row", "METRICS", "LOSSES", "coco_metrics", "plain_metrics", "shared_metrics", "load_run",
+           "compare_runs", "to_markdown",
            "to_json", "write_json_atomic"]

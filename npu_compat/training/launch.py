@@ -15,12 +15,17 @@ are Hydra overrides of the config.
 """
 from __future__ import annotations
 
-import argparse
 import os
+import shutil
 import socket
 from typing import Any, Sequence
 
 from npu_compat.errors import NpuCompatError
+from npu_compat.workloads.cli_parser import OneLineParser, fail, quiet_upstream_warnings
+
+PROG = "python -m npu_compat.training.launch"
+DATA_KEYS = ("ann_file", "img_folder", "gt_path")
+"""Config keys that name training data; each must exist before the trainer (and its log folder) is made."""
 
 
 def _free_port() -> int:
@@ -40,7 +45,8 @@ def compose_config(config: str, overrides: Sequence[str] = ()) -> Any:
     """The trainer config as ``train.py`` composes it (plus the kit's config folders if the shim is off)."""
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import MissingConfigException
+    from hydra.errors import HydraException, MissingConfigException
+    from omegaconf.errors import OmegaConfBaseException
     from sam3.train.utils.train_utils import register_omegaconf_resolvers
 
     from npu_compat.sam3.train_rules import add_search_path
@@ -57,38 +63,85 @@ def compose_config(config: str, overrides: Sequence[str] = ()) -> Any:
     except MissingConfigException as exc:
         raise NpuCompatError(f"config '{config}' not found in sam3.train, the kit's configs or $SAM3_TRAIN_CONFIG_PATH",
                              "pass -c configs/<folder>/<name>.yaml relative to one of them") from exc
+    except (HydraException, OmegaConfBaseException) as exc:
+        what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NpuCompatError(f"the overrides {' '.join(overrides)!r} do not fit config '{config}' ({what})",
+                             "give Hydra overrides as key=value for keys of the config, e.g. "
+                             "trainer.max_epochs=1") from None
+
+
+def missing_data(cfg: Any) -> list[str]:
+    """Paths under ``DATA_KEYS`` in the resolved trainer config that do not exist."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        tree = OmegaConf.to_container(cfg.trainer, resolve=True)
+    except OmegaConfBaseException as exc:
+        raise NpuCompatError(f"the config does not resolve ({str(exc).splitlines()[0]})",
+                             "set the environment variables it reads (e.g. SAM3_TRAIN_DATA) or fix the overrides") from None
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            if key in DATA_KEYS and isinstance(value, str) and not os.path.exists(value):
+                found.append(value)
+            walk(value)
+
+    walk(tree)
+    return sorted(set(found))
 
 
 def run(config: str, overrides: Sequence[str] = ()) -> None:
     """Compose ``config`` and run ``sam3.train.trainer.Trainer`` in this process, at the launcher's rank."""
+    from hydra.errors import InstantiationException
     from hydra.utils import instantiate
     from iopath.common.file_io import g_pathmgr
     from omegaconf import OmegaConf
 
     _single_process_env()
     cfg = compose_config(config, overrides)
+    missing = missing_data(cfg)
+    if missing:
+        raise NpuCompatError(f"training data {missing[0]} does not exist ({len(missing)} data path(s) missing)",
+                             "write the sample set with train-sample-set --out DIR and set SAM3_TRAIN_DATA=DIR, "
+                             "or point the config's paths at your data")
     if cfg.launcher.experiment_log_dir is None:
         cfg.launcher.experiment_log_dir = os.path.join(os.getcwd(), "sam3_logs", config)
     cfg.launcher.num_nodes = 1
     cfg.launcher.gpus_per_node = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ["WORLD_SIZE"]))
+    log_dir = cfg.launcher.experiment_log_dir
+    created = not os.path.exists(log_dir)
     if int(os.environ["RANK"]) == 0:
-        os.makedirs(cfg.launcher.experiment_log_dir, exist_ok=True)
-        with g_pathmgr.open(os.path.join(cfg.launcher.experiment_log_dir, "config.yaml"), "w") as f:
+        os.makedirs(log_dir, exist_ok=True)
+        with g_pathmgr.open(os.path.join(log_dir, "config.yaml"), "w") as f:
             f.write(OmegaConf.to_yaml(cfg))
-    trainer = instantiate(OmegaConf.create(OmegaConf.to_container(cfg, resolve=False)).trainer, _recursive_=False)
+    try:
+        trainer = instantiate(OmegaConf.create(OmegaConf.to_container(cfg, resolve=False)).trainer, _recursive_=False)
+    except InstantiationException as exc:
+        if created:  # nothing ran: leave no log folder behind
+            shutil.rmtree(log_dir, ignore_errors=True)
+        inner = str(exc).replace("\\n", " ").split("\n")
+        raise NpuCompatError(f"the trainer could not be built ({' '.join(' '.join(inner).split())[:300]})",
+                             "check the config's paths and values") from None
     trainer.run()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m npu_compat.training.launch",
-                                     description="Run sam3's trainer at the rank torchrun gave this process.")
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog=PROG, description="Run sam3's trainer at the rank torchrun gave this process.")
     parser.add_argument("-c", "--config", required=True, help="config name, e.g. configs/skimage_sample/tiny_ft.yaml")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, key=value")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    quiet_upstream_warnings()
+    args = build_parser().parse_args(argv)
     try:
         run(args.config, args.overrides)
     except NpuCompatError as err:
-        parser.exit(2, f"npu_compat.training.launch: error: {err}\n")
+        return fail(PROG, err)
     return 0
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from npu_compat.atomic_files import atomic_path
+from npu_compat.atomic_files import write_atomic
 
 NAME = "skimage-sample"
 """The supercategory folder name (Roboflow layout)."""
@@ -121,11 +121,6 @@ def committed_annotations() -> dict[str, Any]:
     return json.loads(text)
 
 
-def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        write(tmp)
-
-
 def write_sample_set(root: str | os.PathLike[str]) -> Path:
     """Write the photos and the committed annotations under ``root/NAME/{train,test}``; returns ``root``.
 
@@ -140,9 +135,9 @@ def write_sample_set(root: str | os.PathLike[str]) -> Path:
         folder = root / NAME / split
         folder.mkdir(parents=True, exist_ok=True)
         for name, pixels in photos.items():
-            _write_atomic(folder / name, lambda tmp, p=pixels: Image.fromarray(p).save(tmp, format="PNG"))
+            write_atomic(folder / name, lambda tmp, p=pixels: Image.fromarray(p).save(tmp, format="PNG"))
         text = json.dumps(coco)
-        _write_atomic(folder / ANNOTATION_FILE, lambda tmp: Path(tmp).write_text(text))
+        write_atomic(folder / ANNOTATION_FILE, lambda tmp: Path(tmp).write_text(text))
     return root
 
 
@@ -150,7 +145,7 @@ def write_committed_annotations(path: str | os.PathLike[str]) -> None:
     """Regenerate the committed annotation file from :func:`derive_annotations`."""
     text = json.dumps(derive_annotations(), indent=None, separators=(",", ":")) + "\n"
     target = Path(path)
-    _write_atomic(target, lambda tmp: Path(tmp).write_text(text))
+    write_atomic(target, lambda tmp: Path(tmp).write_text(text))
 
 
 __all__ = ["NAME", "PHOTOS", "SPLITS", "ANNOTATION_FILE", "derive_annotations", "committed_annotations",

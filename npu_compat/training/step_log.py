@@ -16,6 +16,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+from npu_compat.atomic_files import open_append
+
 LOSS_TAG = "Step_Losses/Losses/train_all_loss"
 """The core training loss of each step, as the trainer tags it for the ``all`` loss key."""
 
@@ -37,7 +39,7 @@ class StepLogger:
         self.rank = _rank() if rank is None else rank
         Path(log_dir).mkdir(parents=True, exist_ok=True)
         self.path = Path(log_dir) / f"steps.rank{self.rank}.jsonl"
-        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self._file = open_append(self.path)  # closed in close()
 
     def log(self, name: str, data: Any, step: int) -> None:
         try:

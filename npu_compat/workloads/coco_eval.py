@@ -175,18 +175,25 @@ def _merge_timings(folder: Path) -> dict[str, list[float]]:
 def evaluate_file(config: CocoEvalConfig, coco: Any | None = None) -> dict[str, dict[str, float]]:
     """``--eval-only``: evaluate an existing predictions file on the images it covers."""
     coco = coco or coco_metrics.load_coco(config.coco_ann)
+    records = load_predictions(config, coco)
+    image_ids = sorted({r["image_id"] for r in records})
+    metrics = coco_metrics.evaluate_all(coco, records, image_ids)
+    results_log.write_json_atomic(sidecar(Path(config.output_json), "metrics"), metrics)
+    return metrics
+
+
+def load_predictions(config: CocoEvalConfig, coco: Any) -> list[dict[str, Any]]:
+    """The predictions file of ``--eval-only``, checked against the ground truth ``coco``."""
     path = Path(config.output_json)
     if not path.is_file():
         raise coco_metrics.CocoInputError(f"predictions file {path} does not exist",
                                           "run without --eval-only first, or pass --output-json")
     try:
         records = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise coco_metrics.CocoInputError(f"predictions file {path} is not JSON ({err})", "rerun the inference") from err
-    image_ids = sorted({r["image_id"] for r in records})
-    metrics = coco_metrics.evaluate_all(coco, records, image_ids)
-    results_log.write_json_atomic(sidecar(path, "metrics"), metrics)
-    return metrics
+    coco_metrics.check_predictions(coco, records, path)
+    return records
 
 
 def validate(config: CocoEvalConfig) -> Any:
@@ -198,6 +205,7 @@ def validate(config: CocoEvalConfig) -> Any:
     check_weights_dtype(config.weights_dtype, config.dtype)
     coco = coco_metrics.load_coco(config.coco_ann)
     if config.eval_only:
+        load_predictions(config, coco)
         return coco
     if not config.coco_img:
         raise inputs.InputError("no image folder given", "pass --coco-img /path/to/val2017")

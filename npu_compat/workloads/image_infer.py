@@ -14,6 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from npu_compat.atomic_files import write_atomic
+from npu_compat.workloads.overlay import clip_box, draw_detections
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
@@ -77,22 +80,17 @@ def validate(config: InferConfig) -> list[Path]:
 
 
 def draw_overlay(image: Any, detections: list[dict[str, Any]]) -> Any:
-    from PIL import Image, ImageDraw
     from pycocotools import mask as mask_util
 
-    canvas = np.asarray(image).astype(np.float32)
-    rng = np.random.default_rng(0)
-    colors = [tuple(int(c) for c in rng.uniform(60, 255, size=3)) for _ in detections]
-    for det, color in zip(detections, colors):
-        mask = mask_util.decode(det["segmentation"]).astype(bool)
-        canvas[mask] = 0.5 * canvas[mask] + 0.5 * np.asarray(color, np.float32)
-    out = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(out)
-    for det, color in zip(detections, colors):
-        x0, y0, x1, y1 = det["box_xyxy"]
-        draw.rectangle([x0, y0, x1, y1], outline=color, width=2)
-        draw.text((x0 + 2, y0 + 2), f"{det['prompt']} {det['score']:.2f}", fill=color)
-    return out
+    return draw_detections(image, [{"label": det["prompt"], "score": det["score"], "box": det["box_xyxy"],
+                                    "mask": mask_util.decode(det["segmentation"]).astype(bool)} for det in detections],
+                           tint=0.5)
+
+
+def clip_boxes(detections: list[dict[str, Any]], width: int, height: int) -> list[dict[str, Any]]:
+    """Each detection's ``box_xyxy`` clipped to the picture; the model's box is kept as ``box_raw``."""
+    return [{**det, "box_xyxy": clip_box(det["box_xyxy"], width, height), "box_raw": det["box_xyxy"]}
+            for det in detections]
 
 
 def _detections(prompt_names: Sequence[str], scores: torch.Tensor, boxes_cxcywh: torch.Tensor,
@@ -120,13 +118,6 @@ def _processor_detections(name: str, scores: torch.Tensor, boxes_xyxy: torch.Ten
     rles = encode_rles(masks_to_host_fortran(masks))
     return [{"prompt": name, "score": float(s), "box_xyxy": [float(v) for v in b], "segmentation": r}
             for s, b, r in zip(scores.float().tolist(), boxes_xyxy.float().tolist(), rles)]
-
-
-def _write_atomic(path: Path, write: Any) -> None:
-    from npu_compat.atomic_files import atomic_path
-
-    with atomic_path(path, suffix=path.suffix) as tmp:
-        write(Path(tmp))
 
 
 def run_image_inference(config: InferConfig, session: Any, images: list[Path] | None = None,
@@ -182,15 +173,16 @@ def run_image_inference(config: InferConfig, session: Any, images: list[Path] | 
             detections = [d for names, s, b, m in outputs
                           for d in _detections(names, s, b, m, config.threshold, feats.height, feats.width)]
             detections += [d for name, s, b, m in box_detections for d in _processor_detections(name, s, b, m)]
+            detections = clip_boxes(detections, feats.width, feats.height)
             overlay = out_dir / f"{path.stem}.overlay.png"
             picture = draw_overlay(image, detections)
-            _write_atomic(overlay, lambda p: picture.save(p, format="PNG"))
+            write_atomic(overlay, lambda p: picture.save(p, format="PNG"))
             seconds["postprocess"] = time.perf_counter() - t
             result = {"image": str(path), "height": feats.height, "width": feats.width, "model": config.model,
                       "checkpoint": config.checkpoint, "device": str(device), "threshold": config.threshold,
                       "detections": detections, "seconds": seconds}
             json_path = out_dir / f"{path.stem}.json"
-            _write_atomic(json_path, lambda p: p.write_text(json.dumps(result)))
+            write_atomic(json_path, lambda p: p.write_text(json.dumps(result)))
             summaries.append({"image": str(path), "overlay": str(overlay), "json": str(json_path),
                               "detections": len(detections), "seconds": seconds})
     return summaries

@@ -70,10 +70,48 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def int_in(low: int, high: int, why: str = "") -> Any:
+    """An argparse type: a whole number in [low, high]; ``why`` says where the bound comes from."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number from {low} to {high}"
+                                             + (f" ({why})" if why else ""))
+        return value
+
+    parse.__name__ = f"int_in_{low}_{high}"
+    return parse
+
+
+def image_count(text: str) -> int:
+    """``--max-images``: a whole number >= 1, or -1 for all."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value != -1 and value < 1:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: give a number >= 1, or -1 for all images")
+    return value
+
+
+MAX_SEED = 2**32 - 1
+seed = int_in(0, MAX_SEED, "seeds numpy and torch")
+MAX_TOP_K = 200
+top_k = int_in(1, MAX_TOP_K, f"SAM3 proposes {MAX_TOP_K} detections per prompt")
+MAX_PROMPT_CHARS = 200
+
+
 def prompt_text(text: str) -> str:
-    """A text prompt: not empty, not only spaces."""
+    """A text prompt: not empty, not only spaces, short enough for SAM3's text encoder (32 tokens)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("empty text prompt; give a noun phrase such as 'person'")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise argparse.ArgumentTypeError(f"text prompt of {len(text)} characters; SAM3's text encoder reads 32 tokens "
+                                         f"and drops the rest: give a noun phrase of at most {MAX_PROMPT_CHARS} "
+                                         "characters, such as 'person'")
     return text
 
 
@@ -108,5 +146,5 @@ def load_image(path: str | os.PathLike) -> Any:
                          "pass a PNG/JPEG/BMP/WebP/TIFF image, or re-export it") from None
 
 
-__all__ = ["InputError", "BOX_HELP", "parse_box", "unit_interval", "positive_int", "non_negative_int",
-           "prompt_text", "check_readable_file", "load_image", "check_output_dir", "check_output_file"]
+__all__ = ["InputError", "BOX_HELP", "parse_box", "unit_interval", "positive_int", "non_negative_int", "int_in", "image_count",
+           "seed", "top_k", "MAX_TOP_K", "MAX_PROMPT_CHARS", "prompt_text", "check_readable_file", "load_image", "check_output_dir", "check_output_file"]

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sys
 from typing import Any, Callable
 
 import torch
+
+from npu_compat.sam3.random_init import RANDOM_WEIGHTS_NOTICE
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def build_model(kind: str, checkpoint: str | None, device: torch.device | None, seed: int = 0,
                 allow_partial: bool = False) -> torch.nn.Module:
-    """``kind`` 'sam3' (random weights with the shim's loud notice when ``checkpoint`` is None) or 'tiny'.
+    """``kind`` 'sam3' or 'tiny'; without ``checkpoint`` the weights are random and a loud notice says so.
 
     A checkpoint is read (and refused if it is not one) before the model is built, and its keys are
     checked against the model (:mod:`npu_compat.workloads.checkpoints`). ``device`` None: left where
@@ -30,6 +33,8 @@ def build_model(kind: str, checkpoint: str | None, device: torch.device | None, 
         model = build_tiny_sam3_image_model(seed=seed)
         if state is not None:
             checkpoints.load_checkpoint(model, checkpoint, allow_partial, state=state)
+        else:  # the full model's builder says so through the shim's rule; the tiny one says it here
+            sys.stderr.write(RANDOM_WEIGHTS_NOTICE)
     else:
         from sam3.model_builder import build_sam3_image_model
 

@@ -16,6 +16,7 @@ from typing import Any, Iterable, Iterator
 
 from npu_compat.errors import NpuCompatError
 from npu_compat.atomic_files import write_json_atomic as _write_json_atomic
+from npu_compat.atomic_files import open_append, replace_link
 
 
 class ResultsLogError(NpuCompatError):
@@ -60,6 +61,7 @@ class ResultsLog:
     def __init__(self, path: str | os.PathLike, resume: bool) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        replace_link(self.path)  # a link is replaced, never written through
         if resume and self.path.exists():
             keep = _complete_prefix_length(self.path)
             if keep != self.path.stat().st_size:
@@ -67,7 +69,7 @@ class ResultsLog:
                     fh.truncate(keep)
         elif self.path.exists():
             self.path.unlink()
-        self._fh = self.path.open("ab")
+        self._fh = open_append(self.path, binary=True)
 
     def append(self, entry: ImageEntry) -> None:
         line = json.dumps({"image_id": entry.image_id, "status": entry.status, "records": entry.records,

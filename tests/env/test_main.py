@@ -56,3 +56,24 @@ def test_only_knows_every_finding_the_check_can_report():
     facts = host.gather(npu_smi=lambda: None, video=None)
     names = {f.name for f in check.run_checks(facts)} | {f.name for f in check.run_checks(facts, build=True)}
     assert names <= set(FINDINGS)
+
+
+def test_constraints_to_a_link_replace_the_link_and_leave_its_target_alone(tmp_path, capsys):
+    """``constraints -o X`` with X a symbolic link (to /etc/passwd, say, run as root) never writes through it."""
+    from npu_compat.env.__main__ import main
+
+    precious = tmp_path / "passwd"
+    precious.write_text("root:x:0:0::/root:/bin/bash\n")
+    link = tmp_path / "constraints.txt"
+    link.symlink_to(precious)
+    assert main(["constraints", "-o", str(link)]) == 0
+    assert precious.read_text() == "root:x:0:0::/root:/bin/bash\n"
+    assert not link.is_symlink() and link.read_text() == versions.constraints_text(None)
+
+
+def test_only_with_an_empty_name_is_refused(capsys):
+    from npu_compat.env.__main__ import main
+
+    assert main(["--only", "platform,,torch"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "empty name" in err

@@ -19,7 +19,7 @@ import pytest
 from npu_compat.patchset.engine import apply_series
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO = REPO / "tools" / "sam3_demo.py"
+DEMO = REPO / "npu_compat" / "commands" / "sam3_demo.py"
 ARGS = {"seed": 0, "threshold": 0.0, "prompt": "person", "box": "0.5,0.5,0.5,0.5"}
 
 # The demo's steps with the device a parameter: no .cuda(), no torch.cuda.*, no shim.

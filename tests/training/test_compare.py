@@ -53,7 +53,17 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(NpuCompatError, match="no train_stats.json"):
         load_run([tmp_path])
     (tmp_path / "bad.json").write_text("not json\n")
-    with pytest.raises(NpuCompatError, match="not JSON lines"):
+    with pytest.raises(NpuCompatError, match="neither JSON nor JSON lines"):
         load_run([tmp_path / "bad.json"])
     with pytest.raises(NpuCompatError, match="several datasets"):
         compare_runs({"x/coco_eval_bbox_AP": 1.0, "y/coco_eval_bbox_AP": 2.0}, {})
+
+
+def test_a_plain_metrics_object_gets_a_row_per_metric(tmp_path: Path) -> None:
+    (tmp_path / "m.json").write_text(json.dumps({"val": {"loss": 2.0, "acc": 0.5}, "name": "run"}, indent=1))
+    run = load_run([tmp_path / "m.json"])
+    assert run == {"val/loss": 2.0, "val/acc": 0.5}
+    rows = {r.metric: r for r in compare_runs(run, {"val/loss": 1.0, "val/acc": 0.75}, "a", "b")}
+    assert set(rows) == {"val/loss", "val/acc"}
+    assert rows["val/loss"].lower_is_better and rows["val/loss"].better == "b"
+    assert not rows["val/acc"].lower_is_better and rows["val/acc"].better == "b"

@@ -1,4 +1,4 @@
-"""Tests for npu_compat.workloads.sharding (the torchrun end-to-end check is in tests/tools/test_coco_eval.py)."""
+"""Tests for npu_compat.workloads.sharding (the torchrun end-to-end check is in tests/commands/test_coco_eval.py)."""
 from __future__ import annotations
 
 from npu_compat.workloads.sharding import ShardInfo, device_for_rank, shard_from_env, take_shard

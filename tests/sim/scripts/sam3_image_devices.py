@@ -12,7 +12,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-DEMO = Path(__file__).resolve().parents[3] / "tools" / "sam3_demo.py"
+DEMO = Path(__file__).resolve().parents[3] / "npu_compat" / "commands" / "sam3_demo.py"
 
 
 def _user_site() -> str:

@@ -31,6 +31,6 @@ def test_extracts_a_wheel_into_versioned_json(tmp_path):
 def test_help_and_one_line_errors(tmp_path):
     assert "--download" in _run("--help").stdout
     done = _run(str(tmp_path / "missing.whl"), "--out-dir", str(tmp_path), "--surface-dir", str(tmp_path))
-    assert done.returncode == 2 and done.stderr.startswith("error: ") and done.stderr.count("\n") == 1
+    assert done.returncode == 2 and done.stderr.startswith("extract-npu-kernels: error: ") and done.stderr.count("\n") == 1
     assert not list(tmp_path.glob("*.json"))
     assert _run().returncode == 2

@@ -45,8 +45,7 @@ def test_overlay_shows_detections_and_the_random_weights_mark(demo_run):
     from npu_compat.workloads.checkpoints import PARTIAL_FLAG  # noqa: F401  (the demo's imports resolve)
 
     cwd, _ = demo_run
-    sys.path.insert(0, str(ROOT / "tools"))
-    from sam3_demo import RANDOM_MARK, banner_height
+    from npu_compat.commands.sam3_demo import RANDOM_MARK, banner_height
 
     photo = data.astronaut()
     with Image.open(cwd / "out" / "overlay.png") as im:

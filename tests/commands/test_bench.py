@@ -84,5 +84,5 @@ def test_unknown_sub_benchmark_is_one_line_and_exit_2():
     proc = run("warp-drive", timeout=120)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        "bench: error: no sub-benchmark warp-drive; choose from shim-overhead, image, coco-prompts, postprocess, "
+        "npu-compat-bench: error: no sub-benchmark warp-drive; choose from shim-overhead, image, coco-prompts, postprocess, "
         "video, counts, peer-hf"]

@@ -87,6 +87,8 @@ def test_missing_and_corrupt_images_are_skipped_and_counted(coco_mini, tmp_path)
     data["images"] = data["images"][:1] + [
         {"id": 50, "file_name": "gone.png", "height": 10, "width": 10},
         {"id": 51, "file_name": "broken.png", "height": 10, "width": 10}]
+    kept = {image["id"] for image in data["images"]}  # annotations of dropped images would be refused
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] in kept]
     (tmp_path / "broken.png").write_bytes(b"not a png")
     (tmp_path / "astronaut.png").write_bytes((images / "astronaut.png").read_bytes())
     (tmp_path / "ann.json").write_text(json.dumps(data))
