@@ -36,21 +36,11 @@ def test_planted_fault_fails_both_verdicts_at_the_first_layer_norm(tiny_msprobe_
     assert verdict["golden_dump"].startswith(str(root / "clean" / "golden"))  # the given golden was used
 
 
-class WrapperStorageUnsupported(AssertionError):
-    """The simulated npu's tensors are wrapper subclasses without real storage: msprobe cannot dump them."""
-
-
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, raises=WrapperStorageUnsupported,
-                   reason="simulated npu (a test double of the Ascend stack) holds wrapper-subclass tensors: "
-                          "msprobe's dump fails with 'Attempted to access the data pointer on an invalid python "
-                          "storage' until the simulated npu is a PrivateUse1 device with real storage")
 def test_simulated_npu_tiny_run_catches_the_planted_fault_in_both(tmp_path):
     """On the simulated npu (a test double of torch_npu + CANN, not an NPU)."""
     done = run_python("-m", "npu_compat.parity", "e2e", "--model", "tiny", "--device", "npu", "--simulate", SIM,
                       "--msprobe-dir", str(tmp_path), "--plant-fault", "layer_norm_eps", timeout=1800)
-    if "invalid python storage" in done.stderr:
-        raise WrapperStorageUnsupported(done.stderr.strip().splitlines()[-1])
     assert done.returncode == 1, done.stderr[-3000:]
     ops = json.loads((tmp_path / "verdict.json").read_text())["ops"]
     assert ops["first_divergent"]["call"] == "Functional.layer_norm.0.forward" == ops["msprobe_errors"][0]
