@@ -128,5 +128,7 @@ def fused_attention_rules(target: Target, options: ShimOptions | None) -> list[R
         Rule("attention.fused", "torch.nn.functional", "scaled_dot_product_attention", _sdpa_to_fused,
              Category.MODIFIED, "with --fused-attention: fp16/bf16 SDPA calls with no mask or a boolean mask "
              "run torch_npu.npu_fusion_attention (BSND, mask inverted and expanded); others unchanged",
-             check_signature=False),
+             check_signature=False,
+             unchecked="SDPA is a C builtin; the replacement takes (*args, **kwargs) and passes every call it "
+                       "does not fuse to the original unchanged"),
     ]
