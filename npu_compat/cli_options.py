@@ -10,6 +10,7 @@ from npu_compat.npu import RuntimeProfile, SimulateAction
 from npu_compat.report import LOG_LEVELS
 from npu_compat.shim_options import ShimOptions
 from npu_compat.target import KNOWN_DEVICES, parse_device
+from npu_compat.workloads.inputs import positive_int
 
 _TRI = {"on": True, "off": False, "keep": None}
 AUTOCAST_POLICIES = ("auto", "keep", "fp32", "bf16", "fp16")
@@ -45,7 +46,7 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
                    help="dtype of the script's CUDA autocast regions: 'auto' (default, $NPU_COMPAT_AUTOCAST): keep the "
                    "script's dtype where the target runs it natively, else fp32; 'keep' always keeps it; 'fp32' turns "
                    "them off; 'bf16'/'fp16' force that dtype")
-    g.add_argument("--device-count", type=int, default=1, metavar="N",
+    g.add_argument("--device-count", type=positive_int, default=1, metavar="N",
                    help="cpu target: the number of CUDA devices the script sees, all of them the CPU (default 1); "
                    "for scripts that start one process per GPU")
     g.add_argument("--truthful", action="append", default=[], metavar="MODULE",

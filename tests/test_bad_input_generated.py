@@ -86,14 +86,15 @@ COMMANDS: dict[str, tuple[str, list[str]]] = {
 
 INPUT_FILES = {"checkpoint", "image", "coco_ann", "inventory", "series", "update_doc", "bpe", "against", "runs",
                "inputs", "video", "sources", "a", "b"}
-INPUT_FOLDERS = {"coco_img", "patched_tree"}
+INPUT_FOLDERS = {"coco_img", "patched_tree", "golden_dump", "device_dump"}
 OUTPUT_FILES = {"json", "markdown", "output_json", "report", "out_json", "out_md", "output", "out_md"}
-OUTPUT_FOLDERS = {"out", "out_dir", "surface_dir"}
+OUTPUT_FOLDERS = {"out", "out_dir", "surface_dir", "msprobe_dir"}
 # Options whose every value is accepted here and checked where the work starts (or that take any text), with why.
 FREE = {
     "upstream": "a source spec (pypi:/dir:/git:), checked when the series is applied",
     "label_a": "any name", "label_b": "any name", "as_label": "any name", "base": "a git revision",
     "date": "any text", "download": "a torch_npu version, checked by pip",
+    "plant_fault": "a fault name, checked against the planted faults before any run",
     "truthful": "any module prefix", "no_pack": "a pack name, checked by the shim",
     "fallback_off": "an op name, checked by the shim", "torch_npu": "a version or file, checked by coverage",
     "point": "FRAME:X,Y, checked against the video's frames", "box": "checked against the picture",

@@ -24,7 +24,7 @@ out = {"before": knobs()}
 session = npu_compat.apply(options=ShimOptions(device="npu", npu_profile=npu.RuntimeProfile(%s)))
 out["applied"] = knobs()
 out["settings"] = [s.key for s in session.settings]
-out["again"] = npu_compat.apply(device="npu") is session
+out["again"] = npu_compat.apply(options=ShimOptions(device="npu", npu_profile=npu.RuntimeProfile(%s))) is session
 npu_compat.revert()
 out["reverted"] = knobs()
 out["calls"] = [c[0] for c in __import__("npu_compat.sim.device_module", fromlist=["CALLS"]).CALLS
@@ -38,7 +38,7 @@ def _profile(args: str = "") -> dict:
 
     from tests.conftest import run_python
 
-    proc = run_python("-c", PROFILE % args, env=SIM)
+    proc = run_python("-c", PROFILE % (args, args), env=SIM)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -30,6 +30,7 @@ from npu_compat.parity import ParityError
 from npu_compat.parity.sam3_runs import RUNS
 from npu_compat.workloads.checkpoints import PARTIAL_FLAG
 from npu_compat.workloads.cli_parser import OneLineParser, quiet_upstream_warnings
+from npu_compat.output_paths import check_output_dir
 from npu_compat.workloads.inputs import InputError, check_readable_file, positive_int, prompt_text, seed
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -56,6 +57,8 @@ def _check_inputs(args: argparse.Namespace) -> None:
     for name in ("out", "out_json", "out_md"):
         if getattr(args, name, None):
             check_output_file(getattr(args, name), "--" + name.replace("_", "-"))
+    if hasattr(args, "plant_fault"):  # e2e
+        _check_msprobe(args)
     if getattr(args, "checkpoint", None):
         read_checkpoint(args.checkpoint)  # memory-mapped: cheap; a file that is not a checkpoint stops here
 
@@ -106,8 +109,7 @@ def _check_msprobe(args: argparse.Namespace) -> None:
     if args.precision != "fp32" or args.reference != "fp32":
         raise ParityError("msprobe compares runs of the same dtype: use --precision fp32 --reference fp32 "
                           "with --msprobe-dir")
-    if Path(args.msprobe_dir).exists() and not Path(args.msprobe_dir).is_dir():
-        raise ParityError(f"--msprobe-dir {args.msprobe_dir} is a file; give a folder")
+    check_output_dir(args.msprobe_dir, "--msprobe-dir")
     require_msprobe()
     for dump in (args.golden_dump, args.device_dump):
         if dump:
@@ -153,7 +155,6 @@ def _e2e(args: argparse.Namespace) -> int:
     from npu_compat.parity.report import e2e_markdown
     from npu_compat.parity.sam3_runs import e2e_sam3
 
-    _check_msprobe(args)
     _check_device(args.device)
     if args.msprobe_dir:
         return _e2e_msprobe(args)
