@@ -1,6 +1,8 @@
 """Shared fixtures. The repo root is put on sys.path so tests can import ``npu_compat``."""
 from __future__ import annotations
 
+import contextlib
+
 import os
 import shutil
 import subprocess
@@ -80,3 +82,16 @@ def sam31_env() -> dict:
     if tree is None:
         pytest.skip(f"no SAM 3.1 tree: {SAM31_HOWTO}")
     return {"PYTHONPATH": f"{tree}{os.pathsep}{ROOT}", "CUDA_VISIBLE_DEVICES": ""}
+
+
+@contextlib.contextmanager
+def cpu_shim(**options):
+    """The shim on the cpu target for the length of a ``with`` block, from a reverted start."""
+    import npu_compat
+
+    npu_compat.revert()
+    session = npu_compat.apply(device="cpu", **options)
+    try:
+        yield session
+    finally:
+        npu_compat.revert()

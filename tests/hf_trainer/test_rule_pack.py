@@ -1,22 +1,11 @@
 """The hf_trainer pack: ``TrainingArguments(bf16=True)`` written for a GPU, built on the cpu target."""
-import contextlib
 
 import pytest
 import torch
 
+from tests.conftest import cpu_shim as shim
+
 transformers = pytest.importorskip("transformers")
-
-
-@contextlib.contextmanager
-def shim(**options):
-    import npu_compat
-
-    npu_compat.revert()
-    session = npu_compat.apply(device="cpu", **options)
-    try:
-        yield session
-    finally:
-        npu_compat.revert()
 
 
 def test_bf16_training_arguments_need_a_gpu_without_the_shim(tmp_path):

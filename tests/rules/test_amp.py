@@ -1,26 +1,15 @@
-import contextlib
 import warnings
 
 import pytest
 import torch
+
+from tests.conftest import cpu_shim as shim
 
 from npu_compat.errors import NpuCompatError
 from npu_compat.rules.amp import POLICIES, policy_dtype
 from npu_compat.target import cpu_native_dtypes
 
 BF16, FP16 = torch.bfloat16, torch.float16
-
-
-@contextlib.contextmanager
-def shim(**options):
-    import npu_compat
-
-    npu_compat.revert()
-    session = npu_compat.apply(device="cpu", **options)
-    try:
-        yield session
-    finally:
-        npu_compat.revert()
 
 
 @pytest.fixture
