@@ -49,7 +49,6 @@ DUMP = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow
 def test_msprobe_dump_on_the_simulated_npu_compares_equal_to_the_cpu(tmp_path: Path) -> None:
     pytest.importorskip("msprobe", reason="msprobe is not installed: pip install mindstudio-probe==26.2.0")
     msprobe = shutil.which("msprobe") or str(Path(sys.executable).parent / "msprobe")
@@ -179,7 +178,6 @@ def _ddp_resume(program: Path, tmp_path: Path, *snapshot: str) -> None:
     assert _saved_devices(tmp_path / (snapshot[0] if snapshot else "snapshot.pt"))["MODEL_STATE"] == ["npu:0"]
 
 
-@pytest.mark.slow
 def test_ddp_tutorial_lines_under_torchrun_then_resume_on_the_simulated_npu(tmp_path: Path) -> None:
     _ddp_resume(SCRIPTS / "ddp_torchrun_lines.py", tmp_path, "snapshot.pt")
 
