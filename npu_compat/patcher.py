@@ -16,6 +16,8 @@ import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+import torch
+
 from npu_compat.errors import RuleError
 from npu_compat.import_hook import PostImportHook
 from npu_compat.jit_builtins import alias_builtin, restore_builtin
@@ -310,6 +312,4 @@ def _imported(owner: str) -> bool:
 
 
 def _torch_version() -> str:
-    import torch
-
     return torch.__version__

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -85,8 +86,6 @@ def _folder_packs() -> dict[str, tuple[str, Callable[[], RulePack]]]:
 
 
 def _entry_point_packs() -> dict[str, tuple[str, Callable[[], RulePack]]]:
-    from importlib.metadata import entry_points
-
     return {ep.name: (ep.value.split(":")[0], ep.load) for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
