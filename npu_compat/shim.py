@@ -58,8 +58,10 @@ def _apply_locked(device: str | None, options: ShimOptions | None, kwargs: dict[
                     "call npu_compat.revert() before applying it for another device",
                 )
         else:
+            # an option the second call leaves unset (None: autocast, log_level) takes the active one's
             differ = [f.name for f in fields(ShimOptions)
-                      if f.name != "device" and getattr(opts, f.name) != getattr(active.options, f.name)]
+                      if f.name != "device" and getattr(opts, f.name) is not None
+                      and getattr(opts, f.name) != getattr(active.options, f.name)]
             if not asked or not differ:
                 return active
             if not active.implicit:

@@ -116,6 +116,19 @@ def test_a_second_apply_that_differs_only_in_reporting_returns_the_active_sessio
         npu_compat.revert()
 
 
+def test_a_second_apply_that_leaves_an_option_unset_takes_the_active_sessions():
+    """``NPU_COMPAT_AUTOCAST=fp32 python -m npu_compat.apply -m <kit tool>``: the command line's session has
+    ``autocast="fp32"``; the tool's own ``apply(device="cpu")`` leaves autocast unset (None) and is the same."""
+    npu_compat.revert()
+    first = npu_compat.apply(device="cpu", autocast="fp32")
+    try:
+        assert npu_compat.apply(device="cpu") is first and first.options.autocast == "fp32"
+        with pytest.raises(NpuCompatError, match=r"other options \(autocast differ\)"):  # set, and other: refused
+            npu_compat.apply(device="cpu", autocast="keep")
+    finally:
+        npu_compat.revert()
+
+
 def test_a_kit_tool_that_applies_the_shim_itself_runs_under_the_shim_with_a_log_level(tmp_path):
     """The command line's session (log level ``calls``) and the tool's own ``apply(device="cpu")`` are one."""
     import os
