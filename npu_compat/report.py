@@ -100,7 +100,13 @@ class MigrationReport:
     _internal: dict[CodeType, bool] = field(default_factory=dict, repr=False)
 
     def caller_is_internal(self, depth: int = 2) -> bool:
-        """Whether the caller ``depth`` frames up is torch or the kit (not a user call site)."""
+        """Whether the caller ``depth`` frames up is torch or the kit (not a user call site).
+
+        In code that ``torch.compile`` traces (dynamo) frames cannot be inspected: the traced code
+        is the user's (``compile=True`` in sam3 3.1), so it is not internal.
+        """
+        if torch.compiler.is_dynamo_compiling():
+            return False
         code = sys._getframe(depth).f_code
         internal = self._internal.get(code)
         if internal is None:
@@ -111,8 +117,12 @@ class MigrationReport:
         """Count one redirected call, attributed to the caller ``depth`` frames up.
 
         ``depth=2`` is the caller of the wrapper that calls ``hit``. Calls whose caller is
-        torch or the kit itself are not user call sites and are not recorded.
+        torch or the kit itself are not user call sites and are not recorded, nor are calls in
+        code that ``torch.compile`` traces (its frames cannot be inspected; the redirect itself
+        still happens, and the same call site is recorded when it runs eagerly).
         """
+        if torch.compiler.is_dynamo_compiling():
+            return
         frame = sys._getframe(depth)
         code = frame.f_code
         internal = self._internal.get(code)
