@@ -33,6 +33,17 @@ lazy: they patch sam3 modules when those import).
   checkpoint is given. With ``NPU_COMPAT_SAM3_RANDOM_INIT=1`` no download happens: a loud
   random-weights notice, and the detector's two ``torch.empty`` text parameters get normal(0, 0.02).
 
+- ``sam3.sam31.compile`` / ``sam3.sam31.compile_warm_up`` (npu target only): ``compile=True``
+  (``build_sam3_predictor(version="sam3.1", compile=True)``) sets the multiplex model's
+  ``compile_model``; its ``_compile_model`` then compiles the detector's text encoder, vision
+  backbone, transformer and segmentation head and the tracker's mask-memory encoder, memory
+  attention and mask decoder with ``torch.compile(mode="max-autotune", fullgraph=True)`` at the
+  first ``propagate_in_video``, with dynamo's ``suppress_errors`` on; ``warm_up=True`` runs a
+  warm-up that refuses any device but cuda. On torch_npu, torch.compile needs triton-ascend
+  (inductor) or torchair, and upstream's modes are tuned for CUDA graphs: the model runs eagerly,
+  said once in the log and counted in the report. ``NPU_COMPAT_SAM3_COMPILE=1`` keeps upstream's
+  compile (and warm-up) for a user who has set up a torch.compile backend for the npu.
+
 ``.cuda()``, ``torch.cuda.*``, ``torch.backends.cuda.*`` and ``nccl`` in the 3.1 code are the core
 rows' (``device.*``, ``cuda.*``, ``dist.*``); the triton kernels are the
 ``sam3.kernel.*`` rows of ``npu_compat/sam3/rules.py``.
@@ -42,6 +53,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import inspect
+import logging
 import os
 import sys
 from typing import Any
@@ -170,6 +182,34 @@ def _random_init(ctx: Context, rule: Rule, original: Any) -> Any:
     return build
 
 
+COMPILE_ENV = "NPU_COMPAT_SAM3_COMPILE"
+EAGER_ON_NPU = (f"the model runs eagerly: torch.compile on torch_npu needs triton-ascend or torchair, and upstream's "
+                f"max-autotune modes are tuned for CUDA graphs ({COMPILE_ENV}=1 keeps upstream's compile)")
+LOG = logging.getLogger("npu_compat")
+
+
+def keep_compile() -> bool:
+    """``NPU_COMPAT_SAM3_COMPILE=1``: upstream's torch.compile is kept on the npu target."""
+    return os.environ.get(COMPILE_ENV, "") in ("1", "true", "yes")
+
+
+def _eager_compile(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+    told: list[bool] = []
+
+    @functools.wraps(original)
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not getattr(self, "compile_model", False) or keep_compile():
+            return original(self, *args, **kwargs)
+        if not told:
+            told.append(True)
+            LOG.warning("npu_compat: SAM 3.1 compile=True on %s: %s", ctx.target.type, EAGER_ON_NPU)
+        hit(key, cat, f"{original.__name__} (torch.compile, max-autotune)", "eager")
+        return None
+
+    return method
+
+
 def sam31_rules(target: Target) -> list[Rule]:
     """The 3.1 rows for this target (see the module docstring)."""
     rules = [
@@ -189,6 +229,12 @@ def sam31_rules(target: Target) -> list[Rule]:
                           "scaled_dot_product_attention in the inputs' dtype", lazy=True))
     if target.type == "cuda":
         return rules
+    if target.type == "npu":
+        rules += [Rule("sam3.sam31.compile", MULTIPLEX_MODEL, "_compile_model", _eager_compile, MOD,
+                       f"compile=True: {EAGER_ON_NPU}", lazy=True),
+                  Rule("sam3.sam31.compile_warm_up", MULTIPLEX_MODEL, "warm_up_compilation", _eager_compile, MOD,
+                       "warm_up=True: no compilation to warm up (the model runs eagerly; upstream's warm-up "
+                       "refuses any device but cuda)", lazy=True)]
     for owner in ("sam3.model.vitdet", "sam3.perflib.fused"):
         rules.append(Rule(f"sam3.fused.addmm_act.{owner.rsplit('.', 1)[1]}", owner, "addmm_act", _addmm_act, MOD,
                           "bf16 aten._addmm_activation becomes linear + relu/gelu in the autocast's dtype "
@@ -208,4 +254,4 @@ def sam31_rules(target: Target) -> list[Rule]:
     return rules
 
 
-__all__ = ["sam31_rules", "fa3_available", "sdpa_attention", "addmm_activation", "compute_dtype"]
+__all__ = ["sam31_rules", "keep_compile", "COMPILE_ENV", "fa3_available", "sdpa_attention", "addmm_activation", "compute_dtype"]

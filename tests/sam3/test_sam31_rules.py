@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from npu_compat.sam3.sam31_rules import addmm_activation, compute_dtype, sam31_rules, sdpa_attention
+from npu_compat.sam3.sam31_rules import COMPILE_ENV, addmm_activation, compute_dtype, sam31_rules, sdpa_attention
 from npu_compat.sam3.video_io import synthetic_video, write_video
 from npu_compat.target import CAPABILITIES, Target
 from tests.conftest import ROOT, run_python
@@ -64,6 +64,56 @@ def test_rows_by_target():
     cuda = {r.key for r in sam31_rules(Target("cuda", None, CAPABILITIES["cuda"]))}
     assert "sam3.upstream.init_state_offload_state" in cuda, "upstream's bug is fixed on every target"
     assert not any(key.startswith(("sam3.fused", "sam3.sam31.bf16_scope")) for key in cuda)
+
+
+class _Multiplex:
+    """Stands for the multiplex model: upstream's compile methods, recording that they ran."""
+
+    def __init__(self, compile_model: bool):
+        self.compile_model, self.ran = compile_model, []
+
+    def _compile_model(self):
+        self.ran.append("compile")
+
+    def warm_up_compilation(self):
+        self.ran.append("warm_up")
+
+
+def _npu_row(key: str, original):
+    from npu_compat.device_mapping import DeviceMapper
+    from npu_compat.patcher import Context
+    from npu_compat.report import MigrationReport
+    from npu_compat.shim_options import ShimOptions
+
+    target = Target("npu", None, CAPABILITIES["npu"])
+    row = next(r for r in sam31_rules(target) if r.key == key)
+    ctx = Context(target, MigrationReport(), ShimOptions(device="npu"), DeviceMapper(target))
+    return row.make(ctx, row, original), ctx.report
+
+
+@pytest.mark.parametrize("key, name", [("sam3.sam31.compile", "_compile_model"),
+                                       ("sam3.sam31.compile_warm_up", "warm_up_compilation")])
+def test_compile_true_runs_eagerly_on_npu_logged_and_counted(key, name, monkeypatch, caplog):
+    monkeypatch.delenv(COMPILE_ENV, raising=False)
+    method, report = _npu_row(key, getattr(_Multiplex, name))
+    model = _Multiplex(compile_model=True)
+    with caplog.at_level("WARNING", logger="npu_compat"):
+        assert method(model) is None and method(model) is None
+    assert model.ran == [], "upstream's torch.compile did not run"
+    assert [c["rule"] for c in report.calls()] == [key] and report.calls()[0]["count"] == 2
+    assert len([r for r in caplog.records if "runs eagerly" in r.getMessage()]) == 1, "said once"
+    plain = _Multiplex(compile_model=False)
+    method(plain)
+    assert plain.ran == ["compile" if name == "_compile_model" else "warm_up"], "compile=False: upstream's method as is"
+    monkeypatch.setenv(COMPILE_ENV, "1")
+    method(model)
+    assert model.ran, f"{COMPILE_ENV}=1 keeps upstream's compile"
+
+
+def test_compile_rows_only_on_npu():
+    for kind in ("cpu", "cuda"):
+        keys = {r.key for r in sam31_rules(Target(kind, None, CAPABILITIES[kind]))}
+        assert not {"sam3.sam31.compile", "sam3.sam31.compile_warm_up"} & keys, kind
 
 
 # ---- the CUDA-style scripts on the 3.1 tree --------------------------------------------------
