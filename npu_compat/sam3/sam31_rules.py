@@ -20,6 +20,11 @@ lazy: they patch sam3 modules when those import).
   and the multiplex model's ``init_state`` does not take it, so no 3.1 session can start. Its
   ``init_state`` accepts the argument; ``False`` (the default) is dropped, ``True`` is an error
   that says the multiplex model keeps its state on the device. Every target, cuda included.
+- ``sam3.upstream.addmm_act_grad.*`` (cuda target; off cuda the ``sam3.fused.addmm_act`` rows
+  already cover it): upstream's bug at 96914d2: ``addmm_act`` raises "Expected grad to be
+  disabled." whenever gradients are on (and its fused path detaches the weights), so sam3's trainer
+  fails in the ViT's first forward. With gradients on it becomes ``linear`` + activation; without,
+  upstream's fused kernel runs as it is.
 - ``sam3.sam31.bf16_scope*``: ``Sam3MultiplexVideoPredictor.__init__`` and the multiplex tracker
   wrappers enter a process-wide bf16 autocast; as for 0.1.4's tracker
   (``npu_compat/sam3/video.py``), it is exited again, and the policy's autocast on the target
@@ -138,6 +143,20 @@ def _addmm_act(ctx: Context, rule: Rule, original: Any) -> Any:
     return addmm_act
 
 
+def _addmm_act_grad(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+
+    @functools.wraps(original)
+    def addmm_act(activation: Any, linear: Any, mat1: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            return original(activation, linear, mat1)
+        out = addmm_activation(activation, linear, mat1)
+        hit(key, cat, "addmm_act with gradients on (upstream ValueError)", f"linear + activation in {out.dtype}")
+        return out
+
+    return addmm_act
+
+
 def _init_state(ctx: Context, rule: Rule, original: Any) -> Any:
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
 
@@ -228,7 +247,10 @@ def sam31_rules(target: Target) -> list[Rule]:
                           "FlashAttention-3 in fp8 (flash_attn_interface, Hopper) runs as the target's "
                           "scaled_dot_product_attention in the inputs' dtype", lazy=True))
     if target.type == "cuda":
-        return rules
+        return rules + [Rule(f"sam3.upstream.addmm_act_grad.{owner.rsplit('.', 1)[1]}", owner, "addmm_act",
+                             _addmm_act_grad, MOD, "upstream bug at 96914d2: addmm_act refuses gradients, so the ViT "
+                             "cannot be trained; with gradients on it runs as linear + activation", lazy=True)
+                        for owner in ("sam3.model.vitdet", "sam3.perflib.fused")]
     if target.type == "npu":
         rules += [Rule("sam3.sam31.compile", MULTIPLEX_MODEL, "_compile_model", _eager_compile, MOD,
                        f"compile=True: {EAGER_ON_NPU}", lazy=True),

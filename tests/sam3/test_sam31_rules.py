@@ -110,6 +110,32 @@ def test_compile_true_runs_eagerly_on_npu_logged_and_counted(key, name, monkeypa
     assert model.ran, f"{COMPILE_ENV}=1 keeps upstream's compile"
 
 
+def test_on_cuda_the_fused_mlp_takes_gradients_and_keeps_upstreams_kernel_without():
+    """Upstream's addmm_act refuses gradients (its own bug): the cuda row runs linear + activation then."""
+    from npu_compat.device_mapping import DeviceMapper
+    from npu_compat.patcher import Context
+    from npu_compat.report import MigrationReport
+    from npu_compat.shim_options import ShimOptions
+
+    def upstream(activation, linear, mat1):
+        if torch.is_grad_enabled():
+            raise ValueError("Expected grad to be disabled.")
+        return "fused"
+
+    target = Target("cuda", None, CAPABILITIES["cuda"])
+    row = next(r for r in sam31_rules(target) if r.key == "sam3.upstream.addmm_act_grad.vitdet")
+    ctx = Context(target, MigrationReport(), ShimOptions(device="cuda"), DeviceMapper(target))
+    addmm_act = row.make(ctx, row, upstream)
+    linear, x = torch.nn.Linear(4, 6), torch.randn(2, 4)
+    out = addmm_act(torch.nn.GELU, linear, x)
+    out.sum().backward()
+    torch.testing.assert_close(out, F.gelu(linear(x)))
+    assert linear.weight.grad is not None
+    with torch.no_grad():
+        assert addmm_act(torch.nn.GELU, linear, x) == "fused"
+    assert [c["rule"] for c in ctx.report.calls()] == ["sam3.upstream.addmm_act_grad.vitdet"]
+
+
 def test_compile_rows_only_on_npu():
     for kind in ("cpu", "cuda"):
         keys = {r.key for r in sam31_rules(Target(kind, None, CAPABILITIES[kind]))}
