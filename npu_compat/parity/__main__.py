@@ -64,6 +64,14 @@ def _check_inputs(args: argparse.Namespace) -> None:
     for inventory in [inventories] if isinstance(inventories, str) else inventories or []:
         check_readable_file(inventory, "inventory", missing_fix="write one with: python -m npu_compat.parity "
                             "capture --out FILE")
+    for spec in getattr(args, "compare", None) or []:
+        new, sep, old = spec.partition("=")
+        if not sep or not new or not old:
+            raise InputError(f"--compare {spec!r} is not NEW=OLD", "give two inventory files: the new run's, then "
+                             "the one it is compared with (--compare inv31.json=inv014.json)")
+        for path in (new, old):
+            check_readable_file(path, "--compare inventory", missing_fix="write one with: python -m "
+                                "npu_compat.parity capture --out FILE")
     for name in ("out", "out_json", "out_md"):
         if getattr(args, name, None):
             check_output_file(getattr(args, name), "--" + name.replace("_", "-"))
@@ -183,13 +191,8 @@ def _e2e(args: argparse.Namespace) -> int:
 def _comparisons(args: argparse.Namespace) -> list[tuple[str, Path, str, Path]]:
     """``--compare NEW=OLD`` pairs, or the committed 3.1-vs-0.1.4 ones when no inventory is named."""
     if args.compare:
-        pairs = []
-        for spec in args.compare:
-            new, sep, old = spec.partition("=")
-            if not sep or not new or not old:
-                raise ParityError(f"--compare {spec!r}: write NEW.json=OLD.json (the inventory, then its baseline)")
-            pairs.append((Path(new).stem, Path(new), Path(old).stem, Path(old)))
-        return pairs
+        pairs = [spec.partition("=")[::2] for spec in args.compare]  # checked by _check_inputs
+        return [(Path(new).stem, Path(new), Path(old).stem, Path(old)) for new, old in pairs]
     return [] if args.inventory else list(DEFAULT_COMPARISONS)
 
 
