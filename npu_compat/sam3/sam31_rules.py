@@ -38,16 +38,17 @@ lazy: they patch sam3 modules when those import).
   checkpoint is given. With ``NPU_COMPAT_SAM3_RANDOM_INIT=1`` no download happens: a loud
   random-weights notice, and the detector's two ``torch.empty`` text parameters get normal(0, 0.02).
 
-- ``sam3.sam31.compile`` / ``sam3.sam31.compile_warm_up`` (npu target only): ``compile=True``
-  (``build_sam3_predictor(version="sam3.1", compile=True)``) sets the multiplex model's
-  ``compile_model``; its ``_compile_model`` then compiles the detector's text encoder, vision
-  backbone, transformer and segmentation head and the tracker's mask-memory encoder, memory
-  attention and mask decoder with ``torch.compile(mode="max-autotune", fullgraph=True)`` at the
-  first ``propagate_in_video``, with dynamo's ``suppress_errors`` on; ``warm_up=True`` runs a
-  warm-up that refuses any device but cuda. On torch_npu, torch.compile needs triton-ascend
-  (inductor) or torchair, and upstream's modes are tuned for CUDA graphs: the model runs eagerly,
-  said once in the log and counted in the report. ``NPU_COMPAT_SAM3_COMPILE=1`` keeps upstream's
-  compile (and warm-up) for a user who has set up a torch.compile backend for the npu.
+- ``sam3.sam31.compile`` (npu target only): ``compile=True`` (``build_sam3_predictor(version="sam3.1",
+  compile=True)``) sets the multiplex model's and its detector's ``compile_model``. The model's
+  ``_compile_model`` then compiles the detector's text encoder, vision backbone, transformer and
+  segmentation head and the tracker's mask-memory encoder, memory attention and mask decoder with
+  ``torch.compile(mode="max-autotune", fullgraph=True)`` at the first ``propagate_in_video`` (dynamo's
+  ``suppress_errors`` on), the detector compiles its mask NMS the same way, and ``warm_up=True`` runs
+  a warm-up that refuses any device but cuda. On torch_npu, torch.compile needs triton-ascend
+  (inductor) or torchair, and upstream's modes are tuned for CUDA graphs: the model is built with
+  ``compile_model`` off, so it runs eagerly; said once in the log and counted in the report.
+  ``NPU_COMPAT_SAM3_COMPILE=1`` keeps upstream's compile for a user who has set up a torch.compile
+  backend for the npu.
 
 ``.cuda()``, ``torch.cuda.*``, ``torch.backends.cuda.*`` and ``nccl`` in the 3.1 code are the core
 rows' (``device.*``, ``cuda.*``, ``dist.*``); the triton kernels are the
@@ -76,6 +77,7 @@ from npu_compat.target import Target
 MOD = Category.MODIFIED
 FA3 = "sam3.perflib.fa3"
 MULTIPLEX_MODEL = "sam3.model.sam3_multiplex_tracking.Sam3MultiplexTrackingWithInteractivity"
+MULTIPLEX_TRACKING = "sam3.model.sam3_multiplex_tracking.Sam3MultiplexTracking"  # defines compile_model
 MULTIPLEX_PREDICTOR = "sam3.model.sam3_multiplex_video_predictor.Sam3MultiplexVideoPredictor"
 MULTIPLEX_BASE = "sam3.model.sam3_multiplex_base"
 MULTIPLEX_DETECTOR = "sam3.model.sam3_multiplex_detector.Sam3MultiplexDetector"
@@ -217,16 +219,17 @@ def _eager_compile(ctx: Context, rule: Rule, original: Any) -> Any:
     told: list[bool] = []
 
     @functools.wraps(original)
-    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
         if not getattr(self, "compile_model", False) or keep_compile():
-            return original(self, *args, **kwargs)
+            return
+        self.compile_model = self.detector.compile_model = False  # also read by warm-up and the detector's NMS
         if not told:
             told.append(True)
             LOG.warning("npu_compat: SAM 3.1 compile=True on %s: %s", ctx.target.type, EAGER_ON_NPU)
-        hit(key, cat, f"{original.__name__} (torch.compile, max-autotune)", "eager")
-        return None
+        hit(key, cat, "compile=True (torch.compile, max-autotune)", "compile_model=False: eager")
 
-    return method
+    return __init__
 
 
 def sam31_rules(target: Target) -> list[Rule]:
@@ -252,11 +255,8 @@ def sam31_rules(target: Target) -> list[Rule]:
                              "cannot be trained; with gradients on it runs as linear + activation", lazy=True)
                         for owner in ("sam3.model.vitdet", "sam3.perflib.fused")]
     if target.type == "npu":
-        rules += [Rule("sam3.sam31.compile", MULTIPLEX_MODEL, "_compile_model", _eager_compile, MOD,
-                       f"compile=True: {EAGER_ON_NPU}", lazy=True),
-                  Rule("sam3.sam31.compile_warm_up", MULTIPLEX_MODEL, "warm_up_compilation", _eager_compile, MOD,
-                       "warm_up=True: no compilation to warm up (the model runs eagerly; upstream's warm-up "
-                       "refuses any device but cuda)", lazy=True)]
+        rules.append(Rule("sam3.sam31.compile", MULTIPLEX_TRACKING, "__init__", _eager_compile, MOD,
+                          f"compile=True: {EAGER_ON_NPU}", lazy=True))
     for owner in ("sam3.model.vitdet", "sam3.perflib.fused"):
         rules.append(Rule(f"sam3.fused.addmm_act.{owner.rsplit('.', 1)[1]}", owner, "addmm_act", _addmm_act, MOD,
                           "bf16 aten._addmm_activation becomes linear + relu/gelu in the autocast's dtype "
