@@ -132,7 +132,13 @@ class MigrationReport:
     _internal: dict[CodeType, bool | str] = field(default_factory=dict, repr=False)  # True, False or COMPILER
 
     def caller_is_internal(self, depth: int = 2) -> bool:
-        """Whether the caller ``depth`` frames up is torch or the kit (not a user call site)."""
+        """Whether the caller ``depth`` frames up is torch or the kit (not a user call site).
+
+        In code that ``torch.compile`` traces (dynamo) frames cannot be inspected: the traced code
+        is the user's (``compile=True`` in sam3 3.1), so it is not internal.
+        """
+        if torch.compiler.is_dynamo_compiling():
+            return False
         code = sys._getframe(depth).f_code
         internal = self._internal.get(code)
         if internal is None:
@@ -145,8 +151,12 @@ class MigrationReport:
         ``depth=2`` is the caller of the wrapper that calls ``hit``. Calls whose caller is
         torch or the kit itself are not user call sites and are not recorded, except the calls
         torch.compile's tracer makes for the user's code: those are recorded at the user's line
-        (once per trace of that line, not once per run of the compiled code).
+        (once per trace of that line, not once per run of the compiled code). Where dynamo traces
+        into this function itself, it returns at once: frames cannot be inspected there (a
+        ``fullgraph=True`` trace would stop), and the redirect itself still happens.
         """
+        if torch.compiler.is_dynamo_compiling():
+            return
         frame = sys._getframe(depth)
         code: CodeType | TracedFrame = frame.f_code
         line = frame.f_lineno

@@ -171,6 +171,9 @@ def bad_values(action: argparse.Action, command: str = "") -> st.SearchStrategy[
     if kind is existing_file or action.dest in INPUT_FILES | INPUT_FOLDERS:
         return st.sampled_from(["{dir}/missing", "{afile}/below", "{empty_folder}" if action.dest in INPUT_FILES
                                 else "{afile}"])
+    if action.dest == "compare":  # parity coverage --compare NEW=OLD: two inventory files
+        return st.sampled_from(["{inventory.json}", "={inventory.json}", "{inventory.json}=",
+                                "{dir}/missing={inventory.json}", "{inventory.json}={afile}/below"])
     if action.dest in OUTPUT_FILES or (command, action.dest) in FILE_OUTS:
         return st.sampled_from(["{afile}/below.json", "{empty_folder}"])
     if action.dest in OUTPUT_FOLDERS:

@@ -3,7 +3,8 @@
   capture   record every aten op a SAM3 image run calls into an inventory (JSON)
   replay    run each inventory entry on a device and on a CPU golden in higher precision
   e2e       compare the SAM3 image pipeline stage by stage: device vs CPU reference
-  coverage  list the inventory ops that a torch_npu release has no NPU kernel for
+  coverage  list the inventory ops that a torch_npu release has no NPU kernel for, and the ops
+            SAM 3.1 needs that 0.1.4 did not (--compare NEW=OLD for any two inventories)
   dumps     compare two msprobe dumps (any model): msprobe compare, the kit's standards, report.html
 
 Examples:
@@ -27,7 +28,7 @@ from pathlib import Path
 from npu_compat.cli_options import device_spec
 from npu_compat.errors import KernelListError, NpuCompatError
 from npu_compat.parity import ParityError
-from npu_compat.parity.sam3_runs import RUNS
+from npu_compat.parity.sam3_runs import DEFAULT_RUNS, RUNS
 from npu_compat.workloads.checkpoints import PARTIAL_FLAG
 from npu_compat.workloads.cli_parser import OneLineParser, quiet_upstream_warnings
 from npu_compat.output_paths import check_output_dir
@@ -36,6 +37,15 @@ from npu_compat.workloads.inputs import InputError, check_readable_file, positiv
 DATA = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_INVENTORIES = {"tiny SAM3, fp32": DATA / "sam3_inventory_tiny_fp32.json",
                        "tiny SAM3, bf16 autocast": DATA / "sam3_inventory_tiny_bf16.json"}
+# SAM 3.1 (sam3@96914d2) against 0.1.4: (label, 3.1 inventory, 0.1.4 label, 0.1.4 inventory)
+DEFAULT_COMPARISONS = (
+    ("tiny SAM 3.1 image, fp32", DATA / "sam31_inventory_tiny_fp32.json",
+     "tiny SAM3 0.1.4 image, fp32", DATA / "sam3_inventory_tiny_fp32.json"),
+    ("tiny SAM 3.1 image, bf16 autocast", DATA / "sam31_inventory_tiny_bf16.json",
+     "tiny SAM3 0.1.4 image, bf16 autocast", DATA / "sam3_inventory_tiny_bf16.json"),
+    ("tiny SAM 3.1 multiplex video", DATA / "sam31_inventory_tiny_video.json",
+     "tiny SAM3 0.1.4 video", DATA / "sam3_inventory_tiny_video.json"),
+)
 DTYPES = {"as-captured": None, "bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 
 
@@ -54,6 +64,14 @@ def _check_inputs(args: argparse.Namespace) -> None:
     for inventory in [inventories] if isinstance(inventories, str) else inventories or []:
         check_readable_file(inventory, "inventory", missing_fix="write one with: python -m npu_compat.parity "
                             "capture --out FILE")
+    for spec in getattr(args, "compare", None) or []:
+        new, sep, old = spec.partition("=")
+        if not sep or not new or not old:
+            raise InputError(f"--compare {spec!r} is not NEW=OLD", "give two inventory files: the new run's, then "
+                             "the one it is compared with (--compare inv31.json=inv014.json)")
+        for path in (new, old):
+            check_readable_file(path, "--compare inventory", missing_fix="write one with: python -m "
+                                "npu_compat.parity capture --out FILE")
     for name in ("out", "out_json", "out_md"):
         if getattr(args, name, None):
             check_output_file(getattr(args, name), "--" + name.replace("_", "-"))
@@ -170,29 +188,46 @@ def _e2e(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def _comparisons(args: argparse.Namespace) -> list[tuple[str, Path, str, Path]]:
+    """``--compare NEW=OLD`` pairs, or the committed 3.1-vs-0.1.4 ones when no inventory is named."""
+    if args.compare:
+        pairs = [spec.partition("=")[::2] for spec in args.compare]  # checked by _check_inputs
+        return [(Path(new).stem, Path(new), Path(old).stem, Path(old)) for new, old in pairs]
+    return [] if args.inventory else list(DEFAULT_COMPARISONS)
+
+
 def _coverage(args: argparse.Namespace) -> int:
     from npu_compat.parity.coverage import coverage_report
     from npu_compat.atomic_files import write_json_atomic, write_text_atomic
     from npu_compat.parity.inventory import Inventory
+    from npu_compat.parity.new_ops import new_ops_report
     from npu_compat.npu_releases.kernels import available_versions, load_kernel_list
     from npu_compat.parity.report import coverage_markdown
 
     inventories = {Path(p).stem: Path(p) for p in args.inventory} if args.inventory else DEFAULT_INVENTORIES
     versions = args.torch_npu or available_versions()
-    reports = []
+    reports, comparisons = [], []
     for label, path in inventories.items():
         inventory = Inventory.load(path)
         for version in versions:
             report = coverage_report(inventory, load_kernel_list(version))
             reports.append((label, report))
             print(f"{label}: {report.summary()}")
+    for label, path, base_label, base_path in _comparisons(args):
+        inventory, baseline = Inventory.load(path), Inventory.load(base_path)
+        for version in versions:
+            comparison = new_ops_report(label, inventory, base_label, baseline, load_kernel_list(version))
+            comparisons.append(comparison)
+            print(f"{label}: {comparison.summary()}")
     command = " ".join(["python -m npu_compat.parity coverage --out-md docs/npu-coverage.md"]
                        + [f"--inventory {p}" for p in args.inventory or ()]
+                       + [f"--compare {c}" for c in args.compare or ()]
                        + [f"--torch-npu {v}" for v in args.torch_npu or ()])
     if args.out_md:
-        write_text_atomic(args.out_md, coverage_markdown(reports, command))
+        write_text_atomic(args.out_md, coverage_markdown(reports, command, comparisons))
     if args.out_json:
-        write_json_atomic(args.out_json, [{"inventory": label, **r.as_dict()} for label, r in reports])
+        write_json_atomic(args.out_json, [{"inventory": label, **r.as_dict()} for label, r in reports]
+                          + [c.as_dict() for c in comparisons])
     if not args.out_md and not args.out_json:
         print("(no file written: pass --out-md FILE for the Markdown tables, --out-json FILE for JSON)")
     return 0
@@ -231,7 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
     cap.add_argument("--device", type=device_spec, default="cpu", help="device to run on (cpu, cuda, npu, xpu, mps)")
     cap.add_argument("--autocast", choices=("none", "bf16"), default="none", help="run under bf16 autocast")
-    cap.add_argument("--runs", default="image,text,box,batched", help="comma-separated: image,text,box,batched")
+    cap.add_argument("--runs", default=",".join(DEFAULT_RUNS),
+                     help="comma-separated: image,text,box,batched, or video (the tiny video model of the "
+                          "importable sam3: SAM 3.1's multiplex one on sam3@96914d2)")
     cap.add_argument("--no-ranges", action="store_true", help="do not record value ranges (faster on big runs)")
     cap.add_argument("--seed", type=seed, default=0)
     cap.add_argument("--out", required=True, help="inventory JSON to write")
@@ -284,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     cov = sub.add_parser("coverage", help="inventory ops without NPU kernels in torch_npu releases")
     cov.add_argument("--inventory", action="append", help="inventory JSON (repeatable; default: committed tiny SAM3)")
+    cov.add_argument("--compare", action="append", metavar="NEW=OLD",
+                     help="also list the ops inventory NEW calls that inventory OLD did not, and what the kit does "
+                          "about each (repeatable; default: the committed SAM 3.1 inventories against 0.1.4's)")
     cov.add_argument("--torch-npu", action="append", help="torch_npu version or kernel-list JSON (default: all kept)")
     cov.add_argument("--out-md", help="write the Markdown tables here (the repo's copy is docs/npu-coverage.md)")
     cov.add_argument("--out-json")

@@ -20,6 +20,11 @@ lazy: they patch sam3 modules when those import).
   and the multiplex model's ``init_state`` does not take it, so no 3.1 session can start. Its
   ``init_state`` accepts the argument; ``False`` (the default) is dropped, ``True`` is an error
   that says the multiplex model keeps its state on the device. Every target, cuda included.
+- ``sam3.upstream.addmm_act_grad.*`` (cuda target; off cuda the ``sam3.fused.addmm_act`` rows
+  already cover it): upstream's bug at 96914d2: ``addmm_act`` raises "Expected grad to be
+  disabled." whenever gradients are on (and its fused path detaches the weights), so sam3's trainer
+  fails in the ViT's first forward. With gradients on it becomes ``linear`` + activation; without,
+  upstream's fused kernel runs as it is.
 - ``sam3.sam31.bf16_scope*``: ``Sam3MultiplexVideoPredictor.__init__`` and the multiplex tracker
   wrappers enter a process-wide bf16 autocast; as for 0.1.4's tracker
   (``npu_compat/sam3/video.py``), it is exited again, and the policy's autocast on the target
@@ -33,6 +38,18 @@ lazy: they patch sam3 modules when those import).
   checkpoint is given. With ``NPU_COMPAT_SAM3_RANDOM_INIT=1`` no download happens: a loud
   random-weights notice, and the detector's two ``torch.empty`` text parameters get normal(0, 0.02).
 
+- ``sam3.sam31.compile`` (npu target only): ``compile=True`` (``build_sam3_predictor(version="sam3.1",
+  compile=True)``) sets the multiplex model's and its detector's ``compile_model``. The model's
+  ``_compile_model`` then compiles the detector's text encoder, vision backbone, transformer and
+  segmentation head and the tracker's mask-memory encoder, memory attention and mask decoder with
+  ``torch.compile(mode="max-autotune", fullgraph=True)`` at the first ``propagate_in_video`` (dynamo's
+  ``suppress_errors`` on), the detector compiles its mask NMS the same way, and ``warm_up=True`` runs
+  a warm-up that refuses any device but cuda. On torch_npu, torch.compile needs triton-ascend
+  (inductor) or torchair, and upstream's modes are tuned for CUDA graphs: the model is built with
+  ``compile_model`` off, so it runs eagerly; said once in the log and counted in the report.
+  ``NPU_COMPAT_SAM3_COMPILE=1`` keeps upstream's compile for a user who has set up a torch.compile
+  backend for the npu.
+
 ``.cuda()``, ``torch.cuda.*``, ``torch.backends.cuda.*`` and ``nccl`` in the 3.1 code are the core
 rows' (``device.*``, ``cuda.*``, ``dist.*``); the triton kernels are the
 ``sam3.kernel.*`` rows of ``npu_compat/sam3/rules.py``.
@@ -42,6 +59,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import inspect
+import logging
 import os
 import sys
 from typing import Any
@@ -59,6 +77,7 @@ from npu_compat.target import Target
 MOD = Category.MODIFIED
 FA3 = "sam3.perflib.fa3"
 MULTIPLEX_MODEL = "sam3.model.sam3_multiplex_tracking.Sam3MultiplexTrackingWithInteractivity"
+MULTIPLEX_TRACKING = "sam3.model.sam3_multiplex_tracking.Sam3MultiplexTracking"  # defines compile_model
 MULTIPLEX_PREDICTOR = "sam3.model.sam3_multiplex_video_predictor.Sam3MultiplexVideoPredictor"
 MULTIPLEX_BASE = "sam3.model.sam3_multiplex_base"
 MULTIPLEX_DETECTOR = "sam3.model.sam3_multiplex_detector.Sam3MultiplexDetector"
@@ -126,6 +145,20 @@ def _addmm_act(ctx: Context, rule: Rule, original: Any) -> Any:
     return addmm_act
 
 
+def _addmm_act_grad(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+
+    @functools.wraps(original)
+    def addmm_act(activation: Any, linear: Any, mat1: torch.Tensor) -> torch.Tensor:
+        if not torch.is_grad_enabled():
+            return original(activation, linear, mat1)
+        out = addmm_activation(activation, linear, mat1)
+        hit(key, cat, "addmm_act with gradients on (upstream ValueError)", f"linear + activation in {out.dtype}")
+        return out
+
+    return addmm_act
+
+
 def _init_state(ctx: Context, rule: Rule, original: Any) -> Any:
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
 
@@ -170,6 +203,35 @@ def _random_init(ctx: Context, rule: Rule, original: Any) -> Any:
     return build
 
 
+COMPILE_ENV = "NPU_COMPAT_SAM3_COMPILE"
+EAGER_ON_NPU = (f"the model runs eagerly: torch.compile on torch_npu needs triton-ascend or torchair, and upstream's "
+                f"max-autotune modes are tuned for CUDA graphs ({COMPILE_ENV}=1 keeps upstream's compile)")
+LOG = logging.getLogger("npu_compat")
+
+
+def keep_compile() -> bool:
+    """``NPU_COMPAT_SAM3_COMPILE=1``: upstream's torch.compile is kept on the npu target."""
+    return os.environ.get(COMPILE_ENV, "") in ("1", "true", "yes")
+
+
+def _eager_compile(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+    told: list[bool] = []
+
+    @functools.wraps(original)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if not getattr(self, "compile_model", False) or keep_compile():
+            return
+        self.compile_model = self.detector.compile_model = False  # also read by warm-up and the detector's NMS
+        if not told:
+            told.append(True)
+            LOG.warning("npu_compat: SAM 3.1 compile=True on %s: %s", ctx.target.type, EAGER_ON_NPU)
+        hit(key, cat, "compile=True (torch.compile, max-autotune)", "compile_model=False: eager")
+
+    return __init__
+
+
 def sam31_rules(target: Target) -> list[Rule]:
     """The 3.1 rows for this target (see the module docstring)."""
     rules = [
@@ -188,7 +250,13 @@ def sam31_rules(target: Target) -> list[Rule]:
                           "FlashAttention-3 in fp8 (flash_attn_interface, Hopper) runs as the target's "
                           "scaled_dot_product_attention in the inputs' dtype", lazy=True))
     if target.type == "cuda":
-        return rules
+        return rules + [Rule(f"sam3.upstream.addmm_act_grad.{owner.rsplit('.', 1)[1]}", owner, "addmm_act",
+                             _addmm_act_grad, MOD, "upstream bug at 96914d2: addmm_act refuses gradients, so the ViT "
+                             "cannot be trained; with gradients on it runs as linear + activation", lazy=True)
+                        for owner in ("sam3.model.vitdet", "sam3.perflib.fused")]
+    if target.type == "npu":
+        rules.append(Rule("sam3.sam31.compile", MULTIPLEX_TRACKING, "__init__", _eager_compile, MOD,
+                          f"compile=True: {EAGER_ON_NPU}", lazy=True))
     for owner in ("sam3.model.vitdet", "sam3.perflib.fused"):
         rules.append(Rule(f"sam3.fused.addmm_act.{owner.rsplit('.', 1)[1]}", owner, "addmm_act", _addmm_act, MOD,
                           "bf16 aten._addmm_activation becomes linear + relu/gelu in the autocast's dtype "
@@ -208,4 +276,4 @@ def sam31_rules(target: Target) -> list[Rule]:
     return rules
 
 
-__all__ = ["sam31_rules", "fa3_available", "sdpa_attention", "addmm_activation", "compute_dtype"]
+__all__ = ["sam31_rules", "keep_compile", "COMPILE_ENV", "fa3_available", "sdpa_attention", "addmm_activation", "compute_dtype"]

@@ -38,6 +38,7 @@ class TinyMultiplexConfig:
     new_det_thresh: float = 0.0  # upstream 0.65
     use_fa3: bool = True
     use_rope_real: bool = True
+    compile: bool = False  # upstream's compile=True: the multiplex model's compile_model (torch.compile at propagation)
 
 
 def _grid(c: TinyMultiplexConfig) -> int:
@@ -169,7 +170,7 @@ def build_tiny_sam3_multiplex_model(seed: int = 0, bpe_path: str | None = None,
         reconstruction_bbox_iou_thresh=-1, reconstruction_bbox_det_score=0.8, max_num_objects=c.max_num_objects,
         postprocess_batch_size=16, use_batched_grounding=True, batched_grounding_batch_size=16, max_num_kboxes=0,
         sprinkle_removal_area=0, is_multiplex=True, image_size=c.image.resolution, image_mean=(0.5, 0.5, 0.5),
-        image_std=(0.5, 0.5, 0.5), compile_model=False,
+        image_std=(0.5, 0.5, 0.5), compile_model=c.compile,
     )
     init_uninitialised_text_params(model, torch.Generator().manual_seed(seed + 1))
     return model.eval()

@@ -28,8 +28,23 @@ def test_committed_coverage_doc_is_up_to_date(tmp_path, capsys):
     assert "torch_npu 2.7.1.post2" in capsys.readouterr().out
     from npu_compat.npu_releases.kernels import available_versions
 
-    # two committed inventories (fp32, bf16) times every release with a kernel list
-    assert len(json.loads((tmp_path / "c.json").read_text())) == 2 * len(available_versions()) == 6
+    # two committed inventories (fp32, bf16) times every release with a kernel list, then the three
+    # SAM 3.1-vs-0.1.4 comparisons (image fp32, image bf16, multiplex video) times every release
+    written = json.loads((tmp_path / "c.json").read_text())
+    assert len(written) == 5 * len(available_versions()) == 15
+    assert [row.get("since") for row in written[6:9]] == ["tiny SAM3 0.1.4 image, fp32"] * 3
+    assert "# What SAM 3.1 needs that SAM3 0.1.4 did not" in out.read_text()
+
+
+def test_compare_names_two_inventories(tmp_path, capsys):
+    data = ROOT / "npu_compat" / "data"
+    new, old = data / "sam31_inventory_tiny_fp32.json", data / "sam3_inventory_tiny_fp32.json"
+    assert main(["coverage", "--inventory", str(new), "--compare", f"{new}={old}", "--torch-npu", "2.7.1",
+                 "--out-json", str(tmp_path / "c.json")]) == 0
+    written = json.loads((tmp_path / "c.json").read_text())
+    assert [row.get("since") for row in written] == [None, "sam3_inventory_tiny_fp32"]
+    assert main(["coverage", "--compare", str(new)]) == 2
+    assert "--compare" in capsys.readouterr().err
 
 
 def test_replay_cli_writes_reports_and_exit_status(tmp_path, capsys):

@@ -67,6 +67,21 @@ with torch.no_grad():
 return {"dtype": str(out.dtype), "max_diff": float((out.float() - ref).abs().max())}
 """
 
+# The ViT MLP with gradients on, as sam3's trainer runs it (upstream refuses: its own bug, on every device).
+ADDMM_GRAD = r"""
+from sam3.perflib.fused import addmm_act
+torch.manual_seed(0)
+linear = torch.nn.Linear(16, 32)
+x = torch.randn(3, 5, 16)
+try:
+    out = addmm_act(torch.nn.GELU, linear, x)
+except Exception as error:
+    return {"error": f"{type(error).__name__}: {error}"}
+out.sum().backward()
+ref = torch.nn.functional.gelu(linear(x))
+return {"max_diff": float((out - ref).abs().max()), "weight_grad": linear.weight.grad is not None}
+"""
+
 # A model whose init_state takes exactly the arguments of SAM 3.1's, read from the tree's source
 # (the pristine module cannot be imported on a CPU host: it reads torch.cuda at import).
 START_SESSION = r"""
@@ -100,7 +115,7 @@ return {name: {k: repr(p.default) for k, p in inspect.signature(getattr(mb, name
         for name in ("build_sam3_multiplex_video_predictor", "build_sam3_multiplex_video_model")}
 """
 
-UNITS = {"fa3": FA3, "addmm": ADDMM, "start_session": START_SESSION, "builders": BUILDERS}
+UNITS = {"fa3": FA3, "addmm": ADDMM, "addmm_grad": ADDMM_GRAD, "start_session": START_SESSION, "builders": BUILDERS}
 
 
 def _run_units(tree: Path, pristine: bool = False) -> dict:
@@ -178,6 +193,12 @@ def test_fused_mlp_keeps_fp32_off_cuda(patched_units, pristine_units):
     patched = patched_units["addmm"]
     assert patched["dtype"] == "torch.float32" and patched["max_diff"] <= 1e-6
     assert pristine_units["addmm"]["dtype"] == "torch.bfloat16"  # control: upstream returns bf16 (vitdet.py fails)
+
+
+def test_fused_mlp_trains_with_gradients_on(patched_units, pristine_units):
+    patched = patched_units["addmm_grad"]
+    assert patched["weight_grad"] and patched["max_diff"] <= 1e-6
+    assert "Expected grad to be disabled" in pristine_units["addmm_grad"]["error"]  # control: upstream's own bug
 
 
 def test_start_session_works_with_the_31_init_state(patched_units, pristine_units):

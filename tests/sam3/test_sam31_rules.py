@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import types
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from npu_compat.sam3.sam31_rules import addmm_activation, compute_dtype, sam31_rules, sdpa_attention
+from npu_compat.sam3.sam31_rules import COMPILE_ENV, addmm_activation, compute_dtype, sam31_rules, sdpa_attention
 from npu_compat.sam3.video_io import synthetic_video, write_video
 from npu_compat.target import CAPABILITIES, Target
 from tests.conftest import ROOT, run_python
@@ -64,6 +65,74 @@ def test_rows_by_target():
     cuda = {r.key for r in sam31_rules(Target("cuda", None, CAPABILITIES["cuda"]))}
     assert "sam3.upstream.init_state_offload_state" in cuda, "upstream's bug is fixed on every target"
     assert not any(key.startswith(("sam3.fused", "sam3.sam31.bf16_scope")) for key in cuda)
+
+
+class _Multiplex:
+    """Stands for the multiplex model's __init__: compile_model on the model and its detector, as upstream sets them."""
+
+    def __init__(self, compile_model: bool = False):
+        self.detector = types.SimpleNamespace()
+        self.compile_model = self.detector.compile_model = compile_model
+
+
+def _npu_row(key: str, original):
+    from npu_compat.device_mapping import DeviceMapper
+    from npu_compat.patcher import Context
+    from npu_compat.report import MigrationReport
+    from npu_compat.shim_options import ShimOptions
+
+    target = Target("npu", None, CAPABILITIES["npu"])
+    row = next(r for r in sam31_rules(target) if r.key == key)
+    ctx = Context(target, MigrationReport(), ShimOptions(device="npu"), DeviceMapper(target))
+    return row.make(ctx, row, original), ctx.report
+
+
+def test_compile_true_is_turned_off_on_npu_logged_and_counted(monkeypatch, caplog):
+    monkeypatch.delenv(COMPILE_ENV, raising=False)
+    init, report = _npu_row("sam3.sam31.compile", _Multiplex.__init__)
+    monkeypatch.setattr(_Multiplex, "__init__", init)
+    with caplog.at_level("WARNING", logger="npu_compat"):
+        models = [_Multiplex(compile_model=True) for _ in range(2)]
+    assert all(not m.compile_model and not m.detector.compile_model for m in models), "model and detector eager"
+    assert [c["rule"] for c in report.calls()] == ["sam3.sam31.compile"] and report.calls()[0]["count"] == 2
+    assert len([r for r in caplog.records if "runs eagerly" in r.getMessage()]) == 1, "said once"
+    assert _Multiplex(compile_model=False).compile_model is False and report.calls()[0]["count"] == 2
+    monkeypatch.setenv(COMPILE_ENV, "1")
+    kept = _Multiplex(compile_model=True)
+    assert kept.compile_model and kept.detector.compile_model, f"{COMPILE_ENV}=1 keeps upstream's compile"
+
+
+def test_on_cuda_the_fused_mlp_takes_gradients_and_keeps_upstreams_kernel_without():
+    """Upstream's addmm_act refuses gradients (its own bug): the cuda row runs linear + activation then."""
+    from npu_compat.device_mapping import DeviceMapper
+    from npu_compat.patcher import Context
+    from npu_compat.report import MigrationReport
+    from npu_compat.shim_options import ShimOptions
+
+    def upstream(activation, linear, mat1):
+        if torch.is_grad_enabled():
+            raise ValueError("Expected grad to be disabled.")
+        return "fused"
+
+    target = Target("cuda", None, CAPABILITIES["cuda"])
+    row = next(r for r in sam31_rules(target) if r.key == "sam3.upstream.addmm_act_grad.vitdet")
+    ctx = Context(target, MigrationReport(), ShimOptions(device="cuda"), DeviceMapper(target))
+    addmm_act = row.make(ctx, row, upstream)
+    linear, x = torch.nn.Linear(4, 6), torch.randn(2, 4)
+    out = addmm_act(torch.nn.GELU, linear, x)
+    out.sum().backward()
+    torch.testing.assert_close(out, F.gelu(linear(x)))
+    assert linear.weight.grad is not None
+    with torch.no_grad():
+        assert addmm_act(torch.nn.GELU, linear, x) == "fused"
+    assert [c["rule"] for c in ctx.report.calls()] == ["sam3.upstream.addmm_act_grad.vitdet"]
+
+
+def test_compile_rows_only_on_npu():
+    for kind in ("cpu", "cuda"):
+        keys = {r.key for r in sam31_rules(Target(kind, None, CAPABILITIES[kind]))}
+        assert "sam3.sam31.compile" not in keys, kind
+    assert "sam3.sam31.compile" in {r.key for r in sam31_rules(Target("npu", None, CAPABILITIES["npu"]))}
 
 
 # ---- the CUDA-style scripts on the 3.1 tree --------------------------------------------------
@@ -117,6 +186,38 @@ def test_multiplex_video_session_on_sam31(device, sam31_env, tmp_path):
     _check_video(json.loads(out.read_text()))
     fired = _fired(report)
     assert {"sam3.fa3.attention", "sam3.upstream.init_state_offload_state", "sam3.fused.addmm_act.vitdet"} <= fired
+
+
+COMPILE_SCRIPT = """
+import json, sys
+import numpy as np
+from torch._dynamo.utils import counters
+from npu_compat.sam3.tiny_multiplex import TinyMultiplexConfig, build_tiny_sam3_multiplex_predictor
+predictor = build_tiny_sam3_multiplex_predictor(config=TinyMultiplexConfig(compile=True))
+session = predictor.handle_request({"type": "start_session", "resource_path": sys.argv[1]})["session_id"]
+predictor.handle_request({"type": "add_prompt", "session_id": session, "frame_index": 0, "text": "shape"})
+frames = [r["outputs"] for r in predictor.handle_stream_request({"type": "propagate_in_video", "session_id": session})]
+print(json.dumps({"compile_model": predictor.model.compile_model, "frames": len(frames),
+                  "graphs": counters["stats"]["unique_graphs"],
+                  "finite": all(np.isfinite(np.asarray(f["out_probs"], dtype=float)).all() for f in frames)}))
+"""
+
+
+@pytest.mark.slow
+def test_compile_true_runs_eagerly_on_the_simulated_npu(sam31_env, tmp_path):
+    """The tiny multiplex model with upstream's compile=True, on the simulated npu (a test double of
+    torch_npu 2.7.1.post2): no graph is compiled, the session runs, and the choice is logged and reported."""
+    script, report = tmp_path / "compile31.py", tmp_path / "report.json"
+    script.write_text(COMPILE_SCRIPT)
+    proc = _shim("npu", report, str(script), str(_video(tmp_path)), env=sam31_env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["compile_model"] is False, "built with compile=True, turned off on the npu target"
+    assert out["frames"] == NUM_FRAMES and out["finite"]
+    assert out["graphs"] == 0, "no torch.compile graph on the npu target"
+    report_rules = {r["key"]: r["status"] for r in json.loads(report.read_text())["rules"]}
+    assert report_rules["sam3.sam31.compile"] == "installed"  # the tiny model is built by the kit: no user call site
+    assert proc.stderr.count("SAM 3.1 compile=True on npu: the model runs eagerly") == 1
 
 
 def test_offload_state_true_is_a_clear_error(sam31_env, tmp_path):
