@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import torch
 
+from npu_compat import dynamo_tables
 from npu_compat.errors import RuleError
 from npu_compat.import_hook import PostImportHook
 from npu_compat.jit_builtins import alias_builtin, restore_builtin
@@ -211,6 +212,7 @@ class Patcher:
                 self._defer(rule)
             else:
                 self._install_one(rule)
+        dynamo_tables.forget()  # torch.compile sees the functions now in place (npu_compat/dynamo_tables.py)
 
     def _defer(self, rule: Rule) -> None:
         if self._hook is None:
@@ -295,7 +297,9 @@ class Patcher:
             except ValueError:
                 pass
             self._hook = None
-        return rebind_leftovers(undone, self.loaded_before)
+        left = rebind_leftovers(undone, self.loaded_before)
+        dynamo_tables.forget()
+        return left
 
 
 def _module_part(path: str) -> str:
