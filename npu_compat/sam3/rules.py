@@ -108,7 +108,7 @@ def sam3_rules(target: Target) -> list[Rule]:
                  _processor_device, lazy=True),
         ]
     # The pack's other tables, one module each.
-    from npu_compat.sam3 import autocast_rules, quiet_warnings, sam31_rules, scoped_imports, sync_rules, train_rules, video
+    from npu_compat.sam3 import autocast_rules, capture_rules, quiet_warnings, sam31_rules, scoped_imports, sync_rules, train_rules, video
     from npu_compat.sam3.revision import SAM31, detect_revision
 
     if detect_revision() == SAM31:
@@ -117,6 +117,7 @@ def sam3_rules(target: Target) -> list[Rule]:
             + list(scoped_imports.RULES)  # sam3 main: module-level pkg_resources / decord imports
             + list(quiet_warnings.RULES)  # torch.jit.script deprecation noise from sam3's own calls
             + sync_rules.sync_rules()  # host syncs in the prompt path
+            + list(capture_rules.RULES)  # what keeps the grounding forward out of a captured graph
             + video.video_rules(target)
             + autocast_rules.sam3_autocast_rules(target)
             + train_rules.sam3_train_rules(target))

@@ -9,7 +9,8 @@
   syncs per upstream prompt measured on an H100). The
   first row remembers the sizes the encoder had as ints, keyed by the tensor's storage; the second hands
   the decoder those ints instead of the 0-dim tensors. Same values, so same outputs; a tensor the first
-  row did not see passes through unchanged.
+  row did not see passes through unchanged. The first row also has ``spatial_shapes`` filled on the device
+  instead of copied from the host (``capture_rules.IntsFilledOnDevice``): a copy a captured graph cannot hold.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import Any
 import torch
 
 from npu_compat.patcher import Category, Context, Rule
+from npu_compat.sam3.capture_rules import IntsFilledOnDevice
 
 MOD = Category.MODIFIED
 ENCODER = "sam3.model.encoder.TransformerEncoder"
@@ -68,7 +70,8 @@ def _feature_shapes(shapes: HostShapes, ctx: Context, rule: Rule, original: Any)
 
     @functools.wraps(original)
     def _prepare_multilevel_features(self: Any, srcs: Any, masks: Any, pos_embeds: Any) -> Any:
-        out = original(self, srcs, masks, pos_embeds)
+        with IntsFilledOnDevice():  # spatial_shapes: filled on the device, not copied from the host
+            out = original(self, srcs, masks, pos_embeds)
         spatial_shapes = out[-1]
         if isinstance(spatial_shapes, torch.Tensor):
             shapes.remember(spatial_shapes, [int(v) for src in srcs for v in src.shape[-2:]])

@@ -1,0 +1,128 @@
+"""Tests for npu_compat.sam3.captured_prompts on the tiny SAM3.
+
+On the simulated npu (a test double of torch_npu's NPUGraph: capture records the device ops, replay re-runs them
+on the static buffers' current values, and host syncs/copies inside capture are refused): the captured prompt path
+replays and matches eager for prompt batches and images other than the ones it was captured with; a planted host
+sync is refused with its file:line and the bucket falls back to eager with a one-line reason (or raises when
+``strict``). On the cpu target: the compiled path matches eager."""
+from __future__ import annotations
+
+from textwrap import dedent
+
+import pytest
+import torch
+
+from npu_compat.parity.standards import thresholds_for
+from npu_compat.sam3.captured_prompts import resolve_mode
+from tests.sim.conftest import run_sim
+
+PROMPTS = ["person", "cup", "cat", "rocket", "a red car", "tree"]
+
+SETUP = dedent("""
+    import npu_compat
+    npu_compat.apply(device="npu", log_level="quiet")
+    from npu_compat.sam3 import batched_prompts as bp
+    from npu_compat.sam3.captured_prompts import CapturedPrompts, CaptureError
+    from npu_compat.sam3.tiny import build_tiny_sam3_image_model
+    from PIL import Image
+    from skimage import data
+    dev = torch.device("npu:0")
+    model = build_tiny_sam3_image_model(seed=0, device=dev)
+    processor = bp.make_processor(model, dev)
+    images = [bp.encode_image(processor, Image.fromarray(getattr(data, name)()).resize((96, 96)))
+              for name in ("astronaut", "coffee")]
+    text = bp.encode_prompts(model, %r, dev)
+
+    def diffs(a, b):
+        # per output: (cosine, max abs error / max |eager|), the parity standards' model-output measures
+        pairs = zip((a.scores, a.boxes_cxcywh, a.mask_logits), (b.scores, b.boxes_cxcywh, b.mask_logits))
+        return [(torch.nn.functional.cosine_similarity(x.cpu().double().flatten(), y.cpu().double().flatten(),
+                                                       dim=0).item(),
+                 ((x.cpu().double() - y.cpu().double()).abs().max() / x.cpu().double().abs().max()).item())
+                for x, y in pairs]
+""") % (PROMPTS,)
+
+
+def _within(diffs: list[list[float]]) -> bool:
+    """Eager vs captured, each output within the fp32 standard (cosine class: the model's outputs)."""
+    standard = thresholds_for(torch.float32)
+    return all(cos >= standard.cosine_min and ratio <= standard.max_err_ratio for cos, ratio in diffs)
+
+
+def test_the_graph_replays_new_prompts_and_images_and_matches_eager(sim):
+    assert sim["mode"] == "graph" and sim["lines"] == []
+    assert len(sim["diffs"]) == 2 and all(_within(d) for d in sim["diffs"]), sim["diffs"]
+    assert sim["replayed_differs_from_capture"]  # replays computed new values, not the capture's
+    (replays,) = sim["buckets"].values()  # one bucket: 2 images x 3 batches of 2, one capture
+    assert replays == 6
+
+
+PLANT = dedent("""
+    import npu_compat.sam3.captured_prompts as cp
+    head = model.segmentation_head
+    real_forward = head.forward
+
+    def planted(*args, **kwargs):
+        out = real_forward(*args, **kwargs)
+        kwargs["obj_queries"].sum().item()  # PLANTED host sync
+        return out
+
+    head.forward = planted
+    out["planted_line"] = planted.__code__.co_firstlineno + 2
+""")
+
+
+GRAPH = dedent("""
+    lines = []
+    captured = CapturedPrompts(model, dev, "graph", log=lines.append)
+    out["diffs"] = []
+    for feats in images:  # the second image replays the graph captured on the first
+        eager = bp.ground_prompts(model, feats, text, dev, prompt_batch=2)
+        graphed = captured.ground_prompts(feats, text, prompt_batch=2)
+        out["diffs"].append(diffs(eager, graphed))
+        out["replayed_differs_from_capture"] = (graphed.scores[2:4].cpu() != graphed.scores[:2].cpu()).any().item()
+    out["buckets"] = {str(k): b.replays for k, b in captured.buckets.items()}
+    out["lines"] = lines
+    out["mode"] = captured.mode
+""")
+
+
+@pytest.fixture(scope="module")
+def sim() -> dict:
+    """One simulated-npu process: the graph path, then with a host sync planted in the segmentation head."""
+    return run_sim(SETUP + GRAPH + PLANT + dedent("""
+        lines = []
+        captured = CapturedPrompts(model, dev, "graph", log=lines.append)
+        eager = bp.ground_prompts(model, images[0], text, dev, prompt_batch=3)
+        fell_back = captured.ground_prompts(images[0], text, prompt_batch=3)
+        out["planted"] = {"diffs": diffs(eager, fell_back), "lines": lines,
+                          "fallbacks": [str(v) for v in captured.fallbacks().values()]}
+        strict = CapturedPrompts(model, dev, "graph", strict=True)
+        try:
+            strict.ground_prompts(images[0], text, prompt_batch=3)
+            out["planted"]["strict"] = "no error"
+        except CaptureError as err:
+            out["planted"]["strict"] = str(err)
+    """))
+
+
+def test_a_planted_host_sync_is_refused_with_its_line_and_the_bucket_runs_eagerly(sim):
+    lines = sim["planted"]["lines"]
+    assert len(lines) == 1 and "\n" not in lines[0], lines  # one line, once for the bucket (2 batches of 3)
+    site = f"<string>:{sim['planted_line']}"
+    assert "GraphCaptureError" in lines[0] and "_local_scalar_dense" in lines[0] and site in lines[0], (site, lines)
+    assert "runs eagerly" in lines[0] and "prompt batch of 3" in lines[0]
+    assert _within(sim["planted"]["diffs"])
+
+
+def test_with_strict_the_planted_sync_raises(sim):
+    assert "_local_scalar_dense" in sim["planted"]["strict"] and "graph failed" in sim["planted"]["strict"]
+
+
+def test_modes_resolve_per_device():
+    assert resolve_mode("auto", "npu:0") == resolve_mode("auto", "cuda") == "graph"
+    assert resolve_mode("auto", "cpu") == "compile" and resolve_mode("off", "cpu") == "off"
+    with pytest.raises(ValueError, match="needs a cuda or npu device"):
+        resolve_mode("graph", "cpu")
+    with pytest.raises(ValueError, match="must be one of"):
+        resolve_mode("fast", "cpu")
