@@ -4,6 +4,7 @@
   python tools/bench.py image counts --model sam3 --dtype fp32   # some of them, full-size SAM3 (random weights)
   python tools/bench.py --model sam3 --json out.json --update-doc docs/benchmarks.md
   python tools/bench.py gpu [--dry-run]                          # the GPU suite (npu_compat/bench/gpu_suite.py)
+  python tools/bench.py capture --quick                          # captured prompt path vs eager (bench/capture.py)
 
 Sub-benchmarks: shim-overhead, image, coco-prompts, postprocess, video, counts, peer-hf (default: all).
 Variants are interleaved in one process and reported as ratios; every result records the machine, CPU
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", help="also write the Markdown summary here")
     p.add_argument("--update-doc", metavar="DOC", help="replace the results block of DOC (docs/benchmarks.md)")
     p.add_argument("--dry-run", action="store_true", help="gpu: list what it would run and what is missing; run nothing")
+    p.add_argument("--capture-mode", choices=["auto", "graph", "compile"], default="auto",
+                   help="capture: graph (cuda/npu), compile (torch.compile), auto (graph on cuda/npu, else compile)")
+    p.add_argument("--compile-backend", default="inductor",
+                   help="capture: torch.compile backend for the compiled path (default inductor)")
     p.add_argument("--check-budget", action="store_true", help="exit 1 when a count row is over its budget")
     add_shim_arguments(p)
     return p
@@ -82,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         from npu_compat.bench.gpu_suite import run_gpu_from_cli
 
         return run_gpu_from_cli(args, ["tools/bench.py", *(sys.argv[1:] if argv is None else argv)])
+    if args.names == ["capture"]:
+        from npu_compat.bench.capture import run_capture_from_cli
+
+        try:
+            check_output_file(args.json, "--json")
+        except NpuCompatError as err:
+            return fail(PROG, err)
+        return run_capture_from_cli(args, ["tools/bench.py", *(sys.argv[1:] if argv is None else argv)])
     try:
         check_inputs(args)
     except NpuCompatError as err:

@@ -1,0 +1,155 @@
+"""The captured prompt path against eager, on one model in one process: time per prompt and device work per prompt.
+
+- ``time_capture``: a prompt batch on a cached image (text features cached), eager and through
+  ``CapturedPrompts`` (graph or compile), rounds interleaved; the first captured call (capture or compile) is
+  timed apart.
+- ``count_capture``: per prompt, with the kit's op counter (``op_counter.DispatchCounter``): device ops and host
+  syncs of the whole path (grounding, detection selection, masks to the host in blocks, as ``counts.kit_grounding``
+  does), the ops dispatched outside a graph replay, and the replays per prompt batch. Ops that a replay runs are
+  not counted as dispatched (on hardware a replay is one launch); on the simulated npu the replay re-runs them
+  in Python, so they are paused out of the counter.
+
+``tools/bench.py capture`` runs both (``--device npu`` under ``NPU_COMPAT_SIMULATE`` for the simulated npu's
+graph counts; the cpu target times the compiled path).
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, Callable, Iterator, Sequence
+
+import torch
+
+from npu_compat.bench.counts import kit_grounding
+from npu_compat.bench.op_counter import DispatchCounter
+from npu_compat.sam3 import batched_prompts as bp
+from npu_compat.sam3.captured_prompts import CapturedPrompts
+
+
+@contextlib.contextmanager
+def counted_replays(device: torch.device, counter: DispatchCounter | None, seen: list[int]) -> Iterator[None]:
+    """While the block runs, each graph replay on ``device`` appends to ``seen`` and is not counted by ``counter``."""
+    module = getattr(torch, device.type, None)
+    graph_class = getattr(module, "CUDAGraph", None) or getattr(module, "NPUGraph", None)
+    if graph_class is None:
+        yield
+        return
+    original = graph_class.replay
+
+    def replay(self: Any) -> None:
+        seen.append(1)
+        with counter.pause() if counter is not None else contextlib.nullcontext():
+            original(self)
+
+    graph_class.replay = replay
+    try:
+        yield
+    finally:
+        graph_class.replay = original
+
+
+def _grounder(capture: CapturedPrompts | None, model: torch.nn.Module,
+              device: torch.device) -> Callable[[Any, Any, int], bp.GroundingResult]:
+    if capture is None:
+        return lambda feats, text, batch: bp.ground_prompts(model, feats, text, device, batch)
+    return lambda feats, text, batch: capture.ground_prompts(feats, text, batch)
+
+
+def count_capture(model: torch.nn.Module, device: torch.device, feats: Any, text: Any, prompt_batch: int,
+                  mode: str, backend: str = "inductor") -> list[dict[str, Any]]:
+    """Rows ``eager`` and ``captured (<mode>)``: per prompt, after one warm (capturing) pass."""
+    rows = []
+    prompts = len(text.prompts)
+    batches = -(-prompts // prompt_batch)
+    captured = CapturedPrompts(model, device, mode, backend=backend)
+    for name, capture in (("eager", None), (f"captured ({captured.mode})", captured)):
+        ground = _grounder(capture, model, device)
+        kit_grounding(model, feats, text, device, prompt_batch, ground=ground)  # warm: capture/compile here
+        seen: list[int] = []
+        with DispatchCounter(host_reads=True) as counter, counted_replays(device, counter, seen):
+            kit_grounding(model, feats, text, device, prompt_batch, counter.pause, ground=ground)
+        counts = counter.counts
+        rows.append({"name": f"prompt path, {prompts} prompts, {prompt_batch} per batch: {name}",
+                     "ops_outside_graph_per_prompt": counts.ops / prompts,
+                     "kernels_outside_graph_per_prompt": counts.kernels / prompts,
+                     "syncs_per_prompt": counts.syncs / prompts,
+                     "replays_per_batch": len(seen) / batches,
+                     "fallbacks": {str(k): v for k, v in (capture.fallbacks() if capture else {}).items()},
+                     "sync_sites": dict(counts.sites.most_common(8))})
+    return rows
+
+
+def time_capture(model: torch.nn.Module, device: torch.device, feats: Any, text: Any, prompt_batch: int,
+                 mode: str, backend: str = "inductor", rounds: int = 3) -> dict[str, Any]:
+    """Seconds per prompt, eager and captured, rounds interleaved on the same model and inputs."""
+    capture = CapturedPrompts(model, device, mode, strict=True, backend=backend)
+    sync = getattr(getattr(torch, device.type, None), "synchronize", None) if device.type != "cpu" else None
+
+    def timed(fn: Callable[[], Any]) -> float:
+        start = time.perf_counter()
+        fn()
+        if sync is not None:
+            sync()
+        return time.perf_counter() - start
+
+    eager = lambda: bp.ground_prompts(model, feats, text, device, prompt_batch)  # noqa: E731
+    captured = lambda: capture.ground_prompts(feats, text, prompt_batch)  # noqa: E731
+    first = timed(captured)  # capture or compile of every bucket
+    eager_times, captured_times = [], []
+    for _ in range(rounds):
+        eager_times.append(timed(eager))
+        captured_times.append(timed(captured))
+    prompts = len(text.prompts)
+    eager_s, captured_s = min(eager_times) / prompts, min(captured_times) / prompts
+    return {"mode": capture.mode, "backend": backend if capture.mode == "compile" else None,
+            "prompts": prompts, "prompt_batch": prompt_batch, "rounds": rounds,
+            "first_call_s": first, "eager_s_per_prompt": eager_s, "captured_s_per_prompt": captured_s,
+            "speedup": eager_s / captured_s}
+
+
+def prepare(model_name: str, device: torch.device, prompts: Sequence[str], quick: bool) -> tuple[Any, Any, Any]:
+    """The model, one encoded image and the cached text features."""
+    from npu_compat.bench.suite import sample_image
+    from npu_compat.workloads.model_loading import build_model
+
+    model = build_model(model_name, None, device)
+    processor = bp.make_processor(model, device)
+    with torch.inference_mode():
+        feats = bp.encode_image(processor, sample_image(quick))
+        text = bp.encode_prompts(model, list(prompts), device)
+    return model, feats, text
+
+
+
+
+def run_capture_from_cli(args: Any, argv: Sequence[str]) -> int:
+    """``tools/bench.py capture``: the shim applied, then ``time_capture`` and ``count_capture``; JSON to ``--json``."""
+    import json
+    import sys
+
+    from npu_compat import shim
+    from npu_compat.atomic_files import write_text_atomic
+    from npu_compat.bench.environment import describe
+    from npu_compat.bench.suite import _prompts
+    from npu_compat.cli_options import shim_options
+
+    options = shim_options(args)
+    session = shim.apply(options=options, device=options.device or "cpu")
+    device = torch.device(session.target.device())
+    model_name = args.model or ("tiny" if args.quick else "sam3")
+    prompts = args.prompts if args.prompts != 80 or not args.quick else 8
+    batch = args.prompt_batch or (4 if args.quick else bp.PROMPT_BATCH)
+    model, feats, text = prepare(model_name, device, _prompts(prompts), args.quick)
+    mode, backend = args.capture_mode, args.compile_backend
+    result: dict[str, Any] = {"command": " ".join(argv), "model": model_name, "device": str(device),
+                              "environment": describe(device, list(argv))}
+    result["timing"] = time_capture(model, device, feats, text, batch, mode, backend, args.rounds or 3)
+    result["counts"] = count_capture(model, device, feats, text, batch, mode, backend)
+    text_out = json.dumps(result, indent=1, default=str)
+    write_text_atomic(args.json, text_out)
+    print(text_out)
+    print(f"bench capture: wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+__all__ = ["count_capture", "time_capture", "counted_replays", "prepare", "run_capture_from_cli"]
