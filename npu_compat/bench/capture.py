@@ -9,14 +9,14 @@
   not counted as dispatched (on hardware a replay is one launch); on the simulated npu the replay re-runs them
   in Python, so they are paused out of the counter.
 
-``tools/bench.py capture`` runs both (``--device npu`` under ``NPU_COMPAT_SIMULATE`` for the simulated npu's
-graph counts; the cpu target times the compiled path).
+``tools/bench.py capture`` runs both (``bench.suite.bench_capture``; ``--device npu`` under ``NPU_COMPAT_SIMULATE``
+for the simulated npu's graph counts; the cpu target times the compiled path).
 """
 from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -107,49 +107,4 @@ def time_capture(model: torch.nn.Module, device: torch.device, feats: Any, text:
             "speedup": eager_s / captured_s}
 
 
-def prepare(model_name: str, device: torch.device, prompts: Sequence[str], quick: bool) -> tuple[Any, Any, Any]:
-    """The model, one encoded image and the cached text features."""
-    from npu_compat.bench.suite import sample_image
-    from npu_compat.workloads.model_loading import build_model
-
-    model = build_model(model_name, None, device)
-    processor = bp.make_processor(model, device)
-    with torch.inference_mode():
-        feats = bp.encode_image(processor, sample_image(quick))
-        text = bp.encode_prompts(model, list(prompts), device)
-    return model, feats, text
-
-
-
-
-def run_capture_from_cli(args: Any, argv: Sequence[str]) -> int:
-    """``tools/bench.py capture``: the shim applied, then ``time_capture`` and ``count_capture``; JSON to ``--json``."""
-    import json
-    import sys
-
-    from npu_compat import shim
-    from npu_compat.atomic_files import write_text_atomic
-    from npu_compat.bench.environment import describe
-    from npu_compat.bench.suite import _prompts
-    from npu_compat.cli_options import shim_options
-
-    options = shim_options(args)
-    session = shim.apply(options=options, device=options.device or "cpu")
-    device = torch.device(session.target.device())
-    model_name = args.model or ("tiny" if args.quick else "sam3")
-    prompts = args.prompts if args.prompts != 80 or not args.quick else 8
-    batch = args.prompt_batch or (4 if args.quick else bp.PROMPT_BATCH)
-    model, feats, text = prepare(model_name, device, _prompts(prompts), args.quick)
-    mode, backend = args.capture_mode, args.compile_backend
-    result: dict[str, Any] = {"command": " ".join(argv), "model": model_name, "device": str(device),
-                              "environment": describe(device, list(argv))}
-    result["timing"] = time_capture(model, device, feats, text, batch, mode, backend, args.rounds or 3)
-    result["counts"] = count_capture(model, device, feats, text, batch, mode, backend)
-    text_out = json.dumps(result, indent=1, default=str)
-    write_text_atomic(args.json, text_out)
-    print(text_out)
-    print(f"bench capture: wrote {args.json}", file=sys.stderr)
-    return 0
-
-
-__all__ = ["count_capture", "time_capture", "counted_replays", "prepare", "run_capture_from_cli"]
+__all__ = ["count_capture", "time_capture", "counted_replays"]

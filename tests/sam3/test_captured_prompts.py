@@ -57,6 +57,20 @@ def test_the_graph_replays_new_prompts_and_images_and_matches_eager(sim):
     assert replays == 6
 
 
+def test_counts_one_replay_per_batch_few_ops_outside_and_the_sync_budget(sim):
+    eager, captured = sim["counts"]
+    assert "eager" in eager["name"] and "captured (graph)" in captured["name"] and not captured["fallbacks"]
+    assert eager["replays_per_batch"] == 0 and captured["replays_per_batch"] == 1
+    assert captured["ops_outside_graph_per_prompt"] <= 10 < eager["ops_outside_graph_per_prompt"]
+    # syncs are per image (scores and kept masks to the host), so at 80 prompts: per image / 80 <= 0.025
+    per_image = captured["syncs_per_prompt"] * len(PROMPTS)
+    assert 0 < per_image / 80 <= 0.025 and captured["syncs_per_prompt"] == eager["syncs_per_prompt"]
+
+
+def test_int_tensors_are_filled_on_the_device_inside_a_capture(sim):
+    assert sim["ints"] == [[[18, 17], [9, 8]], "torch.int64"]
+
+
 PLANT = dedent("""
     import npu_compat.sam3.captured_prompts as cp
     head = model.segmentation_head
@@ -84,6 +98,13 @@ GRAPH = dedent("""
     out["buckets"] = {str(k): b.replays for k, b in captured.buckets.items()}
     out["lines"] = lines
     out["mode"] = captured.mode
+    from npu_compat.bench.capture import count_capture
+    out["counts"] = count_capture(model, dev, images[0], text, 3, "graph")
+    from npu_compat.sam3.capture_rules import IntsFilledOnDevice
+    g = torch.npu.NPUGraph()
+    with torch.npu.graph(g), IntsFilledOnDevice():  # a host-to-device copy would be refused here
+        shapes = torch.tensor([(18, 17), (9, 8)], dtype=torch.long, device=dev)
+    out["ints"] = [shapes.cpu().tolist(), str(shapes.dtype)]
 """)
 
 
@@ -126,3 +147,47 @@ def test_modes_resolve_per_device():
         resolve_mode("graph", "cpu")
     with pytest.raises(ValueError, match="must be one of"):
         resolve_mode("fast", "cpu")
+
+
+@pytest.fixture(scope="module")
+def cpu_tiny():
+    import npu_compat
+    from npu_compat.sam3 import batched_prompts as bp
+    from npu_compat.sam3.tiny import build_tiny_sam3_image_model
+    from PIL import Image
+    from skimage import data
+
+    npu_compat.revert()
+    npu_compat.apply(device="cpu", log_level="quiet")
+    model = build_tiny_sam3_image_model(seed=0)
+    processor = bp.make_processor(model, "cpu")
+    feats = bp.encode_image(processor, Image.fromarray(data.astronaut()).resize((96, 96)))
+    yield model, feats, bp.encode_prompts(model, PROMPTS[:4], "cpu")
+    npu_compat.revert()
+
+
+def _compiled_matches_eager(cpu_tiny, backend: str) -> None:
+    from npu_compat.sam3 import batched_prompts as bp
+    from npu_compat.sam3.captured_prompts import CapturedPrompts
+
+    model, feats, text = cpu_tiny
+    eager = bp.ground_prompts(model, feats, text, "cpu", prompt_batch=2)
+    captured = CapturedPrompts(model, "cpu", "auto", strict=True, backend=backend)
+    got = captured.ground_prompts(feats, text, prompt_batch=2)
+    assert captured.mode == "compile" and not captured.fallbacks()
+    standard = thresholds_for(torch.float32)
+    for a, b in zip((eager.scores, eager.boxes_cxcywh, eager.mask_logits),
+                    (got.scores, got.boxes_cxcywh, got.mask_logits)):
+        cos = torch.nn.functional.cosine_similarity(a.double().flatten(), b.double().flatten(), dim=0)
+        assert cos >= standard.cosine_min
+        assert (a - b).abs().max() / a.abs().max() <= standard.max_err_ratio
+
+
+@pytest.mark.slow
+def test_the_compiled_path_matches_eager_on_the_cpu_dynamo_only(cpu_tiny):
+    _compiled_matches_eager(cpu_tiny, "eager")  # dynamo's trace, no codegen (about 70 s on 2 busy cores)
+
+
+@pytest.mark.slow
+def test_the_compiled_path_matches_eager_on_the_cpu_inductor(cpu_tiny):
+    _compiled_matches_eager(cpu_tiny, "inductor")  # minutes of compile on 2 cores
