@@ -75,13 +75,15 @@ def _encode_boxes(ctx: Context, rule: Rule, original: Any) -> Any:
             boxes_embed = self.boxes_direct_project(boxes)
         if self.boxes_pool_project is not None:
             if n_boxes == 0:  # text-only prompts: nothing to pool (and roi_align, a host fallback on npu, not run)
-                hit(key, cat, "roi_align of no boxes", "an empty projection")
+                if not torch.compiler.is_compiling():  # the report reads frames: not traceable
+                    hit(key, cat, "roi_align of no boxes", "an empty projection")
                 proj = img_feats.new_empty((0, bs, self.d_model),
                                            dtype=img_feats.dtype if boxes_embed is None else boxes_embed.dtype)
             else:
                 height, width = img_feats.shape[-2:]
                 boxes_xyxy = upstream["box_cxcywh_to_xyxy"](boxes)
-                hit(key, cat, "host box scale, pinned and copied", "box scale filled on the device")
+                if not torch.compiler.is_compiling():
+                    hit(key, cat, "host box scale, pinned and copied", "box scale filled on the device")
                 boxes_xyxy = boxes_xyxy * box_scale(width, height, boxes_xyxy)
                 rois = boxes_xyxy.float().transpose(0, 1).unbind(0)
                 sampled = upstream["torchvision"].ops.roi_align(img_feats, rois, self.roi_size)
