@@ -46,7 +46,7 @@ def build_parser():
                    help="text prompts per grounding forward (default: 40 on an accelerator, where it saves op launches, "
                         "1 on the cpu, where it is fastest; the segmentation head takes 16 at a time)")
     p.add_argument("--capture", choices=["off", "auto", "graph", "compile"], default="off",
-                   help="text prompts' grounding as one captured graph per prompt batch size and image size: graph "
+                   help="text prompts' grounding as one captured graph per prompt batch size: graph "
                         "(CUDA/NPU graphs), compile (torch.compile), auto (graph on cuda/npu, compile elsewhere); "
                         "a batch that cannot be captured runs eagerly with a one-line reason (default off)")
     p.add_argument("--seed", type=inputs.seed, default=0, help="seed for random weights")

@@ -1,5 +1,8 @@
 """The prompt path of ``batched_prompts.ground_prompts`` as one captured graph per (prompt batch, image size) bucket.
 
+The image size of a bucket is the model's input size (its feature map), not the picture's: pictures of any size
+share a bucket.
+
 With the image encoded (``encode_image``) and the text features cached (``encode_prompts``), what runs per prompt
 batch is sam3's ``forward_grounding`` (fusion encoder, decoder, scoring, segmentation head) and the scores. Eager,
 that is about 2,400 op launches per forward on the full model for about 1 ms of math on an H100. Here it runs as:
@@ -135,7 +138,9 @@ class CapturedPrompts:
     def _batch(self, image: bp.ImageFeatures, text: bp.TextFeatures, start: int, stop: int) -> tuple[torch.Tensor, ...]:
         if self.mode == "off":
             return self._eager(image, text, start, stop)
-        key = (stop - start, image.height, image.width, *image.state["backbone_out"]["vision_features"].shape[-2:])
+        # the model's input size, not the picture's: every picture is resized before the encode, so one bucket
+        # serves pictures of any size (their size matters only to the postprocessing, after the graph)
+        key = (stop - start, *image.state["backbone_out"]["vision_features"].shape[-2:])
         bucket = self.buckets.get(key)
         if bucket is None:
             bucket = self.buckets[key] = _Bucket(key)
@@ -144,10 +149,10 @@ class CapturedPrompts:
             except Exception as err:  # noqa: BLE001 (any failure to capture: eager, with its reason)
                 reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 if self.strict:
-                    raise CaptureError(f"prompt batch of {key[0]} at {key[1]}x{key[2]}: {self.mode} failed: "
+                    raise CaptureError(f"prompt batch of {key[0]} at feature size {key[1]}x{key[2]}: {self.mode} failed: "
                                        f"{reason}") from err
                 bucket.reason = f"{type(err).__name__}: {reason}"
-                self.log(f"npu-compat: prompt batch of {key[0]} at {key[1]}x{key[2]} runs eagerly ({self.mode} "
+                self.log(f"npu-compat: prompt batch of {key[0]} at feature size {key[1]}x{key[2]} runs eagerly ({self.mode} "
                          f"failed: {bucket.reason})")
         if bucket.run is None:
             return self._eager(image, text, start, stop)

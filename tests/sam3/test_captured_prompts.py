@@ -29,8 +29,8 @@ SETUP = dedent("""
     dev = torch.device("npu:0")
     model = build_tiny_sam3_image_model(seed=0, device=dev)
     processor = bp.make_processor(model, dev)
-    images = [bp.encode_image(processor, Image.fromarray(getattr(data, name)()).resize((96, 96)))
-              for name in ("astronaut", "coffee")]
+    images = [bp.encode_image(processor, Image.fromarray(getattr(data, name)()).resize(size))
+              for name, size in (("astronaut", (96, 96)), ("coffee", (120, 80)))]
     text = bp.encode_prompts(model, %r, dev)
 
     def diffs(a, b):
@@ -53,7 +53,7 @@ def test_the_graph_replays_new_prompts_and_images_and_matches_eager(sim):
     assert sim["mode"] == "graph" and sim["lines"] == []
     assert len(sim["diffs"]) == 2 and all(_within(d) for d in sim["diffs"]), sim["diffs"]
     assert sim["replayed_differs_from_capture"]  # replays computed new values, not the capture's
-    (replays,) = sim["buckets"].values()  # one bucket: 2 images x 3 batches of 2, one capture
+    (replays,) = sim["buckets"].values()  # one bucket: 2 pictures of 2 sizes x 3 batches of 2, one capture
     assert replays == 6
 
 
