@@ -27,10 +27,13 @@ from npu_compat.sam3.captured_prompts import CapturedPrompts
 
 
 @contextlib.contextmanager
-def counted_replays(device: torch.device, counter: DispatchCounter | None, seen: list[int]) -> Iterator[None]:
-    """While the block runs, each graph replay on ``device`` appends to ``seen`` and is not counted by ``counter``."""
-    module = getattr(torch, device.type, None)
-    graph_class = getattr(module, "CUDAGraph", None) or getattr(module, "NPUGraph", None)
+def counted_replays(device: torch.device, counter: DispatchCounter | None, seen: list[int],
+                    graph_class: Any = None) -> Iterator[None]:
+    """While the block runs, each graph replay on ``device`` appends to ``seen`` and is not counted by ``counter``
+    (``graph_class``: the device's ``CUDAGraph``/``NPUGraph`` unless given)."""
+    if graph_class is None:
+        module = getattr(torch, device.type, None)
+        graph_class = getattr(module, "CUDAGraph", None) or getattr(module, "NPUGraph", None)
     if graph_class is None:
         yield
         return
