@@ -200,7 +200,8 @@ class CapturedPrompts:
                 region()
         module.current_stream().wait_stream(side)
         graph = graph_class()
-        with module.graph(graph):
+        # thread_local: the postprocessor's feeder thread may copy an earlier image's masks meanwhile
+        with module.graph(graph, capture_error_mode="thread_local"):
             static_out = region()
         image_tensors, static_image_tensors = None, _tensors(static_image)
 
