@@ -9,6 +9,10 @@
   device (two scalar fills, the same values); with no boxes at all (text prompts: the dummy geometric prompt)
   it skips the pooling of zero boxes, whose result is empty (``roi_align`` has no npu kernel: its host fallback
   is a copy each way). Otherwise it is upstream's method line for line.
+- ``sam3.capture.padded_asserts`` (npu target): while an NPU graph captures, ``concat_padded_sequences`` runs
+  without its two ``torch._assert_async`` right-padding checks. torch_npu lists no ``_assert_async`` kernel, and
+  its CPU fallback reads the device, which no graph can hold. The bucket's warm-up runs the same shapes eagerly
+  first, asserts included.
 """
 from __future__ import annotations
 
@@ -16,9 +20,10 @@ import functools
 from typing import Any
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from npu_compat.patcher import Category, Context, Rule
-from torch.overrides import TorchFunctionMode
+from npu_compat.target import Target
 
 GEOMETRY = "sam3.model.geometry_encoders.SequenceGeometryEncoder"
 
@@ -102,10 +107,43 @@ def _encode_boxes(ctx: Context, rule: Rule, original: Any) -> Any:
     return encode_boxes
 
 
-RULES: tuple[Rule, ...] = (
-    Rule("sam3.capture.box_scale", GEOMETRY, "_encode_boxes", _encode_boxes, Category.MODIFIED,
-         "the box scale is filled on the device instead of pinned on the host and copied at every call "
-         "(a copy a CUDA/NPU graph cannot capture, a call dynamo cannot trace)", lazy=True),
-)
+class NoAsyncAsserts(TorchFunctionMode):
+    """While active, ``torch._assert_async`` does nothing (the check itself is still computed, not read)."""
 
-__all__ = ["RULES", "box_scale"]
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        if getattr(func, "__name__", None) == "_assert_async":
+            return None
+        return func(*args, **(kwargs or {}))
+
+
+def _padded_concat(ctx: Context, rule: Rule, original: Any) -> Any:
+    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+    module = getattr(torch, ctx.target.type, None)
+
+    @functools.wraps(original)
+    def concat_padded_sequences(seq1: Any, mask1: Any, seq2: Any, mask2: Any, return_index: bool = False) -> Any:
+        if module is not None and module.is_current_stream_capturing():
+            hit(key, cat, "torch._assert_async (host fallback) while capturing", "not asserted in the graph")
+            with NoAsyncAsserts():
+                return original(seq1, mask1, seq2, mask2, return_index)
+        return original(seq1, mask1, seq2, mask2, return_index)
+
+    return concat_padded_sequences
+
+
+def capture_rules(target: Target) -> list[Rule]:
+    rules = [
+        Rule("sam3.capture.box_scale", GEOMETRY, "_encode_boxes", _encode_boxes, Category.MODIFIED,
+             "the box scale is filled on the device instead of pinned on the host and copied at every call "
+             "(a copy a CUDA/NPU graph cannot capture, a call dynamo cannot trace)", lazy=True),
+    ]
+    if target.type == "npu":
+        rules.append(Rule(
+            "sam3.capture.padded_asserts", "sam3.model.geometry_encoders", "concat_padded_sequences", _padded_concat,
+            Category.MODIFIED, "while an NPU graph captures, the right-padding asserts are not run: torch_npu has no "
+            "_assert_async kernel and its CPU fallback reads the device (the bucket's eager warm-up asserts them)",
+            lazy=True))
+    return rules
+
+
+__all__ = ["capture_rules", "box_scale", "IntsFilledOnDevice", "NoAsyncAsserts"]

@@ -117,7 +117,7 @@ def sam3_rules(target: Target) -> list[Rule]:
             + list(scoped_imports.RULES)  # sam3 main: module-level pkg_resources / decord imports
             + list(quiet_warnings.RULES)  # torch.jit.script deprecation noise from sam3's own calls
             + sync_rules.sync_rules()  # host syncs in the prompt path
-            + list(capture_rules.RULES)  # what keeps the grounding forward out of a captured graph
+            + capture_rules.capture_rules(target)  # what keeps the grounding forward out of a captured graph
             + video.video_rules(target)
             + autocast_rules.sam3_autocast_rules(target)
             + train_rules.sam3_train_rules(target))

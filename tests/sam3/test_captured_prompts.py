@@ -71,6 +71,13 @@ def test_int_tensors_are_filled_on_the_device_inside_a_capture(sim):
     assert sim["ints"] == [[[18, 17], [9, 8]], "torch.int64"]
 
 
+def test_no_host_fallback_is_captured_in_the_graph(sim):
+    """torch_npu has no _assert_async kernel: the simulated graph records its host fallback (hardware could not
+    capture it); with the padded_asserts row the captured region holds none."""
+    assert "aten::_assert_async" not in sim["graph_ops"]["rules"]
+    assert "aten::_assert_async" in sim["graph_ops"]["no padded_asserts row"]  # the row is what removes it
+
+
 PLANT = dedent("""
     import npu_compat.sam3.captured_prompts as cp
     head = model.segmentation_head
@@ -105,6 +112,17 @@ GRAPH = dedent("""
     with torch.npu.graph(g), IntsFilledOnDevice():  # a host-to-device copy would be refused here
         shapes = torch.tensor([(18, 17), (9, 8)], dtype=torch.long, device=dev)
     out["ints"] = [shapes.cpu().tolist(), str(shapes.dtype)]
+    from npu_compat.bench.counts import rules_off
+    from npu_compat.sam3.captured_prompts import grounding_outputs
+    out["graph_ops"] = {}
+    for name, scope in (("rules", None), ("no padded_asserts row", ["sam3.capture.padded_asserts"])):
+        with rules_off(scope or []), torch.inference_mode():
+            backbone_out = dict(images[0].state["backbone_out"], **text.backbone_entries(0, 2))
+            find, prompt = bp._find_stage(2, dev), model._get_dummy_prompt(num_prompts=2)
+            g = torch.npu.NPUGraph()
+            with torch.npu.graph(g):
+                grounding_outputs(model, backbone_out, find, prompt)
+            out["graph_ops"][name] = sorted(set(g.replayed_ops()))
 """)
 
 
