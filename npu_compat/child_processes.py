@@ -22,6 +22,7 @@ import atexit
 import dataclasses
 import functools
 import json
+import multiprocessing.util as mp_util
 import os
 import shutil
 import sys
@@ -102,8 +103,6 @@ def _finish_in_mp_child(session: "Session") -> None:
     mp = sys.modules.get("multiprocessing")
     if mp is None:
         return
-    import multiprocessing.util as mp_util
-
     if mp.parent_process() is not None:
         _register_mp_finalizer(session)
     mp_util.register_after_fork(session, _register_mp_finalizer)
@@ -191,8 +190,6 @@ def _after_fork_in_child() -> None:
 
 
 def _register_mp_finalizer(session: "Session") -> None:
-    import multiprocessing.util as mp_util
-
     mp_util.Finalize(session, finish, args=(session,), exitpriority=100)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from npu_compat import rule_packs
 from npu_compat.errors import NpuCompatError
 from npu_compat.fallbacks import check_off_names
 from npu_compat.npu import RuntimeProfile, SimulateAction
@@ -13,6 +14,7 @@ from npu_compat.target import KNOWN_DEVICES, parse_device
 from npu_compat.workloads.inputs import positive_int
 
 _TRI = {"on": True, "off": False, "keep": None}
+_PACK_DESTS = "_pack_option_dests"  # in the parsed arguments: which dest is which pack's option
 AUTOCAST_POLICIES = ("auto", "keep", "fp32", "bf16", "fp16")
 
 
@@ -51,11 +53,9 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
                    "for scripts that start one process per GPU")
     g.add_argument("--truthful", action="append", default=[], metavar="MODULE",
                    help="also give the real is_available() to this module prefix (repeatable)")
-    g.add_argument("--bpe", metavar="PATH", type=existing_file, help="sam3 BPE vocabulary (default: $SAM3_BPE_PATH or open-clip-torch's copy)")
     g.add_argument("--no-pack", action="append", default=[], metavar="NAME",
-                   help="leave out one rule pack, e.g. sam3 (repeatable; packs: npu_compat/rule_packs.py)")
-    g.add_argument("--no-sam3", action="append_const", const="sam3", dest="no_pack",
-                   help="same as --no-pack sam3: do not install the SAM3 fixes")
+                   help=f"leave out one rule pack (repeatable; found here: {', '.join(rule_packs.available()) or 'none'})")
+    _add_pack_arguments(g)
     g.add_argument("--fallback-off", action="append", default=[], metavar="OP", help="disable one op fallback (repeatable)")
     g.add_argument("--jit-compile", choices=list(_TRI), default="off", help="npu: torch_npu online compilation (default off)")
     g.add_argument("--internal-format", choices=list(_TRI), default="off", help="npu: private tensor formats (default off)")
@@ -66,6 +66,33 @@ def add_shim_arguments(parser: argparse.ArgumentParser) -> None:
     # SimulateAction sets NPU_COMPAT_SIMULATE; the simulator itself is never imported here
     g.add_argument("--simulate", action=SimulateAction, metavar="torch_npu==X", help="npu: run on the simulated npu, "
                    "a test double of torch_npu X's kernel coverage on the host (docs/simulated-npu.md)")
+
+
+def _add_pack_arguments(group: argparse._ArgumentGroup) -> None:
+    """The options each installed rule pack declares (``RulePack.options``, ``off_flag``): none is named here."""
+    dests: dict[str, tuple[str, str]] = {}  # argparse dest -> (pack, key in ShimOptions.pack_options[pack])
+    for pack in rule_packs.loadable_packs():
+        try:
+            if pack.off_flag:
+                group.add_argument(pack.off_flag, action="append_const", const=pack.name, dest="no_pack",
+                                   help=f"same as --no-pack {pack.name}")
+            for opt in pack.options:
+                action = group.add_argument(opt.flag, metavar=opt.metavar, type=opt.type, help=f"{opt.help} [{pack.name} pack]")
+                dests[action.dest] = (pack.name, opt.key)
+        except argparse.ArgumentError as err:
+            raise NpuCompatError(f"rule pack '{pack.name}' declares an option that is already taken ({err})",
+                                 f"rename it in the pack, or leave the pack out with --no-pack {pack.name}") from None
+    group.set_defaults(**{_PACK_DESTS: dests})
+
+
+def _pack_options(args: argparse.Namespace) -> dict[str, dict[str, object]]:
+    """``{pack: {key: value}}`` for the pack options given on the command line."""
+    options: dict[str, dict[str, object]] = {}
+    for dest, (pack, key) in getattr(args, _PACK_DESTS, {}).items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            options.setdefault(pack, {})[key] = value
+    return options
 
 
 def shim_options(args: argparse.Namespace) -> ShimOptions:
@@ -82,7 +109,7 @@ def shim_options(args: argparse.Namespace) -> ShimOptions:
             matmul_hf32=_TRI[args.matmul_hf32],
         ),
         packs_off=tuple(dict.fromkeys(args.no_pack)),
-        pack_options={"sam3": {"bpe_path": args.bpe}} if args.bpe else {},
+        pack_options=_pack_options(args),
         fallback_off=tuple(args.fallback_off),
         log_level=args.log_level,
         autocast=args.autocast or os.environ.get("NPU_COMPAT_AUTOCAST") or None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import platform
 import resource
 import time
@@ -370,8 +371,6 @@ def _snapshot(device: Device = None, *args: Any, **kwargs: Any) -> dict[str, Any
 
 
 def _dump_snapshot(filename: str = "dump_snapshot.pickle", *args: Any, **kwargs: Any) -> None:
-    import pickle
-
     with open(filename, "wb") as fh:
         pickle.dump(_snapshot(), fh)
 

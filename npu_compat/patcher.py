@@ -16,6 +16,8 @@ import types
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+import torch
+
 from npu_compat.errors import RuleError
 from npu_compat.import_hook import PostImportHook
 from npu_compat.jit_builtins import alias_builtin, restore_builtin
@@ -61,6 +63,8 @@ class Rule:
     category: Category = Category.MATCH
     note: str = ""
     lazy: bool = False  # owner may be imported later: patch it on import
+    before_exec: bool = False  # owner is a module whose own top-level code must see the replacement: patch it
+    # when the module is created, before its code runs (if it is imported already, at once)
     check_signature: bool = True
     install_missing: bool = False  # create the attribute even if the original lacks it
     unchecked: str = ""  # why the replacement's signature is not compared with the original's (then check_signature is off)
@@ -203,7 +207,7 @@ class Patcher:
 
     def install(self, rules: Iterable[Rule]) -> None:
         for rule in rules:
-            if rule.lazy and not _imported(rule.owner):
+            if (rule.lazy or rule.before_exec) and not _imported(rule.owner):
                 self._defer(rule)
             else:
                 self._install_one(rule)
@@ -213,7 +217,8 @@ class Patcher:
             self._hook = PostImportHook()
             sys.meta_path.insert(0, self._hook)
         module = _module_part(rule.owner)
-        self._hook.callbacks.setdefault(module, []).append(lambda: self._install_one(rule))
+        waiting = self._hook.before if rule.before_exec else self._hook.callbacks
+        waiting.setdefault(module, []).append(lambda: self._install_one(rule))
         self.ctx.report.rules.append(RuleStatus(rule.key, rule.category.value, "pending", f"waits for import of {module}", rule.note))
 
     def _status(self, rule: Rule, status: str, reason: str = "", signature: str = "") -> None:
@@ -307,6 +312,4 @@ def _imported(owner: str) -> bool:
 
 
 def _torch_version() -> str:
-    import torch
-
     return torch.__version__

@@ -14,9 +14,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CodeType
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
+import torch._guards  # TracingContext: where torch.compile is in the user's code while it traces
 
 from npu_compat.atomic_files import write_json_atomic
 from npu_compat.errors import NpuCompatError
@@ -32,8 +33,32 @@ _KIT_DIR = str(Path(__file__).resolve().parent) + os.sep
 _COMMANDS_DIR = _KIT_DIR + "commands" + os.sep
 
 
+# The frame from which torch.compile's tracer (dynamo) runs each op of the user's code once, on fake
+# tensors, while it builds the graph: a redirected call made there is the user's, at the line the tracer is at.
+_COMPILER_OP_RUNNER = ("run_node", str(Path(torch.__file__).resolve().parent / "_dynamo" / "utils.py"))
+COMPILER = "compiler"  # MigrationReport._internal's mark for that frame (truthy: it is torch's own code)
+
+
+class TracedFrame(NamedTuple):
+    """A user frame that torch.compile traced (no live code object): what a Site needs of one."""
+
+    co_filename: str
+    co_name: str
+
+
+def traced_user_site() -> tuple[TracedFrame, int] | None:
+    """The innermost user frame (file, function, line) that torch.compile is tracing now, or None."""
+    for summary in reversed(torch._guards.TracingContext.extract_stack()):
+        if summary.lineno is not None and not is_internal_file(summary.filename):
+            return TracedFrame(summary.filename, summary.name), summary.lineno
+    return None
+
+
 def is_internal_file(filename: str) -> bool:
-    """Frames in torch or in the kit itself are not user call sites."""
+    """Frames in torch or in the kit itself are not user call sites; nor is code that torch.compile generated
+    (``<eval_with_key>``: its calls are reported at the user's line when the compiler traces them)."""
+    if filename.startswith("<eval_with_key>"):
+        return True
     try:
         path = os.path.realpath(filename)
     except (TypeError, ValueError):
@@ -50,11 +75,18 @@ def user_depth(depth: int = 1) -> int:
     return depth + extra
 
 
+def _classify(code: CodeType) -> bool | str:
+    """False for a user frame, True for torch's or the kit's, COMPILER for torch.compile's op runner."""
+    if code.co_name == _COMPILER_OP_RUNNER[0] and os.path.realpath(code.co_filename) == _COMPILER_OP_RUNNER[1]:
+        return COMPILER
+    return is_internal_file(code.co_filename)
+
+
 @dataclass
 class Site:
     rule: str
     category: str
-    code: CodeType
+    code: CodeType | TracedFrame
     line: int
     old: str
     new: str
@@ -93,37 +125,43 @@ class MigrationReport:
     rules: list[RuleStatus] = field(default_factory=list)
     packs: list[str] = field(default_factory=list)  # rule packs installed, by name
     settings: list[dict[str, Any]] = field(default_factory=list)
-    sites: dict[tuple[str, CodeType, int], Site] = field(default_factory=dict)
+    sites: dict[tuple[str, CodeType | TracedFrame, int], Site] = field(default_factory=dict)
     created: float = field(default_factory=time.time)
     fallbacks: Any = None  # npu_compat.fallbacks.FallbackRegistry, set by install_fallbacks
     processes: list[dict[str, Any]] = field(default_factory=list)  # child reports, merged by the root
-    _internal: dict[CodeType, bool] = field(default_factory=dict, repr=False)
+    _internal: dict[CodeType, bool | str] = field(default_factory=dict, repr=False)  # True, False or COMPILER
 
     def caller_is_internal(self, depth: int = 2) -> bool:
         """Whether the caller ``depth`` frames up is torch or the kit (not a user call site)."""
         code = sys._getframe(depth).f_code
         internal = self._internal.get(code)
         if internal is None:
-            internal = self._internal[code] = is_internal_file(code.co_filename)
-        return internal
+            internal = self._internal[code] = _classify(code)
+        return bool(internal)
 
     def hit(self, rule: str, category: str, old: Any, new: Any, depth: int = 2) -> None:
         """Count one redirected call, attributed to the caller ``depth`` frames up.
 
         ``depth=2`` is the caller of the wrapper that calls ``hit``. Calls whose caller is
-        torch or the kit itself are not user call sites and are not recorded.
+        torch or the kit itself are not user call sites and are not recorded, except the calls
+        torch.compile's tracer makes for the user's code: those are recorded at the user's line
+        (once per trace of that line, not once per run of the compiled code).
         """
         frame = sys._getframe(depth)
-        code = frame.f_code
-        internal = self._internal.get(code)
+        code: CodeType | TracedFrame = frame.f_code
+        line = frame.f_lineno
+        internal = self._internal.get(code)  # type: ignore[call-overload]
         if internal is None:
-            internal = self._internal[code] = is_internal_file(code.co_filename)
+            internal = self._internal[code] = _classify(code)  # type: ignore[index]
         if internal:
-            return
-        key = (rule, code, frame.f_lineno)
+            traced = traced_user_site() if internal == COMPILER else None
+            if traced is None:
+                return
+            code, line = traced
+        key = (rule, code, line)
         site = self.sites.get(key)
         if site is None:
-            site = self.sites[key] = Site(rule, category, code, frame.f_lineno, _short(old), _short(new))
+            site = self.sites[key] = Site(rule, category, code, line, _short(old), _short(new))
             if LOG.isEnabledFor(logging.INFO):
                 d = site.as_dict()
                 LOG.info("npu_compat: %s:%d %s [%s] %s -> %s", d["file"], d["line"], rule, category, d["old"], d["new"])

@@ -10,14 +10,17 @@ the target to rule rows) and reaches the shim in one of three ways, all found at
 - :func:`register` from Python, before ``apply()``.
 
 ``ShimOptions.packs_off`` (``--no-pack NAME``) leaves a pack out; naming a pack that does not
-exist is an error, so a typo never leaves the pack on silently.
+exist is an error, so a typo never leaves the pack on silently. A pack declares its own
+command-line options (:class:`PackOption`, and an ``off_flag`` such as ``--no-sam3``); the shim's
+command line (``npu_compat.cli_options``) adds those of every pack found, so it names no pack.
 """
 from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from npu_compat.errors import NpuCompatError
 
@@ -31,12 +34,29 @@ PACK_ATTR = "PACK"
 
 
 @dataclass(frozen=True)
+class PackOption:
+    """A command-line option of one pack: ``flag VALUE`` sets ``ShimOptions.pack_options[pack][key]``.
+
+    ``type`` turns the text into the value (raise ``argparse.ArgumentTypeError`` or ``ValueError``
+    for bad input); ``help`` should name the environment variable the pack falls back to, if any.
+    """
+
+    flag: str  # "--bpe"
+    key: str  # "bpe_path"
+    help: str
+    metavar: str = "VALUE"
+    type: Callable[[str], Any] = str
+
+
+@dataclass(frozen=True)
 class RulePack:
-    """A named set of rule rows for one client."""
+    """A named set of rule rows for one client, and the command-line options it reads."""
 
     name: str
     rules: Callable[["Target"], list["Rule"]]
     description: str = ""
+    options: tuple[PackOption, ...] = ()  # read by its rules from ShimOptions.pack_options[name]
+    off_flag: str = ""  # a short flag that leaves this pack out, the same as --no-pack NAME ("--no-sam3")
 
 
 _REGISTERED: dict[str, RulePack] = {}
@@ -66,8 +86,6 @@ def _folder_packs() -> dict[str, tuple[str, Callable[[], RulePack]]]:
 
 
 def _entry_point_packs() -> dict[str, tuple[str, Callable[[], RulePack]]]:
-    from importlib.metadata import entry_points
-
     return {ep.name: (ep.value.split(":")[0], ep.load) for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
@@ -98,21 +116,31 @@ def enabled_packs(packs_off: Iterable[str] = ()) -> list[RulePack]:
     if unknown:
         raise NpuCompatError(f"no rule pack named {', '.join(map(repr, unknown))}",
                              f"known packs: {', '.join(names) or 'none'}")
+    return [_load(name) for name in names if name not in off]
+
+
+def loadable_packs() -> list[RulePack]:
+    """Every pack found that loads, in name order (a broken one is named by ``apply()``, not here):
+    the command line reads their options from these."""
     packs = []
-    for name in names:
-        if name in off:
-            continue
-        if name in _REGISTERED:
-            packs.append(_REGISTERED[name])
-            continue
-        module, load = _discovered()[name]
+    for name in available():
         try:
-            pack = load()
-        except Exception as exc:  # a broken pack must name itself
-            raise NpuCompatError(f"rule pack '{name}' ({module}) failed to load: {exc}",
-                                 f"fix it or leave it out with --no-pack {name}") from exc
-        if not isinstance(pack, RulePack):
-            raise NpuCompatError(f"rule pack '{name}' ({module}) is a {type(pack).__name__}, not a RulePack",
-                                 f"define {PACK_ATTR} = RulePack(...) there")
-        packs.append(pack)
+            packs.append(_load(name))
+        except NpuCompatError:
+            continue
     return packs
+
+
+def _load(name: str) -> RulePack:
+    if name in _REGISTERED:
+        return _REGISTERED[name]
+    module, load = _discovered()[name]
+    try:
+        pack = load()
+    except Exception as exc:  # a broken pack must name itself
+        raise NpuCompatError(f"rule pack '{name}' ({module}) failed to load: {exc}",
+                             f"fix it or leave it out with --no-pack {name}") from exc
+    if not isinstance(pack, RulePack):
+        raise NpuCompatError(f"rule pack '{name}' ({module}) is a {type(pack).__name__}, not a RulePack",
+                             f"define {PACK_ATTR} = RulePack(...) there")
+    return pack

@@ -1,8 +1,8 @@
 """One shim session: resolve the target, install every rule, apply the NPU profile; revert all."""
 from __future__ import annotations
 
-import dataclasses
 import threading
+from dataclasses import fields
 import time
 
 from npu_compat import child_processes, exit_signals, npu, simulation
@@ -14,7 +14,7 @@ from npu_compat.report import LOG, MigrationReport, configure_logging
 from npu_compat.rule_packs import enabled_packs
 from npu_compat.rules import core_rules
 from npu_compat.session import Session
-from npu_compat.shim_options import ShimOptions
+from npu_compat.shim_options import ShimOptions, behaviour_fields
 from npu_compat.target import parse_device, resolve_target
 
 __all__ = ["ShimOptions", "Session", "apply", "revert", "current"]
@@ -32,8 +32,10 @@ def current() -> Session | None:
 def apply(device: str | None = None, options: ShimOptions | None = None, **kwargs: object) -> Session:
     """Install the shim, or return the session already installed with the same options.
 
-    ``apply()`` with no arguments while a session is active returns it. Options that differ from
-    the active session's are an error that names them (``revert()`` first), except over a session
+    ``apply()`` with no arguments while a session is active returns it, and so does one whose options
+    differ only in reporting (``log_level``: the active session's stays). Options that change what the
+    session does and differ from the active session's are an error that names them (``revert()``
+    first), except over a session
     that the torch-import hook applied by itself (``.pth`` / child processes): the script's own
     ``apply(...)`` replaces it, and the calls recorded so far stay in the report. Thread-safe.
     """
@@ -56,13 +58,20 @@ def _apply_locked(device: str | None, options: ShimOptions | None, kwargs: dict[
                     "call npu_compat.revert() before applying it for another device",
                 )
         else:
-            differ = [f.name for f in dataclasses.fields(ShimOptions)
-                      if f.name != "device" and getattr(opts, f.name) != getattr(active.options, f.name)]
+            # an option the second call leaves unset (None: autocast, log_level) takes the active one's
+            differ = [f.name for f in fields(ShimOptions)
+                      if f.name != "device" and getattr(opts, f.name) is not None
+                      and getattr(opts, f.name) != getattr(active.options, f.name)]
             if not asked or not differ:
                 return active
             if not active.implicit:
+                # options that only change the report (log_level) may differ: a kit tool that applies the
+                # shim itself runs under `python -m npu_compat.apply --log-level ...`; the first call's stay
+                behaviour = [name for name in differ if name in behaviour_fields()]
+                if not behaviour:
+                    return active
                 raise NpuCompatError(
-                    f"the shim is already applied with other options ({', '.join(differ)} differ); "
+                    f"the shim is already applied with other options ({', '.join(behaviour)} differ); "
                     "a second apply() does not change them",
                     "call npu_compat.revert() first, then apply() with the options you want",
                 )

@@ -55,3 +55,33 @@ def test_cli_exits_2_with_one_line(tmp_path):
         proc = run_python("-m", "npu_compat.apply", *args, "--", str(script))
         assert proc.returncode == 2, (args, proc.stderr)
         assert "ran" not in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_the_command_line_offers_the_options_each_pack_declares_and_names_no_pack():
+    """A pack's own options (``RulePack.options``, ``off_flag``) reach the parser and ``pack_options``;
+    cli_options.py's source names no pack, its flags come from the packs found."""
+    from pathlib import Path
+
+    from npu_compat import cli_options, rule_packs
+    from npu_compat.rule_packs import PackOption, RulePack
+
+    source = Path(cli_options.__file__).read_text()
+    assert "sam3" not in source and "--bpe" not in source and "hf_trainer" not in source
+    rule_packs.register(RulePack("testpack", lambda target: [], "a test pack",
+                                 options=(PackOption("--test-level", "level", "a level", type=int),),
+                                 off_flag="--no-testpack"))
+    try:
+        opts = shim_options(parse("--test-level", "3", "--no-testpack"))
+        assert opts.pack_options == {"testpack": {"level": 3}} and opts.packs_off == ("testpack",)
+        assert shim_options(parse()).pack_options == {}
+        with pytest.raises(SystemExit):
+            parse("--test-level", "three")  # the pack's type checks its value
+        rule_packs.register(RulePack("testpack", lambda target: [], options=(PackOption("--strict", "s", "clash"),)))
+        with pytest.raises(NpuCompatError, match=r"rule pack 'testpack' declares an option that is already taken"):
+            parse()
+    finally:
+        rule_packs.unregister("testpack")
+    opts = shim_options(parse("--bpe", __file__, "--no-sam3"))  # the sam3 pack's, declared in npu_compat/sam3/rule_pack.py
+    assert opts.pack_options == {"sam3": {"bpe_path": __file__}} and opts.packs_off == ("sam3",)
+    with pytest.raises(SystemExit):
+        parse("--bpe", "/nonexistent/bpe.txt.gz")

@@ -73,7 +73,16 @@ def test_the_core_naming_the_sam3_pack_is_refused(package_copy: Path) -> None:
     proc = lint_imports(package_copy)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "names no client pack BROKEN" in out and "npu_compat.rules.amp -> npu_compat.sam3.vocab" in out
+    assert "name no client pack BROKEN" in " ".join(out.split()) and "npu_compat.rules.amp -> npu_compat.sam3.vocab" in out
+
+
+def test_the_command_line_options_naming_the_sam3_pack_are_refused(package_copy: Path) -> None:
+    """Packs declare their own command-line options; ``cli_options`` reads them from every pack found."""
+    _plant(package_copy, "npu_compat/cli_options.py", "from npu_compat.sam3.rule_pack import PACK")
+    proc = lint_imports(package_copy)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "name no client pack BROKEN" in " ".join(out.split()) and "npu_compat.cli_options -> npu_compat.sam3.rule_pack" in out
 
 
 def test_the_simulated_npu_importing_the_shim_is_refused(package_copy: Path) -> None:

@@ -166,6 +166,34 @@ def test_lazy_rule_installs_when_the_owner_is_imported(tmp_path, monkeypatch):
     sys.modules.pop("lazy_owner_pkg", None)
 
 
+def test_a_before_exec_rule_is_seen_by_the_modules_own_top_level_code(tmp_path, monkeypatch):
+    """``before_exec``: the module object is patched when created, so its code runs with the replacement;
+    revert puts back what a plain import gives (here its ``__builtins__``, which the hook sets as exec would)."""
+    import builtins
+
+    (tmp_path / "before_exec_owner.py").write_text("SEEN = __builtins__['marker'] if isinstance(__builtins__, dict) else None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ctx = make_ctx()
+    p = Patcher(ctx)
+
+    def namespace(ctx, rule, original):
+        assert original is builtins.__dict__  # what exec would have given the module
+        return {**builtins.__dict__, "marker": "patched before exec"}
+
+    p.install([Rule("t.before", "before_exec_owner", "__builtins__", namespace, Category.MODIFIED, "test",
+                    before_exec=True, unchecked="a namespace, not a callable")])
+    assert ctx.report.rules[0].status == "pending"
+    import before_exec_owner
+
+    try:
+        assert before_exec_owner.SEEN == "patched before exec"
+        assert ctx.report.rules[0].status == "installed"
+        p.revert()
+        assert before_exec_owner.__builtins__ is builtins.__dict__
+    finally:
+        sys.modules.pop("before_exec_owner", None)
+
+
 def test_a_modified_rule_must_say_how():
     with pytest.raises(RuleError):
         Rule("t.x", "torch", "zeros", const(0), Category.MODIFIED)

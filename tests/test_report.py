@@ -1,6 +1,7 @@
 import json
 import linecache
 
+import pytest
 import torch
 
 from npu_compat.report import SCHEMA, MigrationReport, is_internal_file
@@ -52,3 +53,48 @@ def test_untouched_calls_cost_no_record(shim_cpu):
 
 def test_report_is_empty_without_hits():
     assert MigrationReport().calls() == []
+
+
+COMPILED_USER_CODE = '''\
+import pytest
+import torch
+
+
+def helper(x):
+    return x.cuda()  # HELPER_LINE
+
+
+def f(x):
+    y = torch.zeros(3, device="cuda")  # ZEROS_LINE
+    return helper(x) + y
+'''
+
+
+@pytest.mark.parametrize("backend", ["aot_eager", pytest.param("inductor", marks=pytest.mark.slow), "eager"])
+def test_calls_inside_torch_compiled_code_are_reported_at_the_users_line(shim_cpu, tmp_path, monkeypatch, backend):
+    """torch.compile traces the user's Python code: a redirected call there is recorded at the user's line
+    (an inlined helper's own line too), never at the graph code the compiler generates."""
+    import importlib
+
+    import torch._dynamo
+
+    name = f"compiled_user_code_{backend}"
+    (tmp_path / f"{name}.py").write_text(COMPILED_USER_CODE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    user = importlib.import_module(name)
+    lines = {tag: i for i, text in enumerate(COMPILED_USER_CODE.splitlines(), 1)
+             for tag in ("HELPER_LINE", "ZEROS_LINE") if tag in text}
+    torch._dynamo.reset()
+    try:
+        compiled = torch.compile(user.f, backend=backend)
+        for _ in range(2):
+            assert compiled(torch.ones(3)).tolist() == [1.0, 1.0, 1.0]
+    finally:
+        torch._dynamo.reset()
+    calls = shim_cpu.report.calls()
+    where = {(c["rule"], c["line"]) for c in calls if c["file"] == user.__file__}
+    assert ("device.torch.zeros", lines["ZEROS_LINE"]) in where, calls
+    assert ("device.Tensor.cuda", lines["HELPER_LINE"]) in where, calls
+    assert not [c for c in calls if c["file"].startswith("<")], calls  # no generated frame
+    zeros = next(c for c in calls if c["file"] == user.__file__ and c["rule"] == "device.torch.zeros")
+    assert zeros["function"] == "f" and "torch.zeros" in zeros["source"]

@@ -103,6 +103,48 @@ def test_a_second_apply_with_other_options_is_an_error_that_names_them():
         npu_compat.revert()
 
 
+def test_a_second_apply_that_differs_only_in_reporting_returns_the_active_session():
+    """``python -m npu_compat.apply --log-level calls -m <kit tool>``: the tool's own apply(device=...) is fine."""
+    npu_compat.revert()
+    first = npu_compat.apply(device="cpu", log_level="calls")
+    try:
+        assert npu_compat.apply(device="cpu") is first
+        assert npu_compat.apply(device="cpu", log_level="quiet") is first and first.options.log_level == "calls"
+        with pytest.raises(NpuCompatError, match=r"other options \(strict differ\)"):  # behaviour still refused
+            npu_compat.apply(device="cpu", log_level="quiet", strict=True)
+    finally:
+        npu_compat.revert()
+
+
+def test_a_second_apply_that_leaves_an_option_unset_takes_the_active_sessions():
+    """``NPU_COMPAT_AUTOCAST=fp32 python -m npu_compat.apply -m <kit tool>``: the command line's session has
+    ``autocast="fp32"``; the tool's own ``apply(device="cpu")`` leaves autocast unset (None) and is the same."""
+    npu_compat.revert()
+    first = npu_compat.apply(device="cpu", autocast="fp32")
+    try:
+        assert npu_compat.apply(device="cpu") is first and first.options.autocast == "fp32"
+        with pytest.raises(NpuCompatError, match=r"other options \(autocast differ\)"):  # set, and other: refused
+            npu_compat.apply(device="cpu", autocast="keep")
+    finally:
+        npu_compat.revert()
+
+
+def test_a_kit_tool_that_applies_the_shim_itself_runs_under_the_shim_with_a_log_level(tmp_path):
+    """The command line's session (log level ``calls``) and the tool's own ``apply(device="cpu")`` are one."""
+    import os
+    import subprocess
+    import sys
+
+    tool = tmp_path / "kit_tool.py"  # what npu_compat.parity's capture does: apply(device=...) then run
+    tool.write_text("import npu_compat, torch\nnpu_compat.apply(device='cpu')\nprint(torch.zeros(1, device='cuda').device)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    proc = subprocess.run([sys.executable, "-m", "npu_compat.apply", "--device", "cpu", "--log-level", "calls",
+                           "--", str(tool)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "cpu"
+    assert "already applied" not in proc.stderr
+
+
 def test_the_hooks_session_gives_way_to_the_scripts_own_options():
     import torch
 

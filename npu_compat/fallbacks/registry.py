@@ -16,6 +16,7 @@ instead of falling back. ``--fallback-off OP`` leaves one row uninstalled.
 from __future__ import annotations
 
 import enum
+import linecache
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -85,8 +86,6 @@ def _first_user_frame(depth: int) -> dict[str, Any] | None:
     while frame is not None:
         code = frame.f_code
         if not is_internal_file(code.co_filename):
-            import linecache
-
             return {"file": code.co_filename, "line": frame.f_lineno, "function": code.co_name,
                     "source": linecache.getline(code.co_filename, frame.f_lineno).strip()}
         frame = frame.f_back

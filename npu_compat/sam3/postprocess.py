@@ -27,6 +27,7 @@ gets ``[0, 0, 0, 0]``. (The seed wrote ``x1 - x0``, one pixel short of the exten
 from __future__ import annotations
 
 import atexit
+import ctypes
 import mmap
 import multiprocessing
 import os
@@ -350,8 +351,6 @@ def _die_with_parent(parent: int) -> None:
     """A parent killed with SIGKILL (an evaluation stopped hard, to be resumed) cannot shut its pool down, and the
     workers would wait on their queue forever. On Linux the kernel kills them with it (``PR_SET_PDEATHSIG``)."""
     if sys.platform.startswith("linux"):
-        import ctypes
-
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)

@@ -21,7 +21,12 @@ import os
 from typing import Any
 
 from npu_compat.patcher import Category, Context, Rule
+from npu_compat.sam3 import (autocast_rules, capture_rules, quiet_warnings, sam31_rules, scoped_imports, sync_rules,
+                              train_rules, video)
+from npu_compat.sam3.kernels import UPSTREAM_REPLACEMENTS
 from npu_compat.sam3.random_init import RANDOM_WEIGHTS_NOTICE, random_init
+from npu_compat.sam3.revision import SAM31, detect_revision
+from npu_compat.sam3.vocab import find_bpe
 from npu_compat.target import Target
 
 MOD = Category.MODIFIED
@@ -37,8 +42,6 @@ def _kernel_module(replacement: str):  # type: ignore[no-untyped-def]
 
 
 def _bpe(ctx: Context, rule: Rule, original: Any) -> Any:
-    from npu_compat.sam3.vocab import find_bpe
-
     hit, key, cat, explicit = ctx.report.hit, rule.key, rule.category.value, ctx.options.pack_options.get("sam3", {}).get("bpe_path")
 
     @functools.wraps(original)
@@ -85,8 +88,6 @@ def _processor_device(ctx: Context, rule: Rule, original: Any) -> Any:
 def sam3_rules(target: Target) -> list[Rule]:
     rules: list[Rule] = []
     if target.type != "cuda" or not _triton_importable():
-        from npu_compat.sam3.kernels import UPSTREAM_REPLACEMENTS
-
         for upstream, replacement in UPSTREAM_REPLACEMENTS.items():
             rules.append(Rule(f"sam3.kernel.{upstream.rsplit('.', 1)[1]}", "sys.modules", upstream,
                               _kernel_module(replacement), MOD,
@@ -108,9 +109,6 @@ def sam3_rules(target: Target) -> list[Rule]:
                  _processor_device, lazy=True),
         ]
     # The pack's other tables, one module each.
-    from npu_compat.sam3 import autocast_rules, capture_rules, quiet_warnings, sam31_rules, scoped_imports, sync_rules, train_rules, video
-    from npu_compat.sam3.revision import SAM31, detect_revision
-
     if detect_revision() == SAM31:
         rules += sam31_rules.sam31_rules(target)  # SAM 3.1's FA3/fp8, fused MLP, multiplex video, upstream fix
     return (rules

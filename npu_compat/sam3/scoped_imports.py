@@ -8,14 +8,17 @@ sam3's GitHub main (after the 0.1.4 wheel) does, at module level:
   ``import sam3`` reaches through the tracker; decord is only needed to read mp4 training frames.
 
 Each row below names the missing module, the sam3 modules allowed to receive a stand-in, and
-the stand-in. :data:`RULES` wraps ``builtins.__import__``: an import of a row's module from one
-of its sam3 modules, when the real module cannot be imported, gets the stand-in object; every
-other import (and every import once the real module is installed) goes to the original
-``__import__`` unchanged. Nothing is put in ``sys.modules``: no other code sees a fake
+the stand-in. :data:`RULES` gives each of those sam3 modules its own builtins namespace, set
+before its code runs (``Rule.before_exec``), whose ``__import__`` answers an import of a row's
+module, when the real module cannot be imported, with the stand-in object; every other import
+(and every import once the real module is installed) goes to the original ``__import__``
+unchanged. ``builtins.__import__`` itself is left alone, so an ImportError anywhere else shows
+no frame of the kit. Nothing is put in ``sys.modules``: no other code sees a fake
 ``pkg_resources`` or ``decord``. Nothing happens at import time of this file.
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import importlib.resources
 import importlib.util
@@ -71,30 +74,44 @@ def _importable(name: str) -> bool:
         return False
 
 
-def _scoped_import(ctx: Context, rule: Rule, original: Any) -> Any:
-    rows = {row.module: row for row in SCOPED_IMPORTS}
+class ModuleBuiltins(dict):
+    """One module's builtins namespace: its own ``__import__``; every other name is read from the
+    ``builtins`` module at each use (a name patched there later is seen too)."""
+
+    def __missing__(self, key: str) -> Any:
+        return builtins.__dict__[key]  # KeyError: the NameError a missing builtin gives anyway
+
+
+def _scoped_import(importer: str, original: Any, report: Any, key: str, category: str) -> Any:
+    """The ``__import__`` of module ``importer``: a row's module it may not import gets the stand-in."""
+    rows = {row.module: row for row in SCOPED_IMPORTS if importer in row.importers}
     standins: dict[str, types.ModuleType] = {}
-    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
 
     @functools.wraps(original)
     def __import__(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
         row = rows.get(name) if level == 0 else None
-        if row is not None and globals is not None and globals.get("__name__") in row.importers \
-                and not _importable(name):
+        if row is not None and not _importable(name):
             if name not in standins:
                 standins[name] = row.standin()
-                hit(key, cat, f"{globals['__name__']}: import {name}", "stand-in (module not installed)")
+                report.hit(key, category, f"{importer}: import {name}", "stand-in (module not installed)")
             return standins[name]
         return original(name, globals, locals, fromlist, level)
 
     return __import__
 
 
-RULES: tuple[Rule, ...] = (
-    Rule("sam3.scoped_imports", "builtins", "__import__", _scoped_import, Category.MODIFIED,
+def _module_builtins(ctx: Context, rule: Rule, original: Any) -> Any:
+    """The builtins namespace of the rule's module, with its scoped ``__import__``."""
+    scoped = ModuleBuiltins()
+    scoped["__import__"] = _scoped_import(rule.owner, builtins.__import__, ctx.report, rule.key, rule.category.value)
+    return scoped
+
+
+RULES: tuple[Rule, ...] = tuple(
+    Rule(f"sam3.scoped_imports.{importer}", importer, "__builtins__", _module_builtins, Category.MODIFIED,
          "sam3 main's module-level `import pkg_resources` (gone from current setuptools) and "
-         "`from decord import ...` get stand-ins for those sam3 modules only, when the real module is absent",
-         unchecked="builtins.__import__ is a C builtin with no readable signature; the wrapper takes its five documented "
-         "parameters"),
+         "`from decord import ...` get stand-ins in that sam3 module only, when the real module is absent",
+         before_exec=True, unchecked="a module's builtins namespace (a dict), not a callable")
+    for importer in dict.fromkeys(i for row in SCOPED_IMPORTS for i in row.importers)
 )
-"""Rule rows for the shim (not lazy: they must be in place before sam3 imports)."""
+"""Rule rows for the shim: one per sam3 module that gets a stand-in, patched before its code runs."""

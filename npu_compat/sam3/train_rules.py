@@ -17,8 +17,11 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from typing import Any
+
+import torch
 
 from npu_compat.patcher import Category, Context, Rule
 from npu_compat.target import Target
@@ -60,8 +63,6 @@ def add_search_path() -> list[str]:
 
 
 def _add_search_path(ctx: Context, rule: Rule, original: Any) -> Any:
-    import inspect
-
     hit, key, cat = ctx.report.hit, rule.key, rule.category.value
     signature = inspect.signature(original.__init__)
 
@@ -84,7 +85,6 @@ def _add_search_path(ctx: Context, rule: Rule, original: Any) -> Any:
 
 def needs_grad_scaler(amp_dtype: str) -> bool:
     """Whether AMP in ``amp_dtype`` (the trainer's ``optim.amp.amp_dtype``) needs loss scaling: float16 only."""
-    import torch
     from sam3.train.utils.train_utils import get_amp_type
 
     return get_amp_type(amp_dtype) == torch.float16
@@ -100,8 +100,6 @@ def _setup_components(ctx: Context, rule: Rule, original: Any) -> Any:
         scaler = getattr(self, "scaler", None)
         if amp is not None and amp.enabled and scaler is not None and scaler.is_enabled():
             if not needs_grad_scaler(amp.amp_dtype):
-                import torch
-
                 hit(key, cat, f"GradScaler(enabled=True) for {amp.amp_dtype}", "GradScaler(enabled=False)")
                 self.scaler = torch.amp.GradScaler(str(self.device.type), enabled=False)
         return out

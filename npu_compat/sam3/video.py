@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterator
 import torch
 
 from npu_compat.patcher import Category, Context, Rule
+from npu_compat.rules.amp import region_dtype
 from npu_compat.sam3.random_init import RANDOM_INIT_ENV, random_init
 from npu_compat.target import Target
 
@@ -49,8 +50,6 @@ SCOPED_GENERATORS = ("propagate_in_video",)
 
 def _autocast_factory(ctx: Context) -> Callable[[], contextlib.AbstractContextManager[Any]]:
     """Upstream's bf16 region, on the target, in the dtype the autocast policy gives it (rules/amp.py)."""
-    from npu_compat.rules.amp import region_dtype
-
     dtype = region_dtype(ctx, torch.bfloat16)
     if dtype is None or dtype not in ctx.target.caps.autocast_dtypes:
         return contextlib.nullcontext

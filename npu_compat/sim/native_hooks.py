@@ -21,7 +21,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from npu_compat.atomic_files import atomic_path
+
+try:
+    import fcntl  # POSIX only: without it the build lock is skipped
+except ImportError:
+    fcntl = None  # type: ignore[assignment]
 
 SOURCE = Path(__file__).resolve().parent / "csrc" / "native_hooks.cpp"
 CACHE_ENV = "NPU_COMPAT_SIM_CACHE"  # a folder for the built library; default $XDG_CACHE_HOME or ~/.cache
@@ -69,8 +76,6 @@ def build_command(cxx: str, source: Path, output: Path) -> list[str]:
     The include and library folders are those ``torch.utils.cpp_extension.include_paths()`` and
     ``library_paths()`` give for a CPU build, computed here without importing that module.
     """
-    import torch
-
     root = Path(torch.__file__).resolve().parent
     lib = root / "lib"
     abi = int(bool(torch._C._GLIBCXX_USE_CXX11_ABI))
@@ -88,8 +93,6 @@ def cache_root() -> Path:
 
 def library_path(cxx: str) -> Path:
     """Where the library for this source, torch and command lives: ``<cache>/<key>/native_hooks.so``."""
-    import torch
-
     command = build_command(cxx, SOURCE, Path(LIBRARY_NAME))
     key = hashlib.sha256(SOURCE.read_bytes() + "\0".join([torch.__version__, *command]).encode()).hexdigest()[:16]
     return cache_root() / key / LIBRARY_NAME
@@ -141,9 +144,7 @@ class _locked:
         self.handle = None
 
     def __enter__(self) -> "_locked":
-        try:
-            import fcntl
-        except ImportError:
+        if fcntl is None:
             return self
         self.handle = open(self.path, "a")
         fcntl.flock(self.handle, fcntl.LOCK_EX)
