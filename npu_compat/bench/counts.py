@@ -69,15 +69,20 @@ def upstream_image(processor: Any, image: Any, prompts: Sequence[str]) -> int:
 
 
 def kit_grounding(model: torch.nn.Module, feats: Any, text: Any, device: torch.device, prompt_batch: int,
-                  host_work: Callable[[], Any] = contextlib.nullcontext) -> int:
+                  host_work: Callable[[], Any] = contextlib.nullcontext,
+                  ground: Callable[[Any, Any, int], Any] | None = None) -> int:
     """The kit's path after the image encode: grounding from cached text features, the scores to the host, the
-    kept masks to the host in blocks; ``host_work()`` wraps what runs on host data (not device work)."""
+    kept masks to the host in blocks; ``host_work()`` wraps what runs on host data (not device work).
+    ``ground(feats, text, prompt_batch)`` replaces ``ground_prompts`` (the captured path's)."""
     import numpy as np
 
     from npu_compat.sam3 import batched_prompts as bp
     from npu_compat.sam3.postprocess import records_parts, select_detections, transfer_chunks
 
-    result = bp.ground_prompts(model, feats, text, device, prompt_batch)
+    if ground is None:
+        result = bp.ground_prompts(model, feats, text, device, prompt_batch)
+    else:
+        result = ground(feats, text, prompt_batch)
     selection = select_detections(result.scores, result.mask_logits, 0.0, 0.01)
     buffer = np.empty((8, *selection.all_mask_logits.shape[2:]), np.float32)
     records = 0

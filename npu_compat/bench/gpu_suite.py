@@ -3,7 +3,7 @@ access to package registries.
 
 The plan (:func:`gpu_plan`) is a list of the suite's own sub-benchmarks (``npu_compat.bench.suite``) sized for
 a GPU: upstream's ``set_image`` + one text prompt in bf16 and fp32 (its cached-image part is the grounding
-stage), 80 COCO prompts per image end to end (upstream's one prompt at a time beside the kit's batched
+stage), a cached-image prompt batch eager and as a captured CUDA graph, 80 COCO prompts per image end to end (upstream's one prompt at a time beside the kit's batched
 prompts, in the same process), video frames per second at 854x480, and device ops / host syncs per prompt.
 Every result is stamped with the GPU's name and the date, written after each step (a stopped run keeps what
 finished), and its Markdown block goes into ``docs/benchmarks.md`` under ``gpu <name>``.
@@ -58,6 +58,9 @@ def gpu_plan(config: BenchConfig) -> list[GpuStep]:
         GpuStep("image", f"{config.model}: upstream set_image + 1 text prompt, stage by stage (the grounding stage "
                 f"is the prompt on a cached image), {' and '.join(config.dtypes)} interleaved, median of "
                 f"{config.rounds}"),
+        GpuStep("capture", f"{config.model} {config.dtypes[0]}: a prompt batch on a cached image (text features "
+                f"cached), eager beside the captured path (CUDA graphs: one graph per prompt batch), per prompt, "
+                "with device ops outside the graph and host syncs"),
         GpuStep("coco-prompts", f"{config.model} {config.dtypes[0]}: {config.prompts} prompts per image end to end, "
                 "upstream one prompt at a time beside the kit's batched prompts"),
         GpuStep("video", f"{config.model}: text prompt + propagation on a {config.video_frames}-frame {w}x{h} clip, "
@@ -68,7 +71,6 @@ def gpu_plan(config: BenchConfig) -> list[GpuStep]:
 
 
 NOT_YET = (
-    "cached-image prompt as a captured graph (CUDA graphs): the kit's capture path is not built yet",
     "SAM 3.1: not in this kit yet",
 )
 

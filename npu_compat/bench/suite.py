@@ -238,6 +238,34 @@ def bench_peer_hf(config: BenchConfig) -> Result:
     return result
 
 
+def bench_capture(config: BenchConfig) -> Result:
+    """A prompt batch on a cached image, eager against the captured path (graph on cuda/npu, compile elsewhere)."""
+    from npu_compat.bench.capture import count_capture, time_capture
+    from npu_compat.sam3 import batched_prompts as bp
+    from npu_compat.workloads.model_loading import autocast_for
+
+    result = Result("capture")
+    model, device, dtype = image_model(config), config.device, config.dtypes[0]
+    prompts = 8 if config.quick else config.prompts
+    batch = min(config.prompt_batch, prompts)
+    with torch.inference_mode(), autocast_for(device, dtype):
+        feats = bp.encode_image(bp.make_processor(model, device), sample_image(config.quick))
+        text = bp.encode_prompts(model, _prompts(prompts), device)
+        timing = time_capture(model, device, feats, text, batch, "auto", rounds=max(config.rounds, 3))
+        rows = count_capture(model, device, feats, text, batch, "auto")
+    result.raw = {"timing": timing, "counts": rows, "dtype": dtype}
+    label = f"{config.model} {dtype}, {batch} prompts per batch"
+    result.add(f"{label}: eager per prompt", round(timing["eager_s_per_prompt"] * 1e3, 2), "ms")
+    result.add(f"{label}: captured ({timing['mode']}) per prompt", round(timing["captured_s_per_prompt"] * 1e3, 2),
+               "ms", f"first call (capture/compile) {timing['first_call_s']:.1f} s")
+    result.add(f"{label}: eager / captured", round(timing["speedup"], 3), "x")
+    for row in rows:
+        result.add(f"{row['name']}: host syncs per prompt", round(row["syncs_per_prompt"], 3), "",
+                   f"ops outside a graph {row['ops_outside_graph_per_prompt']:.1f} per prompt, "
+                   f"replays per batch {row['replays_per_batch']:.0f}")
+    return result
+
+
 SUITE: dict[str, Callable[[BenchConfig], Result]] = {
     "shim-overhead": bench_shim_overhead,
     "image": bench_image,
@@ -246,6 +274,7 @@ SUITE: dict[str, Callable[[BenchConfig], Result]] = {
     "video": bench_video,
     "counts": bench_counts,
     "peer-hf": bench_peer_hf,
+    "capture": bench_capture,  # not in the default list (compiling takes minutes on a cpu): gpu suite
 }
 
 

@@ -4,8 +4,10 @@
   python tools/bench.py image counts --model sam3 --dtype fp32   # some of them, full-size SAM3 (random weights)
   python tools/bench.py --model sam3 --json out.json --update-doc docs/benchmarks.md
   python tools/bench.py gpu [--dry-run]                          # the GPU suite (npu_compat/bench/gpu_suite.py)
+  python tools/bench.py capture --quick                          # captured prompt path vs eager, one process
 
-Sub-benchmarks: shim-overhead, image, coco-prompts, postprocess, video, counts, peer-hf (default: all).
+Sub-benchmarks: shim-overhead, image, coco-prompts, postprocess, video, counts, peer-hf, capture (default: all
+but capture, whose compile takes minutes on a cpu).
 Variants are interleaved in one process and reported as ratios; every result records the machine, CPU
 flags, device, versions, date and this command. The counts are checked against
 npu_compat/bench/count_budget.json (--check-budget makes a row over budget exit 1).
@@ -22,7 +24,8 @@ from npu_compat.workloads.cli_parser import OneLineParser, fail
 from npu_compat.workloads.inputs import InputError, check_output_file, check_readable_file, positive_int, unit_interval
 
 
-NAMES = ("shim-overhead", "image", "coco-prompts", "postprocess", "video", "counts", "peer-hf")
+NAMES = ("shim-overhead", "image", "coco-prompts", "postprocess", "video", "counts", "peer-hf", "capture")
+DEFAULT_NAMES = NAMES[:-1]  # capture compiles for minutes on a cpu: run by name (and by the gpu suite)
 
 
 PROG = "npu-compat-bench"
@@ -30,7 +33,7 @@ PROG = "npu-compat-bench"
 
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("names", nargs="*", metavar="NAME", help=f"any of: {', '.join(NAMES)} (default: all)")
+    p.add_argument("names", nargs="*", metavar="NAME", help=f"any of: {', '.join(NAMES)} (default: all but capture)")
     p.add_argument("--quick", action="store_true", help="tiny model, few prompts, small images: runs in CI")
     p.add_argument("--model", choices=["sam3", "tiny"], help="full SAM3 (default) or the tiny test model")
     p.add_argument("--dtype", action="append", choices=["fp32", "bf16", "fp16"],
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return fail(PROG, err)
     from npu_compat.bench.report import run_from_cli
 
-    return run_from_cli(args, list(args.names) or list(NAMES), ["tools/bench.py", *(sys.argv[1:] if argv is None else argv)])
+    return run_from_cli(args, list(args.names) or list(DEFAULT_NAMES), ["tools/bench.py", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "~0.27 GB/prompt fp32 on CPU, and each prompt's mask logits take 66 MB)")
     p.add_argument("--sequential", action="store_true",
                    help="one set_text_prompt per category, per-mask host postprocessing (the baseline)")
+    p.add_argument("--capture", choices=["off", "auto", "graph", "compile"], default="off",
+                   help="batched prompts' grounding as one captured graph per prompt batch size: graph (CUDA/NPU "
+                        "graphs), compile (torch.compile), auto (graph on cuda/npu, compile elsewhere); a batch that "
+                        "cannot be captured runs eagerly with a one-line reason (default off)")
     p.add_argument("--model", choices=["sam3", "tiny"], default="sam3", help="full SAM3, or the tiny test model")
     p.add_argument("--checkpoint", help="sam3.pt (default: random weights, with a loud notice)")
     p.add_argument(PARTIAL_FLAG, action="store_true", help="load a checkpoint whose keys match only in part")
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         confidence_threshold=args.confidence_threshold, score_filter=args.score_filter, resume=args.resume,
         prompt_batch=args.prompt_batch, model=args.model, checkpoint=args.checkpoint,
         allow_partial_checkpoint=args.allow_partial_checkpoint, dtype=args.dtype, weights_dtype=args.weights_dtype,
-        sequential=args.sequential, seed=args.seed, rle_workers=args.rle_workers,
+        sequential=args.sequential, capture=args.capture, seed=args.seed, rle_workers=args.rle_workers,
         rle_processes=args.rle_processes, progress=not args.no_progress,
     )
     shard = sharding.shard_from_env()

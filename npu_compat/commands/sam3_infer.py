@@ -45,6 +45,10 @@ def build_parser():
     p.add_argument("--prompt-batch", type=inputs.positive_int, default=None,
                    help="text prompts per grounding forward (default: 40 on an accelerator, where it saves op launches, "
                         "1 on the cpu, where it is fastest; the segmentation head takes 16 at a time)")
+    p.add_argument("--capture", choices=["off", "auto", "graph", "compile"], default="off",
+                   help="text prompts' grounding as one captured graph per prompt batch size: graph "
+                        "(CUDA/NPU graphs), compile (torch.compile), auto (graph on cuda/npu, compile elsewhere); "
+                        "a batch that cannot be captured runs eagerly with a one-line reason (default off)")
     p.add_argument("--seed", type=inputs.seed, default=0, help="seed for random weights")
     add_shim_arguments(p)
     return p
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     config = InferConfig(inputs=args.inputs, out=args.out, prompts=args.prompt, boxes=args.box, model=args.model,
                          checkpoint=args.checkpoint, allow_partial_checkpoint=args.allow_partial_checkpoint,
                          threshold=args.threshold, dtype=args.dtype, weights_dtype=args.weights_dtype,
-                         prompt_batch=args.prompt_batch, seed=args.seed)
+                         prompt_batch=args.prompt_batch, seed=args.seed, capture=args.capture)
 
     def skipped(path, reason):
         print(f"{PROG}: skipped {path}: {reason}", file=sys.stderr, flush=True)

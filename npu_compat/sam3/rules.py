@@ -21,7 +21,8 @@ import os
 from typing import Any
 
 from npu_compat.patcher import Category, Context, Rule
-from npu_compat.sam3 import autocast_rules, quiet_warnings, sam31_rules, scoped_imports, sync_rules, train_rules, video
+from npu_compat.sam3 import (autocast_rules, capture_rules, quiet_warnings, sam31_rules, scoped_imports, sync_rules,
+                              train_rules, video)
 from npu_compat.sam3.kernels import UPSTREAM_REPLACEMENTS
 from npu_compat.sam3.random_init import RANDOM_WEIGHTS_NOTICE, random_init
 from npu_compat.sam3.revision import SAM31, detect_revision
@@ -114,6 +115,7 @@ def sam3_rules(target: Target) -> list[Rule]:
             + list(scoped_imports.RULES)  # sam3 main: module-level pkg_resources / decord imports
             + list(quiet_warnings.RULES)  # torch.jit.script deprecation noise from sam3's own calls
             + sync_rules.sync_rules()  # host syncs in the prompt path
+            + capture_rules.capture_rules(target)  # what keeps the grounding forward out of a captured graph
             + video.video_rules(target)
             + autocast_rules.sam3_autocast_rules(target)
             + train_rules.sam3_train_rules(target))

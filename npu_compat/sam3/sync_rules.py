@@ -9,7 +9,11 @@
   syncs per upstream prompt measured on an H100). The
   first row remembers the sizes the encoder had as ints, keyed by the tensor's storage; the second hands
   the decoder those ints instead of the 0-dim tensors. Same values, so same outputs; a tensor the first
-  row did not see passes through unchanged.
+  row did not see passes through unchanged. The first row also has ``spatial_shapes`` filled on the device
+  instead of copied from the host (``capture_rules.IntsFilledOnDevice``): a copy a captured graph cannot hold.
+  While ``torch.compile`` traces, storages cannot be read: the first row keeps the sizes it saw last and the
+  second hands the decoder the first level's (the encoder and decoder of one traced forward), and nothing is
+  reported from inside the trace.
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from typing import Any
 import torch
 
 from npu_compat.patcher import Category, Context, Rule
+from npu_compat.sam3.capture_rules import IntsFilledOnDevice
 
 MOD = Category.MODIFIED
 ENCODER = "sam3.model.encoder.TransformerEncoder"
@@ -40,6 +45,7 @@ class HostShapes:
 
     def __init__(self) -> None:
         self._by_storage: dict[int, tuple[weakref.ref, list[int]]] = {}
+        self.latest: list[int] | None = None  # the last sizes seen while torch.compile traces (no storages there)
 
     def remember(self, tensor: torch.Tensor, values: list[int]) -> None:
         """``values``: the tensor's elements in memory order, as host ints (the tensor is held weakly)."""
@@ -68,7 +74,11 @@ def _feature_shapes(shapes: HostShapes, ctx: Context, rule: Rule, original: Any)
 
     @functools.wraps(original)
     def _prepare_multilevel_features(self: Any, srcs: Any, masks: Any, pos_embeds: Any) -> Any:
-        out = original(self, srcs, masks, pos_embeds)
+        if torch.compiler.is_compiling():  # traced: the sizes are constants of the graph, no copy, no storage
+            shapes.latest = [int(v) for src in srcs for v in src.shape[-2:]]
+            return original(self, srcs, masks, pos_embeds)
+        with IntsFilledOnDevice():  # spatial_shapes: filled on the device, not copied from the host
+            out = original(self, srcs, masks, pos_embeds)
         spatial_shapes = out[-1]
         if isinstance(spatial_shapes, torch.Tensor):
             shapes.remember(spatial_shapes, [int(v) for src in srcs for v in src.shape[-2:]])
@@ -83,6 +93,10 @@ def _rpb_sizes(shapes: HostShapes, ctx: Context, rule: Rule, original: Any) -> A
     @functools.wraps(original)
     def _get_rpb_matrix(self: Any, reference_boxes: Any, feat_size: Any) -> Any:
         height, width = feat_size
+        if torch.compiler.is_compiling():  # the decoder's level-0 size, from the encoder of the same traced forward
+            if shapes.latest is not None and isinstance(height, torch.Tensor):
+                feat_size = (shapes.latest[0], shapes.latest[1])
+            return original(self, reference_boxes, feat_size)
         h, w = shapes.lookup(height), shapes.lookup(width)
         if h is not None and w is not None:
             hit(key, cat, "0-dim device tensors", "host ints")

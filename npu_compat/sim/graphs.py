@@ -36,12 +36,17 @@ def capturing() -> "NPUGraph | None":
     return _CAPTURING
 
 
+# Frames that are not the caller's code: torch, the simulator, and the shim's pass-through wrappers (a redirected
+# ``Tensor.to`` runs in npu_compat/rules/wrappers.py; the op's site is the line that called ``.to``).
+_NOT_CALLERS = ("/torch/", "/npu_compat/sim/", "/npu_compat/rules/", "/contextlib.py")
+
+
 def _site() -> str:
-    """The first frame outside torch and the simulator: ``file:line: source``."""
+    """The first frame outside torch, the simulator and the shim's wrappers: ``file:line: source``."""
     frame = sys._getframe(1)
     while frame is not None:
         name = frame.f_code.co_filename.replace("\\", "/")
-        if "/torch/" not in name and "/npu_compat/sim/" not in name and "/contextlib.py" not in name:
+        if not any(part in name for part in _NOT_CALLERS):
             source = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
             return f"{frame.f_code.co_filename}:{frame.f_lineno}: {source}"
         frame = frame.f_back

@@ -42,6 +42,7 @@ class CocoEvalConfig:
     dtype: str = "fp32"
     weights_dtype: str = "fp32"  # 'bf16': low-precision layers store bf16 weights (workloads/weights_dtype.py)
     sequential: bool = False
+    capture: str = "off"  # the batched prompts' grounding: off, auto, graph or compile (sam3/captured_prompts.py)
     seed: int = 0
     rle_workers: int = 1  # in-process RLE threads, used only when rle_processes resolves to 0
     rle_processes: int | None = None  # worker processes; None: one per CPU core (0 on a 1-core host)
@@ -81,6 +82,11 @@ class ImageRunner:
         self.text = None
         if not config.sequential:  # once per run: every image reuses these features
             self.text = batched_prompts.encode_prompts(model, self.names, device)
+        self.captured = None
+        if config.capture != "off" and not config.sequential:  # one graph per batch size, for every image
+            from npu_compat.sam3.captured_prompts import CapturedPrompts
+
+            self.captured = CapturedPrompts(model, device, config.capture)
 
     def run(self, image_id: int, image: Any) -> Any:
         """Returns a future (batched) or the records list (sequential)."""
@@ -98,7 +104,10 @@ class ImageRunner:
                                                   feats.height, feats.width)
             return records
         with self.timer.stage("prompts"):
-            result = self.bp.ground_prompts(self.model, feats, self.text, self.device, self.config.prompt_batch)
+            if self.captured is None:
+                result = self.bp.ground_prompts(self.model, feats, self.text, self.device, self.config.prompt_batch)
+            else:
+                result = self.captured.ground_prompts(feats, self.text, self.config.prompt_batch)
         with self.timer.stage("postprocess"):
             selection = select_detections(result.scores, result.mask_logits, self.config.confidence_threshold,
                                           self.config.score_filter)
@@ -196,6 +205,17 @@ def load_predictions(config: CocoEvalConfig, coco: Any) -> list[dict[str, Any]]:
     return records
 
 
+def check_capture(mode: str, device: Any) -> None:
+    """``--capture`` against the target (``graph`` needs cuda or npu), as a one-line input error."""
+    from npu_compat.sam3.captured_prompts import resolve_mode
+    from npu_compat.workloads.inputs import InputError
+
+    try:
+        resolve_mode(mode, device)
+    except ValueError as err:
+        raise InputError(str(err), "--capture auto picks what the target supports") from None
+
+
 def validate(config: CocoEvalConfig) -> Any:
     """Every input checked before a model is built; returns the loaded COCO ground truth."""
     from npu_compat.workloads import inputs
@@ -203,6 +223,9 @@ def validate(config: CocoEvalConfig) -> Any:
     from npu_compat.workloads.weights_dtype import check_weights_dtype
 
     check_weights_dtype(config.weights_dtype, config.dtype)
+    if config.capture != "off" and config.sequential:
+        raise inputs.InputError("--capture applies to the batched prompts, not to --sequential",
+                                "drop one of --capture and --sequential")
     coco = coco_metrics.load_coco(config.coco_ann)
     if config.eval_only:
         load_predictions(config, coco)
@@ -236,6 +259,7 @@ def run_coco_eval(config: CocoEvalConfig, session: Any, shard: sharding.ShardInf
     coco = coco or validate(config)
     if config.eval_only:
         return {"metrics": evaluate_file(config, coco)}
+    check_capture(config.capture, session.target.device())  # before the lock and any file
     with run_lock(config.output_json) if shard.is_main else contextlib.nullcontext():
         return _run(config, session, shard, coco)
 

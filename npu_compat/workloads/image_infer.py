@@ -34,6 +34,7 @@ class InferConfig:
     weights_dtype: str = "fp32"  # 'bf16': low-precision layers store bf16 weights (workloads/weights_dtype.py)
     prompt_batch: int | None = None  # None: batched_prompts.default_prompt_batch (40 on an accelerator, 1 on the cpu)
     seed: int = 0
+    capture: str = "off"  # the text prompts' grounding: off, auto, graph or compile (sam3/captured_prompts.py)
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -128,12 +129,17 @@ def run_image_inference(config: InferConfig, session: Any, images: list[Path] | 
     ``on_skip(path, reason)`` is called) and the run goes on.
     """
     from npu_compat.sam3 import batched_prompts as bp
+    from npu_compat.sam3.captured_prompts import CapturedPrompts, resolve_mode
     from npu_compat.workloads.inputs import InputError, load_image
     from npu_compat.workloads.model_loading import autocast_for, build_model, synchronizer
     from npu_compat.workloads.weights_dtype import cast_weights
 
     images = validate(config) if images is None else images
     device = session.target.device()
+    try:
+        resolve_mode(config.capture, device)
+    except ValueError as err:
+        raise InputError(str(err), "--capture auto picks what the target supports") from None
     sync = synchronizer(device)
     out_dir = Path(config.out)
     summaries: list[dict[str, Any]] = []
@@ -143,6 +149,7 @@ def run_image_inference(config: InferConfig, session: Any, images: list[Path] | 
         cast_weights(model, config.weights_dtype)
         processor = bp.make_processor(model, device, config.threshold)
         text = bp.encode_prompts(model, list(config.prompts), device) if config.prompts else None
+        captured = CapturedPrompts(model, device, config.capture) if config.capture != "off" else None
         sync()
         load_s = time.perf_counter() - start
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -162,7 +169,10 @@ def run_image_inference(config: InferConfig, session: Any, images: list[Path] | 
             t = time.perf_counter()
             outputs, box_detections = [], []
             if text is not None:
-                r = bp.ground_prompts(model, feats, text, device, config.prompt_batch)
+                if captured is None:
+                    r = bp.ground_prompts(model, feats, text, device, config.prompt_batch)
+                else:
+                    r = captured.ground_prompts(feats, text, config.prompt_batch)
                 outputs.append((list(config.prompts), r.scores, r.boxes_cxcywh, r.mask_logits))
             for box in config.boxes:
                 state = processor.add_geometric_prompt(box=list(box), label=True, state=dict(feats.state))

@@ -10,7 +10,7 @@ from tests.conftest import ROOT, run_python
 def test_every_planned_step_is_a_suite_benchmark_sized_for_the_gpu():
     config = gpu_suite.gpu_config("sam3", ["tools/bench.py", "gpu"])
     names = [step.name for step in gpu_suite.gpu_plan(config)]
-    assert names == ["image", "coco-prompts", "video", "counts"] and set(names) <= set(SUITE)
+    assert names == ["image", "capture", "coco-prompts", "video", "counts"] and set(names) <= set(SUITE)
     assert config.video_size == (480, 854) and config.prompts == 80 and config.dtypes[0] == "bf16"
 
 
@@ -24,7 +24,7 @@ def test_dry_run_lists_the_plan_and_writes_nothing(tmp_path):
     proc = run_python(str(ROOT / "tools" / "bench.py"), "gpu", "--dry-run", "--json", str(out), cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for text in ("image", "coco-prompts", "80 prompts", "854x480", "video", "counts", "pip wheel --no-deps",
-                 "sam3==0.1.4", "iopath", "not built yet"):
+                 "sam3==0.1.4", "iopath", "captured path (CUDA graphs", "not in this kit yet"):
         assert text in proc.stdout, text
     assert list(tmp_path.iterdir()) == []
 

@@ -85,4 +85,4 @@ def test_unknown_sub_benchmark_is_one_line_and_exit_2():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "npu-compat-bench: error: no sub-benchmark warp-drive; choose from shim-overhead, image, coco-prompts, postprocess, "
-        "video, counts, peer-hf"]
+        "video, counts, peer-hf, capture"]

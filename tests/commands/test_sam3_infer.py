@@ -50,3 +50,11 @@ def test_bad_box_and_missing_input_are_one_line_errors(tmp_path):
     assert proc.returncode == 2 and "neither an image file nor a folder" in proc.stderr
     proc = run(str(tmp_path), "--box", "1,2,3", "--model", "tiny", "--device", "cpu")
     assert proc.returncode == 2 and "cx,cy,w,h" in proc.stderr
+
+
+def test_capture_graph_on_the_cpu_target_is_a_one_line_error(tmp_path):
+    Image.new("RGB", (32, 32)).save(tmp_path / "a.png")
+    proc = run(str(tmp_path / "a.png"), "--prompt", "cat", "--model", "tiny", "--device", "cpu", "--capture", "graph",
+               "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "capture mode 'graph' needs a cuda or npu device" in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr

@@ -56,6 +56,15 @@ def graphs() -> dict:
             out["other_shape"] = "no error"
         except Exception as err:
             out["other_shape"] = str(err)
+        import npu_compat
+        npu_compat.apply(device="npu", log_level="quiet")
+        g3 = torch.npu.NPUGraph()
+        try:
+            with torch.npu.graph(g3):
+                torch.ones(2).to("cuda")  # through the shim's redirect of Tensor.to
+            out["through_shim"] = "no error"
+        except Exception as err:
+            out["through_shim"] = str(err)
     """) % (list(REFUSED),)
     return run_sim(code)
 
@@ -75,3 +84,8 @@ def test_what_hardware_cannot_capture_is_refused_with_op_and_site(graphs, code):
 def test_make_graphed_callables_replays_with_new_inputs_of_the_captured_shape(graphs):
     assert graphs["graphed"] is True
     assert "captured for shape (2, 4), got (3, 4)" in graphs["other_shape"]
+
+
+def test_the_site_is_the_callers_line_not_the_shims_wrapper(graphs):
+    text = graphs["through_shim"]
+    assert "a host-to-device copy" in text and "<string>:" in text and "wrappers.py" not in text, text
