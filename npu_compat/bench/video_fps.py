@@ -28,6 +28,7 @@ guessed at but listed in the result's ``absent_stages``.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import statistics
 import tempfile
@@ -117,8 +118,8 @@ PHASES = (("prompt", "add_prompt"), ("propagate", "propagate_in_video"))
 
 def _stage_rows(model: Any, version: str) -> list[tuple[str, Any, str]]:
     """(label, owner or None, attribute) for every stage of ``version``; None: the model has no such part."""
-    import importlib
-
+    if version not in STAGES:
+        raise ValueError(f"the video model version is one of {', '.join(STAGES)}, not {version!r}")
     modules, functions, methods = STAGES[version]
     rows: list[tuple[str, Any, str]] = [(label, _attr(model, path), "forward") for label, path in modules]
     for label, module, name in functions:
@@ -136,8 +137,6 @@ def absent_stages(model: Any, version: str = "sam3") -> list[str]:
 
 
 def video_timer(model: Any, version: str = "sam3") -> StageTimer:
-    if version not in STAGES:
-        raise ValueError(f"the video model version is one of {', '.join(STAGES)}, not {version!r}")
     return StageTimer(_stage_rows(model, version), [(label, model, name) for label, name in PHASES])
 
 
