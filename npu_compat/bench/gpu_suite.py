@@ -9,7 +9,13 @@ Every result is stamped with the GPU's name and the date, written after each ste
 finished), and its Markdown block goes into ``docs/benchmarks.md`` under ``gpu <name>``.
 
 ``--dry-run`` prints the plan and what the machine lacks for it, builds nothing and writes nothing: it runs
-on a machine without a GPU. Steps that this version of the kit cannot run yet are listed as such.
+on a machine without a GPU.
+
+One process imports one sam3, so the suite runs the sam3 that is importable (``npu_compat.sam3.revision``): on
+the 0.1.4 wheel the video step is SAM 3's video predictor, on an upstream sam3@96914d2 tree first on
+``PYTHONPATH`` it is SAM 3.1's multiplex predictor (``build_sam3_predictor(version="sam3.1")``). The other
+sam3's rows come from a second run of the suite (:func:`other_run`); every block is named with the revision
+(``gpu video sam3==0.1.4``, ``gpu video sam3@96914d2``), so the two runs keep their own blocks.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import torch
 from npu_compat.bench import markdown
 from npu_compat.bench.suite import BenchConfig, Result, run_suite, write_json
 from npu_compat.errors import NpuCompatError
+from npu_compat.sam3.revision import SAM31, WHEEL, detect_revision, video_version
 from npu_compat.sam3.vocab import find_bpe
 
 # What a GPU machine without registry access needs beside torch, as wheels: distribution -> import name.
@@ -35,6 +42,12 @@ IMAGE_PACKAGES = {"timm": "timm", "einops": "einops", "scikit-image": "skimage",
                   "pillow": "PIL", "regex": "regex", "huggingface-hub": "huggingface_hub"}
 WHEEL_COMMAND = "pip wheel --no-deps -w wheels/ " + " ".join(CARRIED_WHEELS)
 INSTALL_COMMAND = "pip install --no-index --no-deps wheels/*.whl"
+# SAM 3.1 is not on PyPI: its tree travels as a folder. Its video path imports nothing beyond the lists above
+# (its pyproject adds numpy<2, tqdm and typing_extensions, which torch brings); FlashAttention-3
+# (flash_attn_interface, Hopper) is optional: without it the kit runs 3.1's attention on SDPA.
+SAM31_TREE_COMMAND = ("git --git-dir=<a clone of upstream sam3> archive 96914d2 sam3 pyproject.toml "
+                      "| tar -x -C sam3-96914d2")
+SAM31_OPTIONAL = {"flash-attn-3 (Hopper)": "flash_attn_interface"}
 VIDEO_SIZE = (480, 854)  # height, width
 PREFIX = "gpu "
 
@@ -63,16 +76,44 @@ def gpu_plan(config: BenchConfig) -> list[GpuStep]:
                 "with device ops outside the graph and host syncs"),
         GpuStep("coco-prompts", f"{config.model} {config.dtypes[0]}: {config.prompts} prompts per image end to end, "
                 "upstream one prompt at a time beside the kit's batched prompts"),
-        GpuStep("video", f"{config.model}: text prompt + propagation on a {config.video_frames}-frame {w}x{h} clip, "
-                f"frames/s (detection threshold {config.video_threshold}, at most {config.video_max_objects} objects: "
-                "random weights)"),
+        GpuStep("video", f"{config.model}: {video_model()}: text prompt + propagation on a "
+                f"{config.video_frames}-frame {w}x{h} clip, frames/s (detection threshold {config.video_threshold}, "
+                f"at most {config.video_max_objects} objects: random weights)"),
         GpuStep("counts", f"{config.model}: device ops and host syncs per prompt and per image"),
     ]
 
 
-NOT_YET = (
-    "SAM 3.1: not in this kit yet",
-)
+def revision() -> str:
+    """The importable sam3's revision, as the blocks' names carry it ("no sam3" where none is installed)."""
+    return detect_revision() or "no sam3"
+
+
+def block_name(step: str, rev: str) -> str:
+    """A result's name in the page and the JSON: the step and the sam3 revision it ran on."""
+    return f"{PREFIX}{step} {rev}"
+
+
+def video_model() -> str:
+    """Which video model the video step builds, from the importable sam3."""
+    rev = revision()
+    if rev == "no sam3":
+        return "no sam3 importable"
+    if video_version(None) == "sam3.1":
+        return f"SAM 3.1 multiplex video predictor ({rev})"
+    return f"SAM 3 video predictor ({rev})"
+
+
+def other_run() -> list[str]:
+    """How to get the other sam3's rows: a second run of the suite, and what that machine must carry."""
+    if revision() == SAM31:
+        return ["the other sam3 (SAM 3 video, sam3==0.1.4): run the suite again without the sam3@96914d2 tree "
+                f"on PYTHONPATH (the installed {WHEEL}); its blocks are named 'gpu <step> {WHEEL}'"]
+    return [f"the other sam3 (SAM 3.1 multiplex video, {SAM31}): run the suite a second time with "
+            f"'PYTHONPATH=<a {SAM31} tree> python tools/bench.py gpu'; its blocks are named 'gpu <step> {SAM31}'",
+            f"  that machine carries the 3.1 tree as a folder (not on PyPI): '{SAM31_TREE_COMMAND}' elsewhere, "
+            "then copy sam3-96914d2/ over",
+            "  3.1 imports nothing beyond the packages listed below; optional: "
+            f"{', '.join(SAM31_OPTIONAL)} (without it the kit runs 3.1's attention on SDPA)"]
 
 
 def missing(packages: dict[str, str]) -> list[str]:
@@ -105,7 +146,7 @@ def readiness(bpe: str | None = None) -> str | None:
 def plan_text(config: BenchConfig, bpe: str | None = None) -> str:
     lines = ["tools/bench.py gpu would run, in one process on cuda (full-size model, random weights):"]
     lines += [f"  {i}. {step.name}: {step.what}" for i, step in enumerate(gpu_plan(config), 1)]
-    lines += ["not run (not available in this version):"] + [f"  - {item}" for item in NOT_YET]
+    lines += [f"sam3 here: {revision()}; the blocks are named 'gpu <step> {revision()}'"] + other_run()
     lacking = missing(CARRIED_WHEELS) + missing(IMAGE_PACKAGES)
     lines += [f"needs beside torch: {', '.join(CARRIED_WHEELS)} (carried as wheels), {', '.join(IMAGE_PACKAGES)}"
               + (f" (missing here: {', '.join(lacking)})" if lacking else " (all present here)"),
@@ -128,10 +169,11 @@ def run_gpu_from_cli(args: argparse.Namespace, argv: Sequence[str]) -> int:
         print(f"bench gpu: error: {problem}", file=sys.stderr)
         return 2
     doc = args.update_doc or "docs/benchmarks.md"
+    rev = revision()
     start = time.perf_counter()
 
     def write(results: list[Result]) -> None:
-        results[-1].name = PREFIX + results[-1].name
+        results[-1].name = block_name(results[-1].name, rev)
         write_json(args.json, results)
         markdown.update_document(doc, results[-1:])
         print(f"bench gpu: {results[-1].name} done at {time.perf_counter() - start:.0f} s", file=sys.stderr)
@@ -146,4 +188,5 @@ def run_gpu_from_cli(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return 0
 
 
-__all__ = ["CARRIED_WHEELS", "GpuStep", "gpu_config", "gpu_plan", "plan_text", "readiness", "run_gpu_from_cli"]
+__all__ = ["CARRIED_WHEELS", "GpuStep", "gpu_config", "gpu_plan", "plan_text", "readiness", "run_gpu_from_cli",
+           "revision", "block_name", "video_model", "other_run"]

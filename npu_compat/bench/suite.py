@@ -163,7 +163,9 @@ def bench_postprocess(config: BenchConfig) -> Result:
 
 
 def bench_video(config: BenchConfig) -> Result:
-    from npu_compat.bench.video_fps import bench_video as run
+    """The video model the importable sam3 offers (SAM 3.1's multiplex one on sam3@96914d2); rows are named
+    with the video model version and the sam3 revision, so runs on either sam3 keep their own rows."""
+    from npu_compat.bench.video_fps import HOST_WORK, bench_video as run
 
     result = Result("video")
     height, width = config.video_size
@@ -176,21 +178,27 @@ def bench_video(config: BenchConfig) -> Result:
     limits = raw["detection"]
     lowered = (f"; detection threshold {limits['score_threshold_detection']:g}, at most {limits['max_num_objects']} "
                "objects (lowered for random weights)" if raw["lowered_thresholds"] else "")
+    model = f"{config.model} {raw['version']} ({raw['revision']})"
+    absent = (f"; not timed (no such part in {raw['version']}): {', '.join(raw['absent_stages'])}"
+              if raw["absent_stages"] else "")
     for dtype, v in raw["variants"].items():
-        name = f"{config.model} {dtype} (autocast {'/'.join(v['autocast']) or 'n/a'})"
+        name = f"{model} {dtype} (autocast {'/'.join(v['autocast']) or 'n/a'})"
         loads = "/".join(f"{a:.1f}-{b:.1f}" for run in raw["all"][dtype] for a, b in [run["load_average_1min"]])
         result.add(f"{name}: prompt + propagation, {clip}", round(v["end_to_end_fps"], 4), "frames/s",
                    f"median {v['end_to_end_s']:.2f} s of {len(raw['all'][dtype])}; objects per frame "
                    f"{v['objects_per_frame']}{lowered}; load average {loads}")
+        ahead = v["stage_calls"].get("prompt", {}).get("image backbone: ViT trunk", 0)
         result.add(f"{name}: propagation alone", round(v["propagate_fps"], 3) if v["propagate_fps"] else "n/a",
-                   "frames/s", "the prompt step also encodes frame 1 (upstream's detector works a frame ahead)")
+                   "frames/s", f"the prompt step ran {ahead} image encode(s) (the detector works ahead of the "
+                   "tracker)" if ahead > 1 else "")
         for stage in ("prompt", "propagate"):
             result.add(f"{name}: {stage} step", round(v["timings_s"][stage], 3), "s")
         for stage, seconds in sorted(v["per_frame_s"].items(), key=lambda kv: -kv[1]):
-            result.add(f"{name}: per frame, {stage}", round(seconds, 3), "s")
+            result.add(f"{name}: per frame, {stage}", round(seconds, 3), "s", absent.lstrip("; ")
+                       if stage == HOST_WORK else "")
     for dtype, ratio in raw.get(f"ratio_to_{dtypes[0]}", {}).items():
-        result.add(f"ratio {dtype}/{dtypes[0]}: prompt + propagation time", round(ratio, 3), "x")
-    result.add(f"{config.model}: build", raw["build_s"], "s")
+        result.add(f"{model} ratio {dtype}/{dtypes[0]}: prompt + propagation time", round(ratio, 3), "x")
+    result.add(f"{model}: build", raw["build_s"], "s")
     return result
 
 

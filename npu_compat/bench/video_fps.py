@@ -18,10 +18,17 @@ Random weights rarely pass upstream's detection thresholds (0.5, and 0.7 for a n
 would have nothing to do. ``det_threshold`` lowers both for the run and ``max_objects`` caps the objects
 tracked (upstream's ``max_num_objects``: the highest-scoring detections are kept): an explicit bench option,
 reported with the results.
+
+SAM 3.1 (``version="sam3.1"``, where the importable sam3 is sam3@96914d2): upstream's multiplex predictor
+(``build_sam3_predictor(version="sam3.1")``; the tiny one for ``model="tiny"``), timed the same way with its own
+part paths and function owners (``STAGES["sam3.1"]``). Its tracker has no ``sam_prompt_encoder`` (its prompt
+encoder is the interactive one, used by point and box refinements, not by a text prompt): such a part is not
+guessed at but listed in the result's ``absent_stages``.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import statistics
 import tempfile
@@ -85,18 +92,52 @@ FUNCTION_STAGES = (
     ("hole filling", "sam3.model.sam3_tracking_predictor", "fill_holes_in_mask_scores"),
 )
 METHOD_STAGES = (("output postprocessing", "_postprocess_output"),)
+# SAM 3.1's multiplex model (sam3@96914d2): the same detector paths; its tracker is a wrapper whose ``model``
+# holds the parts (the multiplex mask decoder; the interactive prompt encoder and decoder of refinements)
+MULTIPLEX_MODULE_STAGES = MODULE_STAGES[:8] + (
+    ("tracker: memory attention", "tracker.model.transformer.encoder"),
+    ("tracker: memory encoder", "tracker.model.maskmem_backbone"),
+    ("tracker: prompt encoder", "tracker.model.sam_prompt_encoder"),
+    ("tracker: mask decoder", "tracker.model.sam_mask_decoder"),
+    ("tracker: interactive prompt encoder", "tracker.model.interactive_sam_prompt_encoder"),
+    ("tracker: interactive mask decoder", "tracker.model.interactive_sam_mask_decoder"),
+)
+MULTIPLEX_FUNCTION_STAGES = (
+    ("detector: mask NMS", "sam3.model.sam3_multiplex_detector", "nms_masks"),
+    ("hole filling", "sam3.model.sam3_multiplex_base", "fill_holes_in_mask_scores"),
+    ("hole filling", "sam3.model.sam3_multiplex_tracking", "fill_holes_in_mask_scores"),
+)
+MULTIPLEX_METHOD_STAGES = METHOD_STAGES + (("output postprocessing", "_postprocess_output_batched"),)
+# video model version (``npu_compat.sam3.revision.VIDEO_VERSIONS``) -> (module, function, method) stages
+STAGES = {
+    "sam3": (MODULE_STAGES, FUNCTION_STAGES, METHOD_STAGES),
+    "sam3.1": (MULTIPLEX_MODULE_STAGES, MULTIPLEX_FUNCTION_STAGES, MULTIPLEX_METHOD_STAGES),
+}
 PHASES = (("prompt", "add_prompt"), ("propagate", "propagate_in_video"))
 
 
-def video_timer(model: Any) -> StageTimer:
-    import importlib
-
-    stages: list[tuple[str, Any, str]] = [(label, _attr(model, path), "forward") for label, path in MODULE_STAGES]
-    for label, module, name in FUNCTION_STAGES:
+def _stage_rows(model: Any, version: str) -> list[tuple[str, Any, str]]:
+    """(label, owner or None, attribute) for every stage of ``version``; None: the model has no such part."""
+    if version not in STAGES:
+        raise ValueError(f"the video model version is one of {', '.join(STAGES)}, not {version!r}")
+    modules, functions, methods = STAGES[version]
+    rows: list[tuple[str, Any, str]] = [(label, _attr(model, path), "forward") for label, path in modules]
+    for label, module, name in functions:
         owner = importlib.import_module(module)
-        stages.append((label, owner if hasattr(owner, name) else None, name))
-    stages += [(label, model, name) for label, name in METHOD_STAGES]
-    return StageTimer(stages, [(label, model, name) for label, name in PHASES])
+        rows.append((label, owner if hasattr(owner, name) else None, name))
+    rows += [(label, model if hasattr(model, name) else None, name) for label, name in methods]
+    return rows
+
+
+def absent_stages(model: Any, version: str = "sam3") -> list[str]:
+    """The stage labels of ``version`` that this model has nothing for (not timed: no hook to time)."""
+    rows = _stage_rows(model, version)
+    present = {label for label, owner, _ in rows if owner is not None}
+    return sorted({label for label, owner, _ in rows if owner is None} - present)
+
+
+def video_timer(model: Any, version: str = "sam3") -> StageTimer:
+    return StageTimer(_stage_rows(model, version), [(label, model, name) for label, name in PHASES])
 
 
 @contextlib.contextmanager
@@ -136,14 +177,15 @@ def _autocast_probe(model: Any, seen: list[str]) -> Any:
     return trunk.register_forward_pre_hook(hook) if trunk is not None else None
 
 
-def _one_job(predictor: Any, clip: Path, out_dir: Path, model: str, prompt: str, frames: int) -> dict[str, Any]:
+def _one_job(predictor: Any, clip: Path, out_dir: Path, model: str, prompt: str, frames: int,
+             version: str = "sam3") -> dict[str, Any]:
     from npu_compat.workloads.video_run import VideoJob, run_video_job
 
-    job = VideoJob(video=str(clip), out_dir=str(out_dir), text=prompt, model=model)
+    job = VideoJob(video=str(clip), out_dir=str(out_dir), text=prompt, model=model, version=version)
     load_before = os.getloadavg()[0]
     seen: list[str] = []
     probe = _autocast_probe(predictor.model, seen)
-    timer = video_timer(predictor.model)
+    timer = video_timer(predictor.model, version)
     try:
         with timer:
             result = run_video_job(job, predictor)
@@ -165,13 +207,17 @@ def _one_job(predictor: Any, clip: Path, out_dir: Path, model: str, prompt: str,
 
 def bench_video(model: str, frames: int, height: int, width: int, prompt: str = "object", counted: bool = False,
                 dtypes: Sequence[str] = ("shim",), rounds: int = 1, det_threshold: float | None = None,
-                max_objects: int | None = None, warmup: bool = False) -> dict[str, Any]:
+                max_objects: int | None = None, warmup: bool = False, version: str | None = None) -> dict[str, Any]:
     """``rounds`` x one ``run_video_job`` per variant (text prompt on frame 0, propagation both ways) on one
     built predictor, variants interleaved (order alternating); the medians per variant and each variant's
     ratio to the first. ``warmup`` first runs each variant once on a 1-frame clip (kernel selection and
     first-call costs of that dtype out of the timed runs). ``counted`` (one variant) also counts device ops
-    and host syncs of the whole job."""
-    from npu_compat.workloads.video_run import build_predictor
+    and host syncs of the whole job. ``version``: the video model, "sam3" or "sam3.1" (SAM 3.1's multiplex
+    predictor); None: sam3.1 where the importable sam3 is sam3@96914d2, else sam3."""
+    from npu_compat.sam3.revision import detect_revision
+    from npu_compat.workloads.video_run import build_predictor, resolve_version
+
+    version = resolve_version(version)
 
     for dtype in dtypes:
         if dtype not in VARIANTS:
@@ -180,7 +226,7 @@ def bench_video(model: str, frames: int, height: int, width: int, prompt: str = 
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         clip = synthetic_clip(Path(tmp), frames, height, width)
         start = time.perf_counter()
-        predictor = build_predictor(model, None, 0)
+        predictor = build_predictor(model, None, 0, version=version)
         build_s = time.perf_counter() - start
         counter = DispatchCounter(host_reads=True) if counted else contextlib.nullcontext()
         with detection_limits(predictor.model, det_threshold, max_objects) as limits:
@@ -188,13 +234,15 @@ def bench_video(model: str, frames: int, height: int, width: int, prompt: str = 
                 short = synthetic_clip(Path(tmp) / "warm-up", 1, height, width)
                 for dtype in dtypes:
                     with video_dtype(dtype):
-                        _one_job(predictor, short, Path(tmp) / f"warm-up-{dtype}", model, prompt, 1)
+                        _one_job(predictor, short, Path(tmp) / f"warm-up-{dtype}", model, prompt, 1, version)
             for r in range(rounds):
                 for i, dtype in enumerate(dtypes if r % 2 == 0 else list(reversed(dtypes))):
                     with video_dtype(dtype), (counter if counted and r == 0 and i == 0 else contextlib.nullcontext()):
                         samples[dtype].append(_one_job(predictor, clip, Path(tmp) / f"out-{r}-{dtype}", model,
-                                                       prompt, frames))
-    out: dict[str, Any] = {"model": model, "frames": frames, "height": height, "width": width, "prompt": prompt,
+                                                       prompt, frames, version))
+    out: dict[str, Any] = {"model": model, "version": version, "revision": detect_revision(),
+                           "absent_stages": absent_stages(predictor.model, version), "frames": frames,
+                           "height": height, "width": width, "prompt": prompt,
                            "rounds": rounds, "warmup": warmup, "dtypes": list(dtypes), "build_s": round(build_s, 3),
                            "detection": limits, "lowered_thresholds": det_threshold is not None,
                            "variants": {}, "all": samples}
@@ -218,5 +266,5 @@ def bench_video(model: str, frames: int, height: int, width: int, prompt: str = 
     return out
 
 
-__all__ = ["video_dtype", "synthetic_clip", "bench_video", "video_timer", "detection_limits", "VARIANTS",
-           "MODULE_STAGES", "FUNCTION_STAGES", "HOST_WORK"]
+__all__ = ["video_dtype", "synthetic_clip", "bench_video", "video_timer", "absent_stages", "detection_limits",
+           "VARIANTS", "MODULE_STAGES", "FUNCTION_STAGES", "STAGES", "HOST_WORK"]

@@ -8,7 +8,8 @@ import types
 import pytest
 import torch
 
-from npu_compat.bench.video_fps import HOST_WORK, bench_video, detection_limits, video_dtype
+from npu_compat.bench.video_fps import (HOST_WORK, absent_stages, bench_video, detection_limits, video_dtype,
+                                         video_timer)
 from tests.conftest import ROOT, run_python
 
 
@@ -87,3 +88,34 @@ def test_both_variants_on_one_tiny_model_with_the_stage_breakdown(tmp_path):
                                                                  rel=1e-6)
     rows = [row[0] for row in json.loads(out.read_text())[0]["rows"]]
     assert any("per frame, image backbone: ViT trunk" in r for r in rows)
+
+
+def test_a_part_the_model_lacks_is_listed_not_timed_and_an_unknown_version_is_refused():
+    model = types.SimpleNamespace(detector=None, tracker=types.SimpleNamespace(model=None))
+    absent = absent_stages(model, "sam3")
+    assert "tracker: prompt encoder" in absent and "output postprocessing" in absent
+    assert "detector: mask NMS" not in absent  # a function of sam3's modules: found in the importable sam3
+    with pytest.raises(ValueError, match="sam3, sam3.1"):
+        video_timer(model, "sam4")
+
+
+def test_sam31_multiplex_video_through_the_bench_path(sam31_env, tmp_path):
+    """The tiny SAM 3.1 multiplex predictor on the cpu target, through tools/bench.py video (quick: 60x80)."""
+    frames, out = 3, tmp_path / "video.json"
+    done = run_python(str(ROOT / "tools" / "bench.py"), "video", "--quick", "--video-frames", str(frames),
+                      "--video-threshold", "0", "--video-max-objects", "2", "--device", "cpu", "--log-level",
+                      "quiet", "--json", str(out), env=sam31_env, timeout=600)
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(out.read_text())[0]
+    raw = result["raw"]
+    assert (raw["version"], raw["revision"]) == ("sam3.1", "sam3@96914d2")
+    assert raw["absent_stages"] == ["tracker: prompt encoder"]  # 3.1's tracker has only the interactive one
+    calls = raw["variants"]["shim"]["stage_calls"]
+    assert sum(phase.get("image backbone: ViT trunk", 0) for phase in calls.values()) == frames
+    assert sum(phase.get("text encoder", 0) for phase in calls.values()) == 1
+    assert sum(phase.get("tracker: mask decoder", 0) for phase in calls.values()) > 0, "the multiplex tracker ran"
+    assert raw["variants"]["shim"]["propagate_fps"] > 0 and raw["per_frame"]
+    rows = {row[0]: row for row in result["rows"]}
+    assert all(name.startswith("tiny sam3.1 (sam3@96914d2)") for name in rows)
+    host = next(row for name, row in rows.items() if name.endswith(f"per frame, {HOST_WORK}"))
+    assert "not timed (no such part in sam3.1): tracker: prompt encoder" in host[3]
