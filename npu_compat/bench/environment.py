@@ -11,6 +11,8 @@ from typing import Any, Sequence
 
 import torch
 
+from npu_compat.sam3.revision import WHEEL, detect_revision
+
 FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "neon", "sve")
 
 
@@ -34,6 +36,13 @@ def _memory_gib() -> float | None:
         return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def _sam3() -> str | None:
+    """The installed sam3's version, or the upstream revision (``sam3@96914d2``) of a source tree on the path:
+    a tree put first on ``PYTHONPATH`` runs, not the wheel whose metadata is installed."""
+    revision = detect_revision()
+    return _version("sam3") if revision in (None, WHEEL) else revision
 
 
 def _version(dist: str) -> str | None:
@@ -66,7 +75,7 @@ def describe(device: torch.device | str, argv: Sequence[str] | None = None) -> d
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
-        "sam3": _version("sam3"),
+        "sam3": _sam3(),
         "transformers": _version("transformers"),
     }
 
