@@ -203,6 +203,7 @@ class Patcher:
     strict: bool = False
     installed: list[Installed] = field(default_factory=list)
     _hook: PostImportHook | None = None
+    _fold_armed: bool = False  # a callback waits for dynamo's constant-fold tables (dynamo_tables.py)
     # Modules imported before any rule was installed: revert's rebind scan skips them.
     loaded_before: frozenset[str] = field(default_factory=lambda: frozenset(sys.modules))
 
@@ -213,13 +214,26 @@ class Patcher:
             else:
                 self._install_one(rule)
         dynamo_tables.forget()  # torch.compile sees the functions now in place (npu_compat/dynamo_tables.py)
+        if dynamo_tables.FOLD_MODULE in sys.modules:
+            self._fold_originals()
+        elif not self._fold_armed:  # dynamo is imported later, at the first torch.compile
+            self._fold_armed = True
+            self._watch().callbacks.setdefault(dynamo_tables.FOLD_MODULE, []).append(self._fold_originals)
 
-    def _defer(self, rule: Rule) -> None:
+    def _fold_originals(self) -> None:
+        dynamo_tables.fold_originals([(getattr(i.raw, "__func__", i.raw), getattr(i.new, "__func__", i.new))
+                                      for i in self.installed if i.rule.owner.startswith("torch") and i.raw is not MISSING])
+
+    def _watch(self) -> PostImportHook:
         if self._hook is None:
             self._hook = PostImportHook()
             sys.meta_path.insert(0, self._hook)
+        return self._hook
+
+    def _defer(self, rule: Rule) -> None:
+        hook = self._watch()
         module = _module_part(rule.owner)
-        waiting = self._hook.before if rule.before_exec else self._hook.callbacks
+        waiting = hook.before if rule.before_exec else hook.callbacks
         waiting.setdefault(module, []).append(lambda: self._install_one(rule))
         self.ctx.report.rules.append(RuleStatus(rule.key, rule.category.value, "pending", f"waits for import of {module}", rule.note))
 
