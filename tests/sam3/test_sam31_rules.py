@@ -198,7 +198,7 @@ session = predictor.handle_request({"type": "start_session", "resource_path": sy
 predictor.handle_request({"type": "add_prompt", "session_id": session, "frame_index": 0, "text": "shape"})
 frames = [r["outputs"] for r in predictor.handle_stream_request({"type": "propagate_in_video", "session_id": session})]
 print(json.dumps({"compile_model": predictor.model.compile_model, "frames": len(frames),
-                  "graphs": counters["stats"]["unique_graphs"],
+                  "graphs": counters["stats"]["unique_graphs"], "breaks": sum(counters["graph_break"].values()),
                   "finite": all(np.isfinite(np.asarray(f["out_probs"], dtype=float)).all() for f in frames)}))
 """
 
@@ -218,6 +218,19 @@ def test_compile_true_runs_eagerly_on_the_simulated_npu(sam31_env, tmp_path):
     report_rules = {r["key"]: r["status"] for r in json.loads(report.read_text())["rules"]}
     assert report_rules["sam3.sam31.compile"] == "installed"  # the tiny model is built by the kit: no user call site
     assert proc.stderr.count("SAM 3.1 compile=True on npu: the model runs eagerly") == 1
+
+
+@pytest.mark.slow
+def test_compile_true_compiles_through_the_shim_on_the_cpu_target(sam31_env, tmp_path):
+    """Upstream's compile=True (max-autotune, fullgraph=True) on the tiny multiplex model through the shim on
+    the cpu target: graphs compile and the session runs (minutes: max-autotune benchmarks its kernels)."""
+    script, report = tmp_path / "compile31.py", tmp_path / "report.json"
+    script.write_text(COMPILE_SCRIPT)
+    proc = _shim("cpu", report, str(script), str(_video(tmp_path)), env=sam31_env, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["compile_model"] is True and out["frames"] == NUM_FRAMES and out["finite"], out
+    assert out["graphs"] > 0 and out["breaks"] == 0, out  # upstream's fullgraph compile ran whole
 
 
 def test_offload_state_true_is_a_clear_error(sam31_env, tmp_path):
