@@ -120,8 +120,8 @@ def _saved_devices(path: Path) -> dict[str, list[str]]:
     """)
 
 
-def _imagenet_resume(program: Path, tmp_path: Path, *options: str) -> None:
-    """``--gpu 0`` for one epoch, then ``--resume`` from its checkpoint for a second one."""
+def _imagenet_resume(program: Path, tmp_path: Path, *options: str) -> str:
+    """``--gpu 0`` for one epoch, then ``--resume`` from its checkpoint for a second one: the resumed run's output."""
     first = _on_sim("--", str(program), *options, "--gpu", "0", "--epochs", "1", "-p", "1", cwd=tmp_path,
                     report=tmp_path / "train.json")
     assert "Use GPU: 0 for training" in first and "Epoch: [0][1/" in first and " *   Acc@1 " in first, first
@@ -132,12 +132,16 @@ def _imagenet_resume(program: Path, tmp_path: Path, *options: str) -> None:
     assert saved["state_dict"] == saved["best_acc1"] == saved["optimizer"] == ["npu:0"], saved
     resumed = _on_sim("--", str(program), *options, "--gpu", "0", "--epochs", "2", "-p", "1", "--resume",
                       "checkpoint.pth.tar", cwd=tmp_path, report=tmp_path / "resume.json")
-    assert "=> loaded checkpoint 'checkpoint.pth.tar' (epoch 1)" in resumed and "Epoch: [1][1/" in resumed, resumed
     assert "device.torch.load" in _rules_from(tmp_path / "resume.json", program)  # map_location='cuda:0'
+    return resumed
+
+
+RESUMED_IMAGENET = ("=> loaded checkpoint 'checkpoint.pth.tar' (epoch 1)", "Epoch: [1][1/")
 
 
 def test_imagenet_lines_train_then_resume_on_the_simulated_npu(tmp_path: Path) -> None:
-    _imagenet_resume(SCRIPTS / "imagenet_lines.py", tmp_path)
+    resumed = _imagenet_resume(SCRIPTS / "imagenet_lines.py", tmp_path)
+    assert all(line in resumed for line in RESUMED_IMAGENET), resumed
 
 
 @pytest.mark.slow
@@ -153,11 +157,13 @@ def test_pytorch_examples_imagenet_gpu_0_then_resume_on_the_simulated_npu(tmp_pa
             for i in range(2):
                 Image.fromarray(noise.randint(0, 255, (40, 40, 3), dtype=np.uint8)).save(
                     tmp_path / "data" / split / label / f"{i}.png")
-    _imagenet_resume(tree / "imagenet" / "main.py", tmp_path, "data", "-b", "2", "-j", "1")
+    resumed = _imagenet_resume(tree / "imagenet" / "main.py", tmp_path, "data", "-b", "2", "-j", "1")
+    assert all(line in resumed for line in RESUMED_IMAGENET), resumed
 
 
-def _ddp_resume(program: Path, tmp_path: Path, *snapshot: str) -> None:
-    """Two ranks under torchrun on two simulated devices, then the same command resuming from the snapshot."""
+def _ddp_resume(program: Path, tmp_path: Path, *snapshot: str) -> str:
+    """Two ranks under torchrun on two simulated devices, then the same command resuming from the snapshot:
+    the resumed run's output."""
     port = str(29700 + os.getpid() % 200)
     runs = []
     for epochs, name in (("1", "train"), ("2", "resume")):
@@ -173,19 +179,21 @@ def _ddp_resume(program: Path, tmp_path: Path, *snapshot: str) -> None:
                                          {c["rule"] for c in w["calls"]} for w in workers), workers
         runs.append(out)
     assert sorted(re.findall(r"\[GPU(\d)\] Epoch 0", runs[0])) == ["0", "1"], runs[0]
-    assert runs[1].count("Resuming training from snapshot at Epoch 0") == 2, runs[1]
     assert "device.torch.load" in _rules_from(tmp_path / "resume.json", program)
     assert _saved_devices(tmp_path / (snapshot[0] if snapshot else "snapshot.pt"))["MODEL_STATE"] == ["npu:0"]
+    return runs[1]
 
 
 def test_ddp_tutorial_lines_under_torchrun_then_resume_on_the_simulated_npu(tmp_path: Path) -> None:
-    _ddp_resume(SCRIPTS / "ddp_torchrun_lines.py", tmp_path, "snapshot.pt")
+    resumed = _ddp_resume(SCRIPTS / "ddp_torchrun_lines.py", tmp_path, "snapshot.pt")
+    assert resumed.count("Resuming training from snapshot at Epoch 0") == 2, resumed  # both ranks
 
 
 @pytest.mark.slow
 def test_pytorch_examples_ddp_tutorial_under_torchrun_then_resume_on_the_simulated_npu(tmp_path: Path) -> None:
     tree = _source_tree(EXAMPLES_ENV, EXAMPLES_HOWTO, "distributed/ddp-tutorial-series/multigpu_torchrun.py")
-    _ddp_resume(tree / "distributed" / "ddp-tutorial-series" / "multigpu_torchrun.py", tmp_path)
+    resumed = _ddp_resume(tree / "distributed" / "ddp-tutorial-series" / "multigpu_torchrun.py", tmp_path)
+    assert resumed.count("Resuming training from snapshot at Epoch 0") == 2, resumed  # both ranks
 
 
 def test_nanogpt_lines_train_then_sample_on_the_simulated_npu(tmp_path: Path) -> None:
