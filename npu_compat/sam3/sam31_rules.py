@@ -133,30 +133,28 @@ def addmm_activation(activation: Any, linear: torch.nn.Linear, mat1: torch.Tenso
     return act(F.linear(mat1.to(dtype), linear.weight.to(dtype), bias))
 
 
-def _addmm_act(ctx: Context, rule: Rule, original: Any) -> Any:
-    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
+def _addmm_act_as_linear(old: str, *, only_with_grad: bool = False) -> Any:
+    """A row factory: ``addmm_act`` runs as :func:`addmm_activation` (always, or only with gradients on,
+    where upstream's own refuses), reported as replacing ``old``."""
 
-    @functools.wraps(original)
-    def addmm_act(activation: Any, linear: Any, mat1: torch.Tensor) -> torch.Tensor:
-        out = addmm_activation(activation, linear, mat1)
-        hit(key, cat, "bf16 aten._addmm_activation", f"linear + activation in {out.dtype}")
-        return out
+    def factory(ctx: Context, rule: Rule, original: Any) -> Any:
+        hit, key, cat = ctx.report.hit, rule.key, rule.category.value
 
-    return addmm_act
+        @functools.wraps(original)
+        def addmm_act(activation: Any, linear: Any, mat1: torch.Tensor) -> torch.Tensor:
+            if only_with_grad and not torch.is_grad_enabled():
+                return original(activation, linear, mat1)
+            out = addmm_activation(activation, linear, mat1)
+            hit(key, cat, old, f"linear + activation in {out.dtype}")
+            return out
+
+        return addmm_act
+
+    return factory
 
 
-def _addmm_act_grad(ctx: Context, rule: Rule, original: Any) -> Any:
-    hit, key, cat = ctx.report.hit, rule.key, rule.category.value
-
-    @functools.wraps(original)
-    def addmm_act(activation: Any, linear: Any, mat1: torch.Tensor) -> torch.Tensor:
-        if not torch.is_grad_enabled():
-            return original(activation, linear, mat1)
-        out = addmm_activation(activation, linear, mat1)
-        hit(key, cat, "addmm_act with gradients on (upstream ValueError)", f"linear + activation in {out.dtype}")
-        return out
-
-    return addmm_act
+_addmm_act = _addmm_act_as_linear("bf16 aten._addmm_activation")
+_addmm_act_grad = _addmm_act_as_linear("addmm_act with gradients on (upstream ValueError)", only_with_grad=True)
 
 
 def _init_state(ctx: Context, rule: Rule, original: Any) -> Any:
