@@ -213,9 +213,15 @@ class Patcher:
                 self._defer(rule)
             else:
                 self._install_one(rule)
-        dynamo_tables.forget()  # torch.compile sees the functions now in place (npu_compat/dynamo_tables.py)
+
+    def _follow_dynamo(self, original: Any, replacement: Any) -> None:
+        """torch.compile's tables follow a swapped torch function (npu_compat/dynamo_tables.py): its name
+        tables are rebuilt at the next compile, and its constant-fold table gets the original beside the
+        replacement, now if dynamo is loaded, else when it is (with every torch swap made by then)."""
+        dynamo_tables.forget()
         if dynamo_tables.FOLD_MODULE in sys.modules:
-            self._fold_originals()
+            if original is not MISSING:
+                dynamo_tables.fold_originals([(original, replacement)])
         elif not self._fold_armed:  # dynamo is imported later, at the first torch.compile
             self._fold_armed = True
             self._watch().callbacks.setdefault(dynamo_tables.FOLD_MODULE, []).append(self._fold_originals)
@@ -272,6 +278,7 @@ class Patcher:
             signature = signature_checked(original, replacement)
         if rule.owner.startswith("torch"):
             alias_builtin(original, replacement)  # stays scriptable: npu_compat/jit_builtins.py
+            self._follow_dynamo(original, replacement)  # and compilable
         if isinstance(raw, staticmethod):
             replacement = staticmethod(replacement)
         if isinstance(owner, dict):
